@@ -1,0 +1,5 @@
+"""`python -m archc` is the `archc` command."""
+
+from archc.cli import run
+
+run()

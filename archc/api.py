@@ -1,0 +1,100 @@
+"""The Python API: load a spec, elaborate it, build modules and report shapes.
+
+Input: a path or spec text (YAML), parameter overrides and input shapes. Output: an AST, an
+IR network, an nn.Module or the shape report. torch is imported only by `build`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from archc.elaborate import elaborate
+from archc.errors import ArchcError
+from archc.frontend import ast
+from archc.frontend.yaml import parse_yaml
+from archc.ir import Network
+
+if TYPE_CHECKING:
+    import torch
+
+SpecLike = str | os.PathLike[str] | ast.Spec
+InputShapes = Mapping[str, Sequence[int]] | Sequence[int] | None
+SPEC_SUFFIXES = (".yaml", ".yml")
+MAX_SPEC_BYTES = 4 * 1024 * 1024
+
+
+def _looks_like_path(text: str) -> bool:
+    return "\n" not in text and text.endswith(SPEC_SUFFIXES)
+
+
+def load(spec: SpecLike) -> ast.Spec:
+    """Parse a spec from a path or from YAML text."""
+    if isinstance(spec, ast.Spec):
+        return spec
+    if isinstance(spec, os.PathLike) or _looks_like_path(spec):
+        path = Path(spec)
+        try:
+            size = path.stat().st_size
+            if size > MAX_SPEC_BYTES:
+                raise ArchcError(f"{path}: spec file too large ({size} bytes)")
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ArchcError(f"no such spec file: {path}") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise ArchcError(f"cannot read {path}: {error}") from None
+        return parse_yaml(text, str(path), default_name=_default_name(path))
+    return parse_yaml(spec, "<string>")
+
+
+def _default_name(path: Path) -> str:
+    stem = "".join(c if c.isalnum() else "_" for c in path.stem)
+    return stem if stem and not stem[0].isdigit() else f"net_{stem}"
+
+
+def _inputs(inputs: InputShapes) -> dict[str, Sequence[int]] | None:
+    if inputs is None:
+        return None
+    if isinstance(inputs, Mapping):
+        return dict(inputs)
+    return {"": list(inputs)}
+
+
+def network(spec: SpecLike, inputs: InputShapes = None, **params: Any) -> Network:
+    """Spec → elaborated IR network with static shapes (no torch)."""
+    return elaborate(load(spec), params, _inputs(inputs))
+
+
+def build(spec: SpecLike, inputs: InputShapes = None, **params: Any) -> torch.nn.Module:
+    """Spec → nn.Module, built from the same source `archc compile -o model.py` writes."""
+    from archc.backends.torch import build_module
+
+    return build_module(network(spec, inputs, **params))
+
+
+def source(spec: SpecLike, inputs: InputShapes = None, **params: Any) -> str:
+    """Spec → standalone PyTorch source text."""
+    from archc.backends.python import generate_source
+
+    return generate_source(network(spec, inputs, **params)).text
+
+
+@dataclass(frozen=True)
+class ShapeReport:
+    """What `archc shapes --format json` prints, as a dict via `as_dict()`."""
+
+    data: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.data
+
+
+def shapes(spec: SpecLike, inputs: InputShapes = None, depth: int | None = None,
+           **params: Any) -> dict[str, Any]:
+    """Spec → the shape report: name, inputs, outputs, params and per-layer rows."""
+    from archc.report import shape_report
+
+    return shape_report(network(spec, inputs, **params), depth)

@@ -1,0 +1,74 @@
+"""nn.Module → files: TorchScript (.pt) and torch.export (.pt2), written atomically.
+
+Input: a module built from the IR and example input shapes. Output: a file on disk. TorchScript
+is deprecated in torch ≥ 2.10 and warns; users still ask for it, so the warning is kept out of
+their output here and torch.export is offered beside it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from archc.ir import Network
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file in the same folder, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.",
+                                         suffix=f".tmp{path.suffix}")
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def script(module: torch.nn.Module) -> torch.jit.ScriptModule:
+    """torch.jit.script without the deprecation warning reaching the user."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=r".*torch\.jit.*deprecated.*")
+        warnings.filterwarnings("ignore", message=r".*TorchScript.*deprecated.*")
+        return torch.jit.script(module)
+
+
+def example_inputs(network: Network, batch: int = 2) -> tuple[torch.Tensor, ...]:
+    return tuple(torch.randn(batch, *network.node(i).shape[1:]) for i in network.inputs.values())
+
+
+def write_torchscript(module: torch.nn.Module, path: Path) -> None:
+    scripted = script(module.eval())
+
+    def write(target: Path) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.jit.save(scripted, str(target))
+
+    atomic_write(path, write)
+
+
+def export(module: torch.nn.Module, network: Network) -> torch.export.ExportedProgram:
+    """torch.export with a dynamic batch dimension."""
+    batch = torch.export.Dim("batch", min=1, max=1 << 16)
+    inputs = example_inputs(network)
+    shapes = tuple({0: batch} for _ in inputs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.export.export(module.eval(), inputs, dynamic_shapes=shapes)
+
+
+def write_export(module: torch.nn.Module, network: Network, path: Path) -> None:
+    program = export(module, network)
+    atomic_write(path, lambda target: torch.export.save(program, str(target)))

@@ -1,0 +1,605 @@
+"""The primary backend: IR network → readable, standalone PyTorch source.
+
+Input: an `ir.Network`. Output: the text of a Python module that imports only torch and
+defines one class per block definition (and per container that is not a plain chain), with
+constructor arguments named after the block's parameters, children named after the spec's
+entries, and a straight-line forward. `build()` executes exactly this text, so what a user
+reads with `archc compile -o model.py` is what runs. The output is deterministic.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from archc.frontend import ast
+from archc.ir import Module, Network, Node, Path
+from archc.ops import OPS
+from archc.ops.registry import Construct
+
+# ------------------------------------------------------------------ values as code
+
+
+def literal(value: Any) -> str:
+    """A Python literal for an attribute value (tuples stay tuples, as PyTorch prints them)."""
+    if isinstance(value, tuple):
+        inner = ", ".join(literal(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, list):
+        return "[" + ", ".join(literal(v) for v in value) + "]"
+    if isinstance(value, float):
+        return repr(value)
+    return repr(value)
+
+
+def camel(name: str) -> str:
+    parts = re.split(r"[^A-Za-z0-9]+", name)
+    text = "".join(p[:1].upper() + p[1:] for p in parts if p)
+    if not text or text[0].isdigit():
+        text = "Block" + text
+    return text
+
+
+def identifier(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+# ------------------------------------------------------------------ templates with holes
+
+
+@dataclass(frozen=True)
+class Hole:
+    """A value in a class body that may differ between instances of the class."""
+
+    index: int
+
+
+@dataclass
+class Template:
+    """Code with holes: `parts` alternate text and Hole markers."""
+
+    parts: list[str | Hole] = field(default_factory=list)
+    values: list[Any] = field(default_factory=list)
+    meta: list[HoleMeta] = field(default_factory=list)
+
+    def text(self, code: str) -> None:
+        self.parts.append(code)
+
+    def hole(self, value: Any, meta: HoleMeta) -> None:
+        self.parts.append(Hole(len(self.values)))
+        self.values.append(value)
+        self.meta.append(meta)
+
+    def key(self) -> tuple[Any, ...]:
+        return tuple(p if isinstance(p, str) else "\0" for p in self.parts)
+
+
+@dataclass(frozen=True)
+class HoleMeta:
+    """Where a hole came from: the attribute it fills, whether shape inference set it, and the
+    spec expression it was written as when that only uses the class's parameters."""
+
+    owner: str  # child attribute path, for fallback parameter names
+    attr: str
+    inferred: bool
+    expr: str | None = None
+    uses: frozenset[str] = frozenset()
+
+
+_PYTHON_FUNCTIONS = {"min", "max", "abs", "round", "len", "int", "float", "sum"}
+
+
+def pure_expression(expr: Any, params: set[str]) -> tuple[str, frozenset[str]] | None:
+    """The spec expression as Python over `params`, or None if it needs anything else
+    (`in`, loop variables, spec-level parameters)."""
+    uses: set[str] = set()
+
+    def show(node: Any, nested: bool) -> str | None:
+        if isinstance(node, ast.Literal):
+            return literal(node.value)
+        if isinstance(node, ast.Name):
+            if node.id not in params:
+                return None
+            uses.add(node.id)
+            return node.id
+        if isinstance(node, ast.ListExpr):
+            items = [show(i, False) for i in node.items]
+            return None if None in items else "[" + ", ".join(items) + "]"  # type: ignore[arg-type]
+        if isinstance(node, ast.Index):
+            value, index = show(node.value, True), show(node.index, False)
+            return None if value is None or index is None else f"{value}[{index}]"
+        if isinstance(node, ast.Unary):
+            operand = show(node.operand, True)
+            if operand is None:
+                return None
+            text = f"not {operand}" if node.op == "not" else f"{node.op}{operand}"
+            return f"({text})" if nested else text
+        if isinstance(node, ast.Binary):
+            left, right = show(node.left, True), show(node.right, True)
+            if left is None or right is None:
+                return None
+            text = f"{left} {node.op} {right}"
+            return f"({text})" if nested else text
+        if isinstance(node, ast.Conditional):
+            parts = [show(node.body, True), show(node.test, True), show(node.orelse, True)]
+            if None in parts:
+                return None
+            text = f"{parts[0]} if {parts[1]} else {parts[2]}"
+            return f"({text})" if nested else text
+        if isinstance(node, ast.FunctionCall) and node.func in _PYTHON_FUNCTIONS:
+            args = [show(a, False) for a in node.args]
+            return None if None in args else f"{node.func}({', '.join(args)})"  # type: ignore[arg-type]
+        return None
+
+    text = show(expr, False)
+    return None if text is None else (text, frozenset(uses))
+
+
+@dataclass
+class ClassInstance:
+    """One module rendered as an instance of a generated class."""
+
+    module: Module
+    family: str  # the block (or container) name: instances of one family may share a class
+    chain: bool  # a plain chain: the class subclasses nn.Sequential
+    in_channels: int | None
+    init: Template | None = None
+    forward: list[str] = field(default_factory=list)
+    class_name: str = ""
+    call: list[tuple[str, Any]] = field(default_factory=list)  # constructor (param, value)
+
+
+class Generator:
+    def __init__(self, network: Network) -> None:
+        self.network = network
+        self.blocks = network.blocks  # block name -> (parameter names, doc)
+        self.instances: dict[Path, ClassInstance] = {}
+        self.members: dict[Path, list[int]] = {}
+        for node in network.nodes():
+            if node.op == "input":
+                continue
+            owner = node.module if node.module is not None else node.scope
+            for depth in range(len(owner) + 1):
+                self.members.setdefault(owner[:depth], []).append(node.id)
+        self.uses_weights = False
+        self.uses_ordered_dict = False
+        self.class_names: set[str] = {"OrderedDict", "with_weights", "torch", "nn"}
+        self.params: set[str] = set()  # parameters of the class being written
+        self.channels: dict[int, tuple[str, frozenset[str]]] = {}  # value -> its channels as code
+
+    # -- units of a module: its direct children and its own functional nodes
+    def units(self, module: Module) -> list[tuple[str, list[int]]]:
+        depth = len(module.path)
+        groups: dict[str, list[int]] = {}
+        for node_id in self.members.get(module.path, []):
+            node = self.network.node(node_id)
+            owner = node.module if node.module is not None else node.scope
+            key = owner[depth] if len(owner) > depth else f"\0{node_id}"
+            groups.setdefault(key, []).append(node_id)
+        return list(groups.items())
+
+    def boundary(self, nodes: Sequence[int]) -> tuple[list[int], list[int]]:
+        """The values a set of nodes reads from outside, and the ones it gives outside."""
+        inside = set(nodes)
+        reads = sorted({i for n in nodes for i in self.network.node(n).inputs if i not in inside})
+        outputs = {n for _, n in self.network.outputs}
+        gives = sorted(n for n in nodes
+                       if n in outputs or any(c not in inside for c in self.network.consumers(n)))
+        return reads, gives
+
+    def is_chain(self, module: Module) -> bool:
+        """Children applied one after the other, nothing else: an nn.Sequential."""
+        units = self.units(module)
+        if not units or module.kind == "root":
+            return False
+        reads, gives = self.boundary(self.members[module.path])
+        if len(reads) != 1 or len(gives) != 1:
+            return False
+        current = reads[0]
+        for key, nodes in units:
+            if key.startswith("\0"):
+                return False
+            unit_reads, unit_gives = self.boundary(nodes)
+            if unit_reads != [current] or len(unit_gives) != 1:
+                return False
+            current = unit_gives[0]
+        return current == gives[0]
+
+    # -- which modules become classes
+    def collect(self, path: Path) -> None:
+        module = self.network.modules[path]
+        for child in module.children:
+            self.collect((*path, child))
+        if module.kind in ("block", "root") or (module.kind == "container"
+                                                 and not self.is_chain(module)):
+            reads, _ = self.boundary(self.members.get(path, []))
+            in_channels = None
+            if len(reads) == 1:
+                shape = self.network.node(reads[0]).shape
+                in_channels = shape[1] if len(shape) > 1 else None
+            family = module.block or (module.name if module.kind == "container"
+                                      else self.network.name)
+            chain = module.kind == "block" and self.is_chain(module)
+            self.instances[path] = ClassInstance(module, family, chain, in_channels)
+
+    # -- constructor expressions
+    def child_expression(self, path: Path, template: Template, owner: str) -> None:
+        module = self.network.modules[path]
+        if path in self.instances:
+            instance = self.instances[path]
+            assert instance.class_name, f"{path} used before its class was made"
+            template.text(instance.class_name + "(")
+            reads, _ = self.boundary(self.members[path])
+            for i, (param, value) in enumerate(instance.call):
+                template.text(", " if i else "")
+                if param == "in_channels":
+                    known = self.channels.get(reads[0]) if len(reads) == 1 else None
+                else:
+                    source = module.sources.get(param)
+                    known = pure_expression(source, self.params) if source is not None else None
+                text, uses = known if known else (None, frozenset[str]())
+                template.hole(value, HoleMeta(owner, param, param == "in_channels", text, uses))
+            template.text(")")
+        elif module.kind == "op":
+            assert module.node is not None
+            self.op_expression(self.network.node(module.node), template, owner)
+        else:
+            self.sequential_expression(module, template, owner)
+
+    def op_expression(self, node: Node, template: Template, owner: str) -> None:
+        op = OPS[node.op]
+        assert op.module is not None
+        construct: Construct = op.module(node.attrs, [self.network.node(i).shape
+                                                      for i in node.inputs])
+        # an argument written in the spec stays in the code even at its default value, so that
+        # instances of one block share one class (stride=stride, whatever its value)
+        present = {name for name, _ in construct.kwargs} | {name for name, _ in construct.tensors}
+        positional_attrs = {a.name for a in op.attrs if node.attrs.get(a.name) in construct.args}
+        written = tuple((name, node.attrs[name]) for name in node.sources
+                        if name not in present and name not in positional_attrs
+                        and not (op.attr(name) and op.attr(name).keyword_only))  # type: ignore[union-attr]
+        construct = Construct(construct.callee, construct.args, construct.kwargs + written,
+                              construct.tensors)
+        if construct.tensors:
+            self.uses_weights = True
+            template.text("with_weights(")
+        template.text(construct.callee + "(")
+        names = [a.name for a in op.attrs if a.inferred] + [
+            a.name for a in op.attrs if not a.inferred and not a.keyword_only]
+        inferred = {a.name for a in op.attrs if a.inferred}
+        positional = [n for n in names if n in node.attrs and node.attrs[n] in construct.args]
+        for i, value in enumerate(construct.args):
+            name = self._arg_name(op.name, node.attrs, value, positional, i)
+            template.text(", " if i else "")
+            template.hole(value, self.hole_meta(node, owner, name, name in inferred, value))
+        for i, (name, value) in enumerate(construct.kwargs):
+            template.text((", " if i or construct.args else "") + f"{name}=")
+            template.hole(value, self.hole_meta(node, owner, name, False, value))
+        template.text(")")
+        for name, value in construct.tensors:
+            template.text(f", {name}=")
+            template.hole(value, HoleMeta(owner, name, False))
+            template.text(")")
+
+    def hole_meta(self, node: Node, owner: str, attr: str, inferred: bool,
+                  value: Any) -> HoleMeta:
+        known: tuple[str, frozenset[str]] | None = None
+        if inferred:
+            source = self.network.node(node.inputs[0]).shape
+            if len(source) > 1 and source[1] == value:
+                known = self.channels.get(node.inputs[0])
+        elif attr in node.sources:
+            known = pure_expression(node.sources[attr], self.params)
+        text, uses = known if known else (None, frozenset[str]())
+        return HoleMeta(owner, attr, inferred, text, uses)
+
+    def track_channels(self, instance: ClassInstance) -> None:
+        """Follow the channel count through a block's nodes as code over its parameters, so
+        inferred sizes read `out` or `c2[0]` instead of a number."""
+        module = instance.module
+        self.params = set(self.blocks.get(module.block or "", ([], None))[0])
+        self.channels = {}
+        reads, _ = self.boundary(self.members.get(module.path, []))
+        if module.kind == "block" and len(reads) == 1:
+            self.channels[reads[0]] = ("in_channels", frozenset({"in_channels"}))
+        nested = [p for p in self.instances if len(p) > len(module.path)
+                  and p[:len(module.path)] == module.path]
+        for node_id in self.members.get(module.path, []):
+            node = self.network.node(node_id)
+            owner = node.module if node.module is not None else node.scope
+            inside = next((p for p in nested if owner[:len(p)] == p), None)
+            channels = node.shape[1] if len(node.shape) > 1 else None
+            if inside is not None:
+                sources = self.network.modules[inside].sources
+                candidates = [(name, e) for name, e in sources.items()]
+                for name, expr in candidates:
+                    if self.network.modules[inside].args.get(name) == channels:
+                        known = pure_expression(expr, self.params)
+                        if known:
+                            self.channels[node_id] = known
+                            break
+                continue
+            source = self.network.node(node.inputs[0]).shape if len(node.inputs) == 1 else None
+            if source is not None and len(source) > 1 and source[1] == channels:
+                if node.inputs[0] in self.channels:
+                    self.channels[node_id] = self.channels[node.inputs[0]]
+                continue
+            for attr, expr in node.sources.items():
+                if node.attrs.get(attr) == channels:
+                    known = pure_expression(expr, self.params)
+                    if known:
+                        self.channels[node_id] = known
+                        break
+
+    @staticmethod
+    def _arg_name(op: str, attrs: dict[str, Any], value: Any, names: list[str], index: int) -> str:
+        del op
+        for name in names:
+            if attrs.get(name) == value:
+                names.remove(name)
+                return name
+        return f"arg{index}"
+
+    def sequential_expression(self, module: Module, template: Template, owner: str) -> None:
+        named = any(child != str(i) for i, child in enumerate(module.children))
+        self.uses_ordered_dict |= named
+        template.text("nn.Sequential(" + ("OrderedDict([" if named else ""))
+        for i, child in enumerate(module.children):
+            template.text(", " if i else "")
+            template.text(f"({child!r}, " if named else "")
+            self.child_expression((*module.path, child), template, f"{owner}_{child}")
+            template.text(")" if named else "")
+        template.text(("])" if named else "") + ")")
+
+    def build_template(self, instance: ClassInstance) -> None:
+        module = instance.module
+        self.track_channels(instance)
+        init = Template()
+        indent = "\n        "
+        if instance.chain:
+            named = any(child != str(i) for i, child in enumerate(module.children))
+            self.uses_ordered_dict |= named
+            init.text("super().__init__(" + ("OrderedDict([" if named else ""))
+            for child in module.children:
+                init.text(indent + "    " + (f"({child!r}, " if named else ""))
+                self.child_expression((*module.path, child), init, child)
+                init.text(")," if named else ",")
+            init.text(indent + ("])" if named else "") + ")")
+        else:
+            init.text("super().__init__()")
+            for child in module.children:
+                if identifier(child):
+                    init.text(f"{indent}self.{child} = ")
+                    self.child_expression((*module.path, child), init, child)
+                else:
+                    init.text(f"{indent}self.add_module({child!r}, ")
+                    self.child_expression((*module.path, child), init, f"layer{child}")
+                    init.text(")")
+            instance.forward = self.forward(module)
+        instance.init = init
+
+    # -- forward
+    def forward(self, module: Module) -> list[str]:
+        network = self.network
+        units = self.units(module)
+        reads, gives = self.io(module)
+        names: dict[int, str] = {}
+        taken: set[str] = {"self", "torch", "nn"}
+        for node_id, name in zip(reads, self.argument_names(module), strict=True):
+            names[node_id] = name
+            taken.add(name)
+        last_use: dict[int, int] = {}
+        unit_io = [self.boundary(nodes) for _, nodes in units]
+        for index, (unit_reads, _) in enumerate(unit_io):
+            for value in unit_reads:
+                last_use[value] = index
+        for value in gives:
+            last_use[value] = len(units)
+        holder: dict[str, int] = {name: node for node, name in names.items()}
+        lines = []
+        for index, ((key, nodes), (unit_reads, unit_gives)) in enumerate(
+                zip(units, unit_io, strict=True)):
+            args = ", ".join(names[r] for r in unit_reads)
+            targets = []
+            for value in unit_gives:
+                current = holder.get("x")
+                free = current is None or last_use.get(current, -1) <= index
+                if len(unit_gives) == 1 and free:
+                    name = "x"
+                else:
+                    node = network.node(value)
+                    hint = node.name or (key if identifier(key) else node.op)
+                    name = self._fresh(hint, taken)
+                holder[name] = value
+                names[value] = name
+                targets.append(name)
+            if key.startswith("\0"):
+                node = network.node(nodes[0])
+                op = OPS[node.op]
+                assert op.function is not None
+                expression = op.function(node.attrs, [names[i] for i in node.inputs])
+            else:
+                accessor = f"self.{key}" if identifier(key) else f"getattr(self, {key!r})"
+                expression = f"{accessor}({args})"
+            lines.append(f"{', '.join(targets)} = {expression}")
+        returned = ", ".join(names[g] for g in gives)
+        if lines and len(gives) == 1 and lines[-1].startswith(f"{returned} = "):
+            lines[-1] = "return " + lines[-1][len(returned) + 3:]
+        else:
+            lines.append(f"return {returned}")
+        return lines
+
+    def io(self, module: Module) -> tuple[list[int], list[int]]:
+        if module.kind == "root":
+            return list(self.network.inputs.values()), [n for _, n in self.network.outputs]
+        return self.boundary(self.members[module.path])
+
+    def argument_names(self, module: Module) -> list[str]:
+        reads, _ = self.io(module)
+        if module.kind == "root":
+            taken: set[str] = {"self", "torch", "nn"}
+            return [self._fresh(name, taken) for name in self.network.inputs]
+        if len(reads) == 1:
+            return ["x"]
+        taken = {"self", "torch", "nn"}
+        return [self._fresh(self.network.node(r).name or "x", taken) for r in reads]
+
+    @staticmethod
+    def _fresh(hint: str, taken: set[str]) -> str:
+        base = hint if identifier(hint) else "x"
+        name, counter = base, 1
+        while name in taken:
+            name = f"{base}_{counter}"
+            counter += 1
+        taken.add(name)
+        return name
+
+    # -- one class for a group of instances with the same template
+    def resolve_class(self, group: list[ClassInstance], class_name: str) -> list[str]:
+        first = group[0]
+        assert first.init is not None
+        params, doc = self.blocks.get(first.family, ([], None)) if (
+            first.module.kind == "block") else ([], None)
+        candidates: list[tuple[str, list[Any], str]] = []
+        if first.module.kind == "block" and first.in_channels is not None:
+            candidates.append(("in_channels", [i.in_channels for i in group], "in_channels"))
+        for name in params:
+            values = [inst.module.args.get(name) for inst in group]
+            candidates.append((name, values, name))
+            if all(isinstance(v, list) for v in values):
+                for k in range(min(len(v) for v in values)):
+                    candidates.append((f"{name}[{k}]", [v[k] for v in values], name))
+        used: set[str] = set()
+        extra: list[tuple[str, list[Any]]] = []
+        codes: list[str] = []
+        for index, meta in enumerate(first.init.meta):
+            values = [inst.init.values[index] for inst in group]  # type: ignore[union-attr]
+            constant = all(type(v) is type(values[0]) and v == values[0] for v in values)
+            code = None
+            metas = [inst.init.meta[index] for inst in group]  # type: ignore[union-attr]
+            if meta.expr is not None and all(m.expr == meta.expr for m in metas):
+                code = meta.expr
+                used |= meta.uses
+            elif not constant and not isinstance(values[0], bool):
+                for text, candidate_values, root in candidates:
+                    if all(type(c) is type(v) and c == v
+                           for c, v in zip(candidate_values, values, strict=True)):
+                        code = text
+                        used.add(root)
+                        break
+            if code is None and constant:
+                code = literal(values[0])
+            if code is None:
+                base = re.sub(r"\W+", "_", f"{meta.owner}_{meta.attr}").strip("_")
+                name = self._fresh(base, {e for e, _ in extra} | set(params) | {"in_channels"})
+                extra.append((name, values))
+                code = name
+            codes.append(code)
+        signature = (["in_channels"] if "in_channels" in used else []) + [
+            p for p in params if p in used] + [e for e, _ in extra]
+        for position, inst in enumerate(group):
+            call: list[tuple[str, Any]] = []
+            for name in signature:
+                if name == "in_channels":
+                    call.append((name, inst.in_channels))
+                elif name in inst.module.args:
+                    call.append((name, inst.module.args[name]))
+            call += [(name, values[position]) for name, values in extra]
+            inst.call = call
+            inst.class_name = class_name
+        body = "".join(p if isinstance(p, str) else codes[p.index] for p in first.init.parts)
+        base = "nn.Sequential" if first.chain else "nn.Module"
+        lines = [f"class {class_name}({base}):"]
+        if doc:
+            lines += [f'    """{doc}"""', ""]
+        lines.append(f"    def __init__({', '.join(['self', *signature])}) -> None:")
+        lines.append("        " + body)
+        if first.forward:
+            arguments = ", ".join(f"{a}: torch.Tensor" for a in self.argument_names(first.module))
+            count = len(self.io(first.module)[1])
+            returns = "torch.Tensor" if count == 1 else (
+                "tuple[" + ", ".join(["torch.Tensor"] * count) + "]")
+            lines += ["", f"    def forward(self, {arguments}) -> {returns}:"]
+            lines += ["        " + line for line in first.forward]
+        return lines
+
+    # -- the whole file
+    def generate(self) -> str:
+        self.collect(())
+        pending = list(self.instances.values())
+        classes: list[list[str]] = []
+        while pending:
+            ready = [i for i in pending if all(
+                self.instances[p].class_name for p in self.instances
+                if p[:len(i.module.path)] == i.module.path and p != i.module.path)]
+            families = {i.family for i in ready} - {i.family for i in pending if i not in ready}
+            if not families:  # families nest in each other: resolve the deepest ready ones
+                families = {ready[0].family}
+            for family in sorted(families):
+                members = [i for i in ready if i.family == family]
+                for inst in members:
+                    self.build_template(inst)
+                groups: list[list[ClassInstance]] = []
+                for inst in members:
+                    for group in groups:
+                        if self._same(group[0], inst):
+                            group.append(inst)
+                            break
+                    else:
+                        groups.append([inst])
+                for group in groups:
+                    name = self._class_name(group[0])
+                    classes.append(self.resolve_class(group, name))
+                pending = [i for i in pending if i not in members]
+        return self.render(classes)
+
+    @staticmethod
+    def _same(a: ClassInstance, b: ClassInstance) -> bool:
+        assert a.init is not None and b.init is not None
+        return a.chain == b.chain and a.init.key() == b.init.key() and a.forward == b.forward
+
+    def _class_name(self, instance: ClassInstance) -> str:
+        base = camel(instance.family)
+        name, counter = base, 2
+        while name in self.class_names:
+            name = f"{base}{counter}"
+            counter += 1
+        self.class_names.add(name)
+        return name
+
+    def render(self, classes: list[list[str]]) -> str:
+        doc = f"{self.network.name}: {self.network.doc}" if self.network.doc else self.network.name
+        lines = [f'"""{doc}', "", 'Generated by archc from its spec; edit the spec, not this file."""', ""]
+        if self.uses_ordered_dict:
+            lines += ["from collections import OrderedDict", ""]
+        lines += ["import torch", "from torch import nn"]
+        if self.uses_weights:
+            lines += [
+                "", "",
+                "def with_weights(module: nn.Module, weight: list) -> nn.Module:",
+                '    """Load the fixed initial weights written in the spec."""',
+                "    with torch.no_grad():",
+                "        module.weight.copy_(torch.tensor(weight))",
+                "    return module",
+            ]
+        for class_lines in classes:
+            lines += ["", "", *class_lines]
+        return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Generated source and the name of the class that is the whole network."""
+
+    text: str
+    class_name: str
+
+
+def generate_source(network: Network) -> Source:
+    """IR network → the source text of a standalone PyTorch module (deterministic)."""
+    generator = Generator(network)
+    text = generator.generate()
+    return Source(text, generator.instances[()].class_name)

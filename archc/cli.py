@@ -1,0 +1,188 @@
+"""The command line: archc shapes | compile | check.
+
+Input: argv. Output: tables, JSON, artefacts and diagnostics. Every ArchcError is rendered
+with its source line and caret on stderr (exit 1); usage errors exit 2; no traceback reaches
+the user.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from archc import api
+from archc.elaborate import Evaluator
+from archc.errors import ArchcError
+from archc.frontend.expressions import parse_expression
+
+EPILOG = """\b
+Examples:
+  archc shapes specs/vgg.yaml                  per-layer shape table
+  archc shapes specs/googlenet.yaml --depth 1  top-level blocks only
+  archc shapes specs/vgg.yaml --format json    the same, for tools
+  archc compile specs/googlenet.yaml           TorchScript: googlenet.pt
+  archc compile specs/resnet.yaml -o model.py  readable PyTorch source
+  archc check specs/*.yaml                     validate, report every error
+"""
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """`-p k=v`: v is an archc expression (numbers, strings, lists, arithmetic)."""
+    if "=" not in text:
+        raise click.BadParameter(f"expected name=value, got {text!r}")
+    name, value = text.split("=", 1)
+    name = name.strip()
+    if not name.isidentifier():
+        raise click.BadParameter(f"{name!r} is not a parameter name")
+    try:
+        expr = parse_expression(value)
+        return name, Evaluator({}, None)(expr)
+    except ArchcError:
+        return name, value  # a bare word is a string: -p mode=nearest
+
+
+def parse_input(text: str) -> tuple[str, list[int]]:
+    """`--input 3x224x224` or `--input image=3x224x224`."""
+    name, _, dims = text.rpartition("=")
+    if not re.fullmatch(r"\d+(x\d+)*", dims.strip()):
+        raise click.BadParameter(f"expected sizes like 3x224x224, got {dims!r}")
+    return name.strip(), [int(d) for d in dims.strip().split("x")]
+
+
+def _params(values: Sequence[str]) -> dict[str, Any]:
+    return dict(parse_param(v) for v in values)
+
+
+def _inputs(values: Sequence[str]) -> dict[str, list[int]] | None:
+    return dict(parse_input(v) for v in values) if values else None
+
+
+def _fail(error: ArchcError) -> None:
+    click.echo(error.render(), err=True)
+    sys.exit(1)
+
+
+param_option = click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+                            help="Override a spec parameter, e.g. -p num_classes=100.")
+input_option = click.option("--input", "inputs", multiple=True, metavar="[NAME=]CxHxW",
+                            help="Input shape without the batch dim, e.g. 3x224x224.")
+
+
+@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="archc")
+def main() -> None:
+    """archc: an architecture compiler for PyTorch.
+
+    Write a network as a short YAML spec; archc checks every shape statically, before
+    anything runs, and compiles it to TorchScript, torch.export or readable PyTorch source.
+    """
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@input_option
+@param_option
+@click.option("--depth", type=click.IntRange(min=1), help="Show only this many levels of nesting.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="A table for people or JSON for tools.")
+def shapes(spec: str, inputs: Sequence[str], params: Sequence[str], depth: int | None,
+           fmt: str) -> None:
+    """Print the static shape of every layer, with no tensor run.
+
+    \b
+    JSON: {"name", "inputs", "outputs", "params", "layers": [{"path", "op", "shape",
+    "params", ...}]}; shapes list the batch dimension as null.
+    """
+    from archc.report import render_table, shape_report
+
+    try:
+        report = shape_report(api.network(spec, _inputs(inputs), **_params(params)), depth)
+    except ArchcError as error:
+        _fail(error)
+    if fmt == "json":
+        click.echo(json.dumps(report, indent=2))
+    else:
+        render_table(report, Console(highlight=False))
+
+
+FORMATS = {".pt": "TorchScript", ".py": "PyTorch source", ".pt2": "torch.export program"}
+
+
+@main.command(name="compile")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Output file; its extension picks the format: .pt (TorchScript, default), "
+                   ".py (readable source), .pt2 (torch.export).")
+@input_option
+@param_option
+def compile_command(spec: str, output: str | None, inputs: Sequence[str],
+                    params: Sequence[str]) -> None:
+    """Compile a spec into a module artefact (TorchScript by default)."""
+    try:
+        network = api.network(spec, _inputs(inputs), **_params(params))
+    except ArchcError as error:
+        _fail(error)
+    target = Path(output) if output else Path(f"{network.name}.pt")
+    if target.suffix not in FORMATS:
+        raise click.BadParameter(f"unknown extension {target.suffix!r}; use "
+                                 + ", ".join(FORMATS), param_hint="-o/--output")
+    from archc.backends import artefacts
+    from archc.backends.python import generate_source
+
+    if target.suffix == ".py":
+        text = generate_source(network).text
+        artefacts.atomic_write(target, lambda path: path.write_text(text, encoding="utf-8"))
+    else:
+        from archc.backends.torch import build_module
+
+        module = build_module(network)
+        if target.suffix == ".pt":
+            artefacts.write_torchscript(module, target)
+        else:
+            artefacts.write_export(module, network, target)
+    click.echo(f"wrote {target} ({FORMATS[target.suffix]}): {network.name}, "
+               f"{network.total_params:,} parameters")
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@param_option
+def check(specs: Sequence[str], params: Sequence[str]) -> None:
+    """Validate specs: exit 0 when all are valid, 1 otherwise (errors on stderr)."""
+    failed = 0
+    for spec in specs:
+        try:
+            network = api.network(spec, None, **_params(params))
+        except ArchcError as error:
+            click.echo(error.render(), err=True)
+            failed += 1
+            continue
+        shapes = ", ".join(
+            "[" + ", ".join("N" if d is None else str(d) for d in s) + "]"
+            for s in network.output_shapes())
+        click.echo(f"ok  {spec}: {network.name} → {shapes}, {network.total_params:,} params")
+    if failed:
+        click.echo(f"{failed} of {len(specs)} spec{'s' if len(specs) > 1 else ''} failed",
+                   err=True)
+        sys.exit(1)
+
+
+def run() -> None:
+    """Entry point that keeps tracebacks away from users."""
+    try:
+        main(standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as error:  # a compiler bug: say so plainly, without a traceback
+        click.echo(f"archc: internal error: {type(error).__name__}: {error}\n"
+                   "  this is a bug in archc; please report it with the spec", err=True)
+        sys.exit(70)

@@ -1,0 +1,726 @@
+"""Elaboration: AST + parameter values + input shapes → IR network, shapes inferred on the way.
+
+Input: an `ast.Spec`, parameter overrides and optional input shapes. Output: an `ir.Network`
+whose every node carries its static output shape. Elaboration and shape inference walk the
+spec together because structure may depend on shapes (`in.c`, conditions); every mistake
+becomes an ArchcError pointing at the spec text, with the chain of block instances.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from archc.errors import ArchcError, Frame, Span, suggest
+from archc.frontend import ast
+from archc.ir import Module, Network, Node, Path, verify
+from archc.ops import OPS
+from archc.ops.registry import Attr, Op, OpError, Shape, format_shape
+
+MAX_NODES = 100_000
+MAX_DEPTH = 64
+MAX_REPEAT = 10_000
+
+
+# ------------------------------------------------------------------ values of expressions
+
+
+@dataclass(frozen=True)
+class ShapeValue:
+    """The value of `in`: the shape flowing into an entry."""
+
+    shape: Shape
+
+    ATTRIBUTES = ("c", "h", "w", "d", "l", "features", "shape", "rank")
+
+    def attribute(self, name: str) -> Any:
+        dims = self.shape[1:]
+        spatial = self.shape[2:]
+        table: dict[str, Callable[[], Any]] = {
+            "c": lambda: self.shape[1] if len(self.shape) >= 2 else None,
+            "h": lambda: spatial[-2] if len(spatial) >= 2 else None,
+            "w": lambda: spatial[-1] if len(spatial) >= 1 else None,
+            "d": lambda: spatial[-3] if len(spatial) >= 3 else None,
+            "l": lambda: spatial[-1] if len(spatial) == 1 else None,
+            "features": lambda: self.shape[-1],
+            "shape": lambda: list(dims),
+            "rank": lambda: len(self.shape),
+        }
+        if name not in table:
+            raise KeyError(name)
+        return table[name]()
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "min": min,
+    "max": max,
+    "abs": abs,
+    "round": round,
+    "floor": math.floor,
+    "ceil": math.ceil,
+    "len": len,
+    "int": int,
+    "float": float,
+    "sum": sum,
+}
+
+_BINARY: dict[str, Callable[[Any, Any], Any]] = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b,
+    "//": lambda a, b: a // b,
+    "%": lambda a, b: a % b,
+    "**": lambda a, b: a**b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, ShapeValue):
+        return "a shape"
+    return "none" if value is None else type(value).__name__
+
+
+class Evaluator:
+    """Evaluates expressions over an environment; never Python's eval."""
+
+    def __init__(self, env: Mapping[str, Any], shape: Shape | None) -> None:
+        self.env = env
+        self.shape = shape
+
+    def __call__(self, expr: ast.Expr) -> Any:
+        method: Callable[[Any], Any] = getattr(self, "eval_" + type(expr).__name__)
+        return method(expr)
+
+    def eval_Literal(self, expr: ast.Literal) -> Any:
+        return expr.value
+
+    def eval_Name(self, expr: ast.Name) -> Any:
+        if expr.id in self.env:
+            return self.env[expr.id]
+        candidates = [*self.env, *FUNCTIONS]
+        raise ArchcError(f"undefined name '{expr.id}'", expr.span,
+                         suggestions=suggest(expr.id, candidates),
+                         notes=["names in expressions are parameters, loop variables and in"])
+
+    def eval_InShape(self, expr: ast.InShape) -> Any:
+        if self.shape is None:
+            raise ArchcError("'in' is only defined inside an entry", expr.span)
+        return ShapeValue(self.shape)
+
+    def eval_ListExpr(self, expr: ast.ListExpr) -> Any:
+        return [self(item) for item in expr.items]
+
+    def eval_Unary(self, expr: ast.Unary) -> Any:
+        value = self(expr.operand)
+        if expr.op == "not":
+            return not value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ArchcError(f"'{expr.op}' needs a number", expr.span, found=_type_name(value))
+        return -value if expr.op == "-" else value
+
+    def eval_Binary(self, expr: ast.Binary) -> Any:
+        if expr.op == "and":
+            return self(expr.left) and self(expr.right)
+        if expr.op == "or":
+            return self(expr.left) or self(expr.right)
+        left, right = self(expr.left), self(expr.right)
+        if expr.op == "**" and isinstance(right, int) and abs(right) > 64:
+            raise ArchcError("exponent too large", expr.span, expected="|exponent| ≤ 64")
+        if expr.op == "*" and isinstance(left, (list, str)) or isinstance(right, (list, str)):
+            size = (len(left) if isinstance(left, (list, str)) else 0) * (
+                right if isinstance(right, int) else 1)
+            if size > MAX_NODES:
+                raise ArchcError("value too large", expr.span)
+        try:
+            return _BINARY[expr.op](left, right)
+        except ZeroDivisionError:
+            raise ArchcError("division by zero", expr.span) from None
+        except TypeError:
+            raise ArchcError(
+                f"'{expr.op}' cannot combine {_type_name(left)} and {_type_name(right)}",
+                expr.span, found=f"{left!r} {expr.op} {right!r}",
+            ) from None
+
+    def eval_Conditional(self, expr: ast.Conditional) -> Any:
+        return self(expr.body) if self(expr.test) else self(expr.orelse)
+
+    def eval_Index(self, expr: ast.Index) -> Any:
+        value, index = self(expr.value), self(expr.index)
+        if isinstance(value, ShapeValue):
+            value = list(value.shape[1:])
+        if not isinstance(value, (list, str)):
+            raise ArchcError("only lists can be indexed", expr.span, found=_type_name(value))
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise ArchcError("an index must be an integer", expr.index.span,
+                             found=_type_name(index))
+        if not -len(value) <= index < len(value):
+            raise ArchcError(f"index {index} is out of range", expr.index.span,
+                             expected=f"an index below {len(value)}", found=repr(value))
+        return value[index]
+
+    def eval_Attribute(self, expr: ast.Attribute) -> Any:
+        value = self(expr.value)
+        if not isinstance(value, ShapeValue):
+            raise ArchcError(f"'.{expr.name}': only shapes (in) have attributes", expr.span,
+                             found=_type_name(value))
+        try:
+            result = value.attribute(expr.name)
+        except KeyError:
+            raise ArchcError(f"a shape has no attribute '{expr.name}'", expr.span,
+                             expected=", ".join(ShapeValue.ATTRIBUTES),
+                             suggestions=suggest(expr.name, ShapeValue.ATTRIBUTES)) from None
+        if result is None:
+            raise ArchcError(f"in.{expr.name} is not defined for a {format_shape(value.shape)}"
+                             " input", expr.span)
+        return result
+
+    def eval_FunctionCall(self, expr: ast.FunctionCall) -> Any:
+        if expr.func not in FUNCTIONS:
+            raise ArchcError(f"unknown function '{expr.func}'", expr.span,
+                             expected=", ".join(FUNCTIONS),
+                             suggestions=suggest(expr.func, FUNCTIONS))
+        args = [self(a) for a in expr.args]
+        try:
+            return FUNCTIONS[expr.func](*args)
+        except (TypeError, ValueError) as error:
+            raise ArchcError(f"{expr.func}(...) failed: {error}", expr.span) from None
+
+
+def to_value(value: Any) -> Any:
+    """Expression values as op attributes: lists become tuples, shapes their dims."""
+    if isinstance(value, list):
+        return tuple(to_value(v) for v in value)
+    if isinstance(value, ShapeValue):
+        return tuple(value.shape[1:])
+    return value
+
+
+def render_value(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(render_value(v) for v in value) + "]"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# ------------------------------------------------------------------ elaboration state
+
+
+@dataclass
+class _Scope:
+    """A module being filled: its path and the counter that names unnamed children."""
+
+    path: Path
+    counter: list[int] = field(default_factory=lambda: [0])
+
+    def next_index(self) -> str:
+        index = self.counter[0]
+        self.counter[0] += 1
+        return str(index)
+
+
+@dataclass
+class _Names:
+    """The names an entry can reference: one table per block instance (and the network)."""
+
+    entries: dict[str, list[tuple[Path, int]]] = field(default_factory=dict)
+    input: int | None = None
+
+    def define(self, qualified: Path, node: int) -> None:
+        self.entries.setdefault(qualified[-1], []).append((qualified, node))
+
+
+@dataclass
+class _Context:
+    env: dict[str, Any]
+    scope: _Scope
+    names: _Names
+    prefix: Path  # names of the enclosing named entries within this name table
+    frames: tuple[Frame, ...]
+    blocks: tuple[str, ...]  # block definitions being expanded, for recursion checks
+    name: str | None = None  # the name given to the entry being elaborated
+
+    def child(self, **changes: Any) -> _Context:
+        values = {**self.__dict__, "name": None, **changes}
+        return _Context(**values)
+
+
+class Elaborator:
+    def __init__(self, spec: ast.Spec) -> None:
+        self.spec = spec
+        self.blocks = {b.name: b for b in spec.blocks}
+        self.graph = nx.DiGraph()
+        self.modules: dict[Path, Module] = {}
+        self.next_id = 0
+        self.seen_blocks: set[str] = set()
+        self.last_sources: dict[str, ast.Expr] = {}  # the expressions the last bind read
+
+    # -- errors
+    def _fail(self, error: ArchcError, ctx: _Context) -> ArchcError:
+        for frame in reversed(ctx.frames):
+            error.with_frame(frame)
+        return error
+
+    @contextmanager
+    def located(self, ctx: _Context, span: Span) -> Iterator[None]:
+        """Turn an OpError into an ArchcError at `span` inside the block chain of `ctx`."""
+        try:
+            yield
+        except OpError as error:
+            raise self._fail(ArchcError(error.message, span, expected=error.expected,
+                                        found=error.found, notes=error.notes), ctx) from None
+
+    # -- graph building
+    def add_node(self, op: str, attrs: dict[str, Any], inputs: Sequence[int], shape: Shape,
+                 span: Span, ctx: _Context, module: Path | None, params: int = 0,
+                 buffers: int = 0, macs: int = 0,
+                 sources: dict[str, ast.Expr] | None = None) -> int:
+        if self.next_id >= MAX_NODES:
+            raise self._fail(ArchcError(
+                f"the network grows past {MAX_NODES} nodes", span,
+                notes=["check repeat counts and recursion"]), ctx)
+        node = Node(self.next_id, op, attrs, tuple(inputs), shape, span, ctx.scope.path, module,
+                    ctx.name, ctx.frames, params, buffers, macs, sources or {})
+        self.graph.add_node(node.id, node=node)
+        for i in inputs:
+            self.graph.add_edge(i, node.id)
+        self.next_id += 1
+        return node.id
+
+    def add_module(self, ctx: _Context, module: Module, span: Span) -> None:
+        parent = self.modules[module.path[:-1]]
+        if module.path[-1] in parent.children:
+            where = ".".join(module.path[:-1]) or "the network"
+            raise self._fail(ArchcError(
+                f"duplicate name '{module.path[-1]}' in {where}", span,
+                notes=["names within one module must be unique; they become attribute names"]),
+                ctx)
+        parent.children.append(module.path[-1])
+        self.modules[module.path] = module
+
+    def shape(self, node: int) -> Shape:
+        value = self.graph.nodes[node]["node"]
+        assert isinstance(value, Node)
+        return value.shape
+
+    def name_entry(self, ctx: _Context, node: int) -> None:
+        if ctx.name is not None:
+            ctx.names.define((*ctx.prefix, ctx.name), node)
+
+    # -- entries
+    def entry(self, entry: ast.Entry, x: int, ctx: _Context) -> int:
+        method: Callable[[Any, int, _Context], int] = getattr(self, "entry_"
+                                                              + type(entry).__name__)
+        return method(entry, x, ctx)
+
+    def entry_Sequence(self, entry: ast.Sequence, x: int, ctx: _Context) -> int:
+        name = ctx.name
+        inner = ctx.child()
+        for item in entry.entries:
+            x = self.entry(item, x, inner)
+        if name is not None:
+            ctx.names.define((*ctx.prefix, name), x)
+        return x
+
+    def entry_Named(self, entry: ast.Named, x: int, ctx: _Context) -> int:
+        inner = entry.entry
+        if isinstance(inner, ast.If):
+            chosen = self.choose(inner, x, ctx)
+            if chosen is None:
+                ctx.names.define((*ctx.prefix, entry.name), x)
+                return x
+            return self.entry_Named(ast.Named(entry.name, chosen, entry.span), x, ctx)
+        if isinstance(inner, ast.Call) and not self._is_inline_block(inner):
+            return self.entry(inner, x, ctx.child(name=entry.name))
+        if isinstance(inner, ast.Ref):
+            node = self.entry(inner, x, ctx)
+            ctx.names.define((*ctx.prefix, entry.name), node)
+            return node
+        # a named sequence, merge, repeat or inline block: a container module
+        path = (*ctx.scope.path, entry.name)
+        self.add_module(ctx, Module(path, "container", entry.span), entry.span)
+        ctx.scope.next_index()
+        inner_ctx = ctx.child(scope=_Scope(path), prefix=(*ctx.prefix, entry.name))
+        out = self.entry(inner, x, inner_ctx)
+        ctx.names.define((*ctx.prefix, entry.name), out)
+        return out
+
+    def _is_inline_block(self, call: ast.Call) -> bool:
+        block = self.blocks.get(call.name)
+        return block is not None and block.inline
+
+    def entry_Ref(self, entry: ast.Ref, x: int, ctx: _Context) -> int:
+        node = self.resolve(entry, ctx)
+        self.name_entry(ctx, node)
+        return node
+
+    def resolve(self, ref: ast.Ref, ctx: _Context) -> int:
+        if ref.path == ("in",):
+            assert ctx.names.input is not None
+            return ctx.names.input
+        candidates = [
+            (qualified, node)
+            for qualified, node in ctx.names.entries.get(ref.path[-1], [])
+            if qualified[len(qualified) - len(ref.path):] == ref.path
+        ]
+        text = "@" + ".".join(ref.path)
+        if not candidates:
+            known = sorted({".".join(q) for entries in ctx.names.entries.values()
+                            for q, _ in entries} | set(ctx.names.entries))
+            raise self._fail(ArchcError(
+                f"undefined reference {text}", ref.span,
+                suggestions=suggest(".".join(ref.path), known),
+                notes=["a reference names an earlier entry in the same block (or the network)"]
+                if known else ["no entry before this one has a name"]), ctx)
+        if len(candidates) > 1:
+            options = ", ".join("@" + ".".join(q) for q, _ in candidates)
+            raise self._fail(ArchcError(f"ambiguous reference {text}", ref.span,
+                                        notes=[f"it could be {options}: write the full path"]),
+                             ctx)
+        return candidates[0][1]
+
+    def entry_Merge(self, entry: ast.Merge, x: int, ctx: _Context) -> int:
+        name = ctx.name
+        inner = ctx.child()
+        outputs = [self.entry(branch, x, inner) for branch in entry.branches]
+        op = OPS[entry.op]
+        with self.located(ctx, entry.span):
+            attrs = self.bind(op, entry.args, ctx, self.shape(x), entry.span)
+            shapes = [self.shape(o) for o in outputs]
+            attrs = dict(op.infer(attrs, shapes))
+            shape = op.shape(attrs, shapes)
+        node = self.add_node(entry.op, attrs, outputs, shape, entry.span, ctx.child(name=name),
+                             None)
+        if name is not None:
+            ctx.names.define((*ctx.prefix, name), node)
+        return node
+
+    def entry_Repeat(self, entry: ast.Repeat, x: int, ctx: _Context) -> int:
+        name = ctx.name
+        count = Evaluator(ctx.env, self.shape(x))(entry.count)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise self._fail(ArchcError("repeat needs a count ≥ 0", entry.count.span,
+                                        found=repr(count)), ctx)
+        if count > MAX_REPEAT:
+            raise self._fail(ArchcError(f"repeat count {count} is over the limit",
+                                        entry.count.span, expected=f"≤ {MAX_REPEAT}"), ctx)
+        for i in range(count):
+            env = {**ctx.env, entry.var: i} if entry.var else ctx.env
+            x = self.entry(entry.body, x, ctx.child(env=env))
+        if name is not None:
+            ctx.names.define((*ctx.prefix, name), x)
+        return x
+
+    def choose(self, entry: ast.If, x: int, ctx: _Context) -> ast.Entry | None:
+        test = Evaluator(ctx.env, self.shape(x))(entry.test)
+        return entry.then if test else entry.orelse
+
+    def entry_If(self, entry: ast.If, x: int, ctx: _Context) -> int:
+        chosen = self.choose(entry, x, ctx)
+        if chosen is None:
+            self.name_entry(ctx, x)
+            return x
+        return self.entry(chosen, x, ctx)
+
+    def entry_Call(self, entry: ast.Call, x: int, ctx: _Context) -> int:
+        if entry.name in self.blocks:
+            return self.block(self.blocks[entry.name], entry, x, ctx)
+        if entry.name not in OPS or OPS[entry.name].arity is None:
+            merge = entry.name in OPS
+            raise self._fail(ArchcError(
+                f"'{entry.name}' is a merge: write it with branches" if merge
+                else f"unknown op or block '{entry.name}'", entry.span,
+                suggestions=[] if merge else suggest(entry.name, [*OPS, *self.blocks]),
+                expected="{" + entry.name + ": [branch, branch, ...]}" if merge else None), ctx)
+        op = OPS[entry.name]
+        shapes = [self.shape(x)]
+        with self.located(ctx, entry.span):
+            attrs = self.bind(op, entry.args, ctx, shapes[0], entry.span)
+        sources = dict(self.last_sources)
+        arg_spans = {a.name: a.span for a in entry.args if a.name}
+        positional = [a for a in op.attrs if not a.inferred and not a.keyword_only]
+        for attr, arg in zip(positional, [a for a in entry.args if a.name is None], strict=False):
+            arg_spans.setdefault(attr.name, arg.span)
+        try:
+            attrs = dict(op.infer(attrs, shapes))
+            shape = op.shape(attrs, shapes)
+        except OpError as error:
+            span = arg_spans.get(error.attr or "", entry.span)
+            raise self._fail(ArchcError(error.message, span, expected=error.expected,
+                                        found=error.found, notes=error.notes), ctx) from None
+        module: Path | None = None
+        if op.module is not None:
+            module = (*ctx.scope.path, ctx.name or ctx.scope.next_index())
+            if ctx.name is not None:
+                ctx.scope.next_index()
+        node = self.add_node(op.name, attrs, [x], shape, entry.span, ctx, module,
+                             params=op.params(attrs, shapes), buffers=op.buffers(attrs, shapes),
+                             macs=op.macs(attrs, shapes, shape), sources=sources)
+        if module is not None:
+            self.add_module(ctx, Module(module, "op", entry.span, node=node), entry.span)
+        self.name_entry(ctx, node)
+        return node
+
+    # -- arguments
+    def bind(self, op: Op, args: Sequence[ast.Argument], ctx: _Context, shape: Shape,
+             span: Span) -> dict[str, Any]:
+        """Match call arguments to the op's attributes, type-checked, defaults filled in."""
+        evaluate = Evaluator(ctx.env, shape)
+        positional_attrs = [a for a in op.attrs if not a.inferred and not a.keyword_only]
+        values: dict[str, Any] = {}
+        spans: dict[str, Span] = {}
+        self.last_sources: dict[str, ast.Expr] = {}
+        positional = [a for a in args if a.name is None]
+        variadic = next((a for a in positional_attrs if a.variadic), None)
+        if variadic is not None and len(positional) > 1:
+            values[variadic.name] = tuple(to_value(evaluate(a.value)) for a in positional)
+            spans[variadic.name] = positional[0].span
+            positional = []
+        if len(positional) > len(positional_attrs):
+            names = ", ".join(a.name for a in positional_attrs) or "none"
+            extra = positional[len(positional_attrs)]
+            raise self._fail(ArchcError(
+                f"{op.name} takes {len(positional_attrs)} positional argument"
+                f"{'s' if len(positional_attrs) != 1 else ''}", extra.span,
+                expected=f"at most {len(positional_attrs)} ({names})",
+                found=f"{len(positional)}"), ctx)
+        for attr, arg in zip(positional_attrs, positional, strict=False):
+            values[attr.name] = to_value(evaluate(arg.value))
+            spans[attr.name] = arg.span
+            self.last_sources[attr.name] = arg.value
+        known = [a.name for a in op.attrs]
+        for arg in args:
+            if arg.name is None:
+                continue
+            attr = op.attr(arg.name)
+            if attr is None:
+                raise self._fail(ArchcError(
+                    f"{op.name} has no argument '{arg.name}'", arg.span,
+                    expected=", ".join(known) or "no arguments",
+                    suggestions=suggest(arg.name, known)), ctx)
+            if arg.name in values:
+                raise self._fail(ArchcError(f"{op.name}: '{arg.name}' is given twice",
+                                            arg.span), ctx)
+            values[arg.name] = to_value(evaluate(arg.value))
+            spans[arg.name] = arg.span
+            self.last_sources[arg.name] = arg.value
+        for attr in op.attrs:
+            if attr.name not in values:
+                if attr.required:
+                    raise self._fail(ArchcError(
+                        f"{op.name} is missing its argument '{attr.name}'", span,
+                        expected=self.signature(op)), ctx)
+                values[attr.name] = attr.default
+                continue
+            values[attr.name] = self.check(op, attr, values[attr.name], spans[attr.name], ctx)
+        return values
+
+    def check(self, op: Op, attr: Attr, value: Any, span: Span, ctx: _Context) -> Any:
+        try:
+            value = attr.type.check(value)
+        except (TypeError, ValueError):
+            raise self._fail(ArchcError(
+                f"{op.name}: '{attr.name}' must be {attr.type.name}", span,
+                expected=attr.type.name, found=f"{render_value(value)} ({_type_name(value)})"),
+                ctx) from None
+        if attr.choices and value not in attr.choices:
+            raise self._fail(ArchcError(
+                f"{op.name}: '{attr.name}' must be one of {', '.join(map(repr, attr.choices))}",
+                span, found=repr(value), suggestions=suggest(str(value), attr.choices)), ctx)
+        return value
+
+    @staticmethod
+    def signature(op: Op) -> str:
+        parts = []
+        for attr in op.attrs:
+            if attr.inferred:
+                continue
+            parts.append(attr.name if attr.required else f"{attr.name}={render_value(attr.default)}")
+        return f"{op.name}({', '.join(parts)})"
+
+    # -- blocks
+    def block(self, block: ast.BlockDef, call: ast.Call, x: int, ctx: _Context) -> int:
+        if block.name in ctx.blocks:
+            chain = " → ".join((*ctx.blocks[ctx.blocks.index(block.name):], block.name))
+            raise self._fail(ArchcError(f"recursion between blocks: {chain}", call.span,
+                                        notes=["a block cannot contain itself"]), ctx)
+        if len(ctx.frames) >= MAX_DEPTH:
+            raise self._fail(ArchcError("blocks nest too deeply", call.span,
+                                        expected=f"at most {MAX_DEPTH} levels"), ctx)
+        args = self.bind_block(block, call, x, ctx)
+        sources = dict(self.last_sources)
+        rendered = ", ".join(render_value(v) for v in args.values())
+        frame = Frame(f"{block.name}({rendered})", call.span)
+        self.seen_blocks.add(block.name)
+        env = {**self.globals, **args}
+        names = _Names(input=x)
+        if block.inline:
+            inner = ctx.child(env=env, names=names, prefix=(), frames=(*ctx.frames, frame),
+                              blocks=(*ctx.blocks, block.name))
+            out = self.entry(block.body, x, inner)
+            self.name_entry(ctx, out)
+            return out
+        path = (*ctx.scope.path, ctx.name or ctx.scope.next_index())
+        if ctx.name is not None:
+            ctx.scope.next_index()
+        self.add_module(ctx, Module(path, "block", call.span, block=block.name, args=args,
+                                    sources=sources), call.span)
+        inner = ctx.child(env=env, names=names, prefix=(), scope=_Scope(path),
+                          frames=(*ctx.frames, frame), blocks=(*ctx.blocks, block.name))
+        out = self.entry(block.body, x, inner)
+        if out == x:
+            identity = OPS["identity"]
+            out = self.add_node("identity", {}, [x], self.shape(x), call.span, inner,
+                                (*path, inner.scope.next_index()))
+            self.add_module(inner, Module(self.node_path(out), "op", call.span, node=out),
+                            call.span)
+            assert identity.module is not None
+        self.name_entry(ctx, out)
+        return out
+
+    def node_path(self, node: int) -> Path:
+        value = self.graph.nodes[node]["node"]
+        assert isinstance(value, Node) and value.module is not None
+        return value.module
+
+    def bind_block(self, block: ast.BlockDef, call: ast.Call, x: int,
+                   ctx: _Context) -> dict[str, Any]:
+        evaluate = Evaluator(ctx.env, self.shape(x))
+        names = [p.name for p in block.params]
+        given: dict[str, Any] = {}
+        self.last_sources = {}
+        positional = [a for a in call.args if a.name is None]
+        if len(positional) > len(block.params):
+            raise self._fail(ArchcError(
+                f"block {block.name} takes {len(block.params)} arguments",
+                positional[len(block.params)].span,
+                expected=f"{block.name}({', '.join(names)})", found=f"{len(positional)}"), ctx)
+        for param, arg in zip(block.params, positional, strict=False):
+            given[param.name] = evaluate(arg.value)
+            self.last_sources[param.name] = arg.value
+        for arg in call.args:
+            if arg.name is None:
+                continue
+            if arg.name not in names:
+                raise self._fail(ArchcError(
+                    f"block {block.name} has no parameter '{arg.name}'", arg.span,
+                    expected=f"{block.name}({', '.join(names)})",
+                    suggestions=suggest(arg.name, names)), ctx)
+            if arg.name in given:
+                raise self._fail(ArchcError(f"'{arg.name}' is given twice", arg.span), ctx)
+            given[arg.name] = evaluate(arg.value)
+            self.last_sources[arg.name] = arg.value
+        bound: dict[str, Any] = {}
+        for param in block.params:
+            if param.name in given:
+                bound[param.name] = given[param.name]
+            elif param.default is not None:
+                env = {**self.globals, **bound}
+                bound[param.name] = Evaluator(env, self.shape(x))(param.default)
+            else:
+                raise self._fail(ArchcError(
+                    f"block {block.name} is missing its argument '{param.name}'", call.span,
+                    expected=f"{block.name}({', '.join(names)})"), ctx)
+        return bound
+
+    # -- the network
+    def network(self, overrides: Mapping[str, Any],
+                input_shapes: Mapping[str, Sequence[int]] | None) -> Network:
+        spec = self.spec
+        self.globals: dict[str, Any] = {}
+        declared = {p.name for p in spec.params}
+        for key in overrides:
+            if key not in declared:
+                raise ArchcError(f"the spec has no parameter '{key}'", spec.span,
+                                 expected=", ".join(sorted(declared)) or "no parameters",
+                                 suggestions=suggest(key, declared))
+        for param in spec.params:
+            if param.name in overrides:
+                self.globals[param.name] = overrides[param.name]
+            elif param.default is None:
+                raise ArchcError(f"parameter '{param.name}' needs a value (-p "
+                                 f"{param.name}=...)", param.span)
+            else:
+                self.globals[param.name] = Evaluator(self.globals, None)(param.default)
+        root = Module((), "root", spec.span)
+        self.modules[()] = root
+        scope = _Scope(())
+        names = _Names()
+        ctx = _Context(dict(self.globals), scope, names, (), (), ())
+        inputs = self.declare_inputs(ctx, input_shapes)
+        first = next(iter(inputs.values()))
+        names.input = first
+        out = self.entry(spec.body, first, ctx)
+        outputs: list[tuple[str, int]]
+        if spec.outputs:
+            outputs = [(ref.path[-1], self.resolve(ref, ctx)) for ref in spec.outputs]
+        else:
+            outputs = [("output", out)]
+        blocks = {b.name: ([p.name for p in b.params], b.doc) for b in spec.blocks}
+        network = Network(spec.name, spec.doc, self.graph, self.modules, inputs, outputs,
+                          dict(self.globals), blocks)
+        return verify(network)
+
+    def declare_inputs(self, ctx: _Context,
+                       input_shapes: Mapping[str, Sequence[int]] | None) -> dict[str, int]:
+        spec = self.spec
+        declared = {d.name: d for d in spec.inputs}
+        given = dict(input_shapes or {})
+        if "" in given:  # an unnamed --input applies to the only input
+            if len(declared) > 1:
+                raise ArchcError("the spec has several inputs: name the one to set",
+                                 expected=" ".join(f"--input {n}=..." for n in declared))
+            given[next(iter(declared), "input")] = given.pop("")
+        for name in given:
+            if declared and name not in declared:
+                raise ArchcError(f"the spec has no input '{name}'",
+                                 expected=", ".join(declared), suggestions=suggest(name, declared))
+        if not declared:
+            if not given:
+                raise ArchcError("the spec declares no input shape", spec.span,
+                                 expected="input: [3, 224, 224] in the spec, or --input 3x224x224")
+            declared = {n: ast.InputDecl(n, (), spec.span) for n in given}
+        inputs: dict[str, int] = {}
+        for name, decl in declared.items():
+            if name in given:
+                dims = list(given[name])
+            else:
+                dims = [Evaluator(self.globals, None)(d) for d in decl.dims]
+            if not dims or any(isinstance(d, bool) or not isinstance(d, int) or d < 1
+                               for d in dims):
+                raise ArchcError(f"input '{name}' needs positive integer sizes", decl.span,
+                                 found=render_value(dims))
+            shape: Shape = (None, *dims)
+            node = self.add_node("input", {"name": name}, [], shape, decl.span,
+                                 ctx.child(name=name), None)
+            inputs[name] = node
+            ctx.names.define((name,), node)
+        return inputs
+
+
+def elaborate(spec: ast.Spec, params: Mapping[str, Any] | None = None,
+              inputs: Mapping[str, Sequence[int]] | None = None) -> Network:
+    """Spec AST → IR network with every shape inferred (raises ArchcError)."""
+    return Elaborator(spec).network(params or {}, inputs)

@@ -1,0 +1,299 @@
+"""Layer strings and expressions: lark parse trees to AST nodes.
+
+Input: the text of one YAML layer string (`conv(64, 3, stride=2)`, `@stem`) or expression
+(`in.c // 2`), and where it sits in its file. Output: an AST `Call`/`Ref` or `Expr` whose spans
+point into the file. Syntax errors become ArchcErrors that name the expected tokens in words.
+"""
+
+from __future__ import annotations
+
+import ast as python_ast
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.lexer import PatternStr
+
+from archc.errors import ArchcError, Source, Span
+from archc.frontend import ast
+
+KEYWORDS = frozenset({"if", "else", "and", "or", "not", "in", "true", "false", "none"})
+
+
+@cache
+def parser() -> Lark:
+    grammar = resources.files("archc.frontend").joinpath("grammar.lark").read_text()
+    return Lark(
+        grammar,
+        parser="lalr",
+        start=["layer", "expression"],
+        propagate_positions=True,
+        maybe_placeholders=False,
+    )
+
+
+class _Lower(Transformer[Token, Any]):
+    """lark tree → AST, one method per grammar rule (named as the rule or its alias)."""
+
+    def __init__(self, source: Source | None, line: int, column: int) -> None:
+        super().__init__()
+        self.source = source
+        self.line = line
+        self.column = column
+
+    def _span(self, item: Any) -> Span:
+        if isinstance(item, Token):
+            line, col = item.line or 1, item.column or 1
+            end_line, end_col = item.end_line or line, item.end_column or col + len(item)
+        else:
+            meta = item.meta if isinstance(item, Tree) else item
+            line, col = meta.line, meta.column
+            end_line, end_col = meta.end_line, meta.end_column
+        return Span(self.source, line, col, end_line, end_col).shifted(self.line, self.column)
+
+    # -- entries
+    @v_args(tree=True)
+    def layer(self, tree: Tree[Any]) -> Any:
+        if len(tree.children) == 1:
+            return tree.children[0]
+        return ast.Sequence(tuple(tree.children), self._span(tree))
+
+    @v_args(tree=True)
+    def expression(self, tree: Tree[Any]) -> Any:
+        return tree.children[0]
+
+    @v_args(tree=True)
+    def call(self, tree: Tree[Any]) -> ast.Call:
+        name = tree.children[0]
+        args: tuple[ast.Argument, ...] = ()
+        if len(tree.children) > 1:
+            args = tuple(tree.children[1])
+        return ast.Call(str(name), args, self._span(tree))
+
+    def arguments(self, children: list[ast.Argument]) -> list[ast.Argument]:
+        return children
+
+    @v_args(tree=True)
+    def positional(self, tree: Tree[Any]) -> ast.Argument:
+        return ast.Argument(None, tree.children[0], self._span(tree))
+
+    @v_args(tree=True)
+    def keyword(self, tree: Tree[Any]) -> ast.Argument:
+        return ast.Argument(str(tree.children[0]), tree.children[1], self._span(tree))
+
+    @v_args(tree=True)
+    def ref(self, tree: Tree[Any]) -> ast.Ref:
+        return ast.Ref(tuple(str(t) for t in tree.children), self._span(tree))
+
+    # -- expressions
+    @v_args(tree=True)
+    def int(self, tree: Tree[Any]) -> ast.Literal:
+        return ast.Literal(int(tree.children[0]), self._span(tree))
+
+    @v_args(tree=True)
+    def float(self, tree: Tree[Any]) -> ast.Literal:
+        return ast.Literal(float(tree.children[0]), self._span(tree))
+
+    @v_args(tree=True)
+    def string(self, tree: Tree[Any]) -> ast.Literal:
+        text = str(tree.children[0])
+        return ast.Literal(python_ast.literal_eval(text), self._span(tree))
+
+    @v_args(tree=True)
+    def true(self, tree: Tree[Any]) -> ast.Literal:
+        return ast.Literal(True, self._span(tree))
+
+    @v_args(tree=True)
+    def false(self, tree: Tree[Any]) -> ast.Literal:
+        return ast.Literal(False, self._span(tree))
+
+    @v_args(tree=True)
+    def none(self, tree: Tree[Any]) -> ast.Literal:
+        return ast.Literal(None, self._span(tree))
+
+    @v_args(tree=True)
+    def in_shape(self, tree: Tree[Any]) -> ast.InShape:
+        return ast.InShape(self._span(tree))
+
+    @v_args(tree=True)
+    def name(self, tree: Tree[Any]) -> ast.Name:
+        return ast.Name(str(tree.children[0]), self._span(tree))
+
+    @v_args(tree=True)
+    def list(self, tree: Tree[Any]) -> ast.ListExpr:
+        return ast.ListExpr(tuple(tree.children), self._span(tree))
+
+    @v_args(tree=True)
+    def index(self, tree: Tree[Any]) -> ast.Index:
+        return ast.Index(tree.children[0], tree.children[1], self._span(tree))
+
+    @v_args(tree=True)
+    def attribute(self, tree: Tree[Any]) -> ast.Attribute:
+        return ast.Attribute(tree.children[0], str(tree.children[1]), self._span(tree))
+
+    @v_args(tree=True)
+    def function(self, tree: Tree[Any]) -> ast.FunctionCall:
+        return ast.FunctionCall(str(tree.children[0]), tuple(tree.children[1:]), self._span(tree))
+
+    @v_args(tree=True)
+    def conditional(self, tree: Tree[Any]) -> ast.Conditional:
+        body, test, orelse = tree.children
+        return ast.Conditional(test, body, orelse, self._span(tree))
+
+    def _binary(self, op: str, tree: Tree[Any]) -> ast.Binary:
+        left, right = tree.children[0], tree.children[-1]
+        return ast.Binary(op, left, right, self._span(tree))
+
+    @v_args(tree=True)
+    def compare(self, tree: Tree[Any]) -> ast.Binary:
+        return ast.Binary(str(tree.children[1]), tree.children[0], tree.children[2], self._span(tree))
+
+    @v_args(tree=True)
+    def or_op(self, tree: Tree[Any]) -> ast.Binary:
+        return self._binary("or", tree)
+
+    @v_args(tree=True)
+    def and_op(self, tree: Tree[Any]) -> ast.Binary:
+        return self._binary("and", tree)
+
+    @v_args(tree=True)
+    def add(self, tree: Tree[Any]) -> ast.Binary:
+        return self._binary("+", tree)
+
+    @v_args(tree=True)
+    def sub(self, tree: Tree[Any]) -> ast.Binary:
+        return self._binary("-", tree)
+
+    @v_args(tree=True)
+    def mul(self, tree: Tree[Any]) -> ast.Binary:
+        return self._binary("*", tree)
+
+    @v_args(tree=True)
+    def truediv(self, tree: Tree[Any]) -> ast.Binary:
+        return self._binary("/", tree)
+
+    @v_args(tree=True)
+    def floordiv(self, tree: Tree[Any]) -> ast.Binary:
+        return self._binary("//", tree)
+
+    @v_args(tree=True)
+    def mod(self, tree: Tree[Any]) -> ast.Binary:
+        return self._binary("%", tree)
+
+    @v_args(tree=True)
+    def power(self, tree: Tree[Any]) -> ast.Binary:
+        return self._binary("**", tree)
+
+    @v_args(tree=True)
+    def not_op(self, tree: Tree[Any]) -> ast.Unary:
+        return ast.Unary("not", tree.children[0], self._span(tree))
+
+    @v_args(tree=True)
+    def neg(self, tree: Tree[Any]) -> ast.Unary:
+        return ast.Unary("-", tree.children[0], self._span(tree))
+
+    @v_args(tree=True)
+    def pos(self, tree: Tree[Any]) -> ast.Unary:
+        return ast.Unary("+", tree.children[0], self._span(tree))
+
+
+def describe_terminal(name: str) -> str:
+    """A terminal as a person would name it: `')'`, `a name`, `a number`."""
+    words = {
+        "NAME": "a name",
+        "INT": "a number",
+        "FLOAT": "a number",
+        "STRING": "a string",
+        "COMPARE": "a comparison",
+        "$END": "the end of the text",
+    }
+    if name in words:
+        return words[name]
+    try:
+        pattern = parser().get_terminal(name).pattern
+    except KeyError:
+        return name.lower()
+    if isinstance(pattern, PatternStr):
+        return f"'{pattern.value}'"
+    return name.lower()
+
+
+_CLOSERS = ("')'", "','", "']'", "'='")
+
+
+def describe_expected(names: set[str]) -> str:
+    """The tokens a parser could have taken, closers first, operand tokens summarised."""
+    described = {describe_terminal(n) for n in names if not n.startswith("__")}
+    if {"a name", "a number"} <= described:
+        described = {d for d in described if d in _CLOSERS} | {"an expression"}
+    ordered = [c for c in _CLOSERS if c in described]
+    ordered += sorted(described - set(_CLOSERS))
+    if len(ordered) > 5:
+        ordered = [*ordered[:4], "an operator"]
+    described_list = ordered
+    if len(described_list) <= 1:
+        return "".join(described_list)
+    return ", ".join(described_list[:-1]) + " or " + described_list[-1]
+
+
+def _syntax_error(
+    error: UnexpectedInput, text: str, source: Source | None, line: int, column: int, what: str
+) -> ArchcError:
+    err_line = getattr(error, "line", 1) or 1
+    err_col = getattr(error, "column", 1) or 1
+    if isinstance(error, UnexpectedEOF) or (
+        isinstance(error, UnexpectedToken) and error.token.type == "$END"
+    ):
+        lines = text.splitlines() or [""]
+        err_line, err_col = len(lines), len(lines[-1]) + 1
+        found = "the end of the text"
+        width = 1
+    elif isinstance(error, UnexpectedToken):
+        found = f"'{error.token}'"
+        width = max(1, len(str(error.token)))
+    else:
+        assert isinstance(error, UnexpectedCharacters)
+        found = f"'{text.splitlines()[err_line - 1][err_col - 1]}'"
+        width = 1
+    expected_names: set[str] = set(getattr(error, "expected", None) or ())
+    if isinstance(error, UnexpectedCharacters):
+        expected_names = set(error.allowed or ())
+    span = Span(source, err_line, err_col, err_line, err_col + width).shifted(line, column)
+    notes = []
+    if found == "'='":
+        notes.append("hint: keyword arguments are written name=value inside a call")
+    if found.strip("'") in {"{", "}"}:
+        notes.append("hint: lists are written with [ ] in expressions")
+    return ArchcError(
+        f"syntax error in {what}",
+        span,
+        expected=describe_expected(expected_names) or None,
+        found=found,
+        notes=notes,
+    )
+
+
+def _parse(text: str, start: str, source: Source | None, line: int, column: int, what: str) -> Any:
+    try:
+        tree = parser().parse(text, start=start)
+    except UnexpectedInput as error:
+        raise _syntax_error(error, text, source, line, column, what) from None
+    return _Lower(source, line, column).transform(tree)
+
+
+def parse_layer(
+    text: str, source: Source | None = None, line: int = 1, column: int = 1
+) -> ast.Call | ast.Ref | ast.Sequence:
+    """Parse one layer string (`a; b; c` is a sequence); `line`/`column` say where it starts."""
+    node = _parse(text, "layer", source, line, column, "layer")
+    assert isinstance(node, (ast.Call, ast.Ref, ast.Sequence))
+    return node
+
+
+def parse_expression(
+    text: str, source: Source | None = None, line: int = 1, column: int = 1
+) -> ast.Expr:
+    node = _parse(text, "expression", source, line, column, "expression")
+    return node  # type: ignore[no-any-return]

@@ -1,0 +1,263 @@
+"""Convolutions: conv and conv_transpose, 1d/2d/3d chosen by the input's rank."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from math import prod
+from typing import Any
+
+from archc.ops.registry import (
+    BOOL,
+    INT,
+    INTS,
+    PADDING,
+    STR,
+    TENSOR,
+    Attr,
+    Attrs,
+    Construct,
+    Op,
+    OpError,
+    Shape,
+    channels,
+    expand,
+    format_shape,
+    numel,
+    register,
+    spatial_rank,
+    standard_construct,
+)
+
+
+def _check_in_channels(op: str, attrs: Attrs, inputs: Sequence[Shape], name: str) -> int:
+    found = channels(inputs[0])
+    given = attrs.get(name)
+    if given is not None and given != found:
+        raise OpError(
+            f"{op}: {name}={given} disagrees with the input, which has {found} channels",
+            attr=name, expected=f"{name}={found} (or leave it out: it is inferred)",
+            found=f"input {format_shape(inputs[0])}",
+        )
+    return found
+
+
+def _check_groups(op: str, in_channels: int, out_channels: int, groups: int) -> None:
+    if groups < 1:
+        raise OpError(f"{op}: groups must be at least 1", attr="groups", found=str(groups))
+    for what, value in (("input channels", in_channels), ("out_channels", out_channels)):
+        if value % groups:
+            raise OpError(f"{op}: groups={groups} does not divide the {what} ({value})",
+                          attr="groups", expected=f"a divisor of {value}", found=str(groups))
+
+
+def _geometry(op: str, attrs: Attrs, rank: int) -> tuple[tuple[int, ...], ...]:
+    kernel = expand(op, "kernel_size", attrs["kernel_size"], rank)
+    stride = expand(op, "stride", attrs["stride"], rank)
+    dilation = expand(op, "dilation", attrs["dilation"], rank)
+    for name, values in (("kernel_size", kernel), ("stride", stride), ("dilation", dilation)):
+        if any(v < 1 for v in values):
+            raise OpError(f"{op}: {name} must be at least 1", attr=name, found=str(attrs[name]))
+    return kernel, stride, dilation
+
+
+def _padding(op: str, attrs: Attrs, rank: int, kernel: tuple[int, ...],
+             dilation: tuple[int, ...], stride: tuple[int, ...]) -> tuple[int, ...] | str:
+    padding = attrs["padding"]
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0,) * rank
+        if padding != "same":
+            raise OpError(f"{op}: unknown padding '{padding}'", attr="padding",
+                          expected="an integer, 'same' or 'valid'", found=repr(padding))
+        if any(s != 1 for s in stride):
+            raise OpError(f"{op}: padding='same' needs stride 1", attr="padding",
+                          found=f"stride={attrs['stride']}")
+        return "same"
+    values = expand(op, "padding", padding, rank)
+    if any(p < 0 for p in values):
+        raise OpError(f"{op}: padding must not be negative", attr="padding", found=str(padding))
+    return values
+
+
+def conv_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
+    rank = spatial_rank("conv", inputs[0])
+    in_channels = _check_in_channels("conv", attrs, inputs, "in_channels")
+    _check_groups("conv", in_channels, attrs["out_channels"], attrs["groups"])
+    kernel, _, _ = _geometry("conv", attrs, rank)
+    weight = attrs.get("weight")
+    if weight is not None:
+        expected = (attrs["out_channels"], in_channels // attrs["groups"], *kernel)
+        found = _nested_shape(weight)
+        if found != expected:
+            raise OpError("conv: the fixed weight has the wrong shape", attr="weight",
+                          expected=str(list(expected)), found=str(list(found)))
+    if attrs["padding_mode"] not in ("zeros", "reflect", "replicate", "circular"):
+        raise OpError("conv: unknown padding_mode", attr="padding_mode",
+                      expected="'zeros', 'reflect', 'replicate' or 'circular'",
+                      found=repr(attrs["padding_mode"]))
+    return {**attrs, "in_channels": in_channels}
+
+
+def _nested_shape(value: Any) -> tuple[int, ...]:
+    shape: list[int] = []
+    while isinstance(value, tuple):
+        shape.append(len(value))
+        value = value[0] if value else None
+    return tuple(shape)
+
+
+def conv_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
+    x = inputs[0]
+    rank = spatial_rank("conv", x)
+    kernel, stride, dilation = _geometry("conv", attrs, rank)
+    padding = _padding("conv", attrs, rank, kernel, dilation, stride)
+    sizes = x[2:]
+    if padding == "same":
+        return (x[0], attrs["out_channels"], *sizes)
+    out = []
+    for size, k, s, d, p in zip(sizes, kernel, stride, dilation, padding, strict=True):
+        assert size is not None
+        span = d * (k - 1) + 1
+        if size + 2 * p < span:
+            raise OpError(
+                "conv: kernel larger than the padded input",
+                expected=f"padded size ≥ {span} (kernel {k}, dilation {d})",
+                found=f"input {format_shape(x)} with padding {p} gives {size + 2 * p}",
+            )
+        out.append((size + 2 * p - span) // s + 1)
+    return (x[0], attrs["out_channels"], *out)
+
+
+def conv_params(attrs: Attrs, inputs: Sequence[Shape]) -> int:
+    rank = len(inputs[0]) - 2
+    kernel = expand("conv", "kernel_size", attrs["kernel_size"], rank)
+    weight = attrs["out_channels"] * (channels(inputs[0]) // attrs["groups"]) * prod(kernel)
+    return weight + (attrs["out_channels"] if attrs["bias"] else 0)
+
+
+def conv_macs(attrs: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+    rank = len(inputs[0]) - 2
+    kernel = expand("conv", "kernel_size", attrs["kernel_size"], rank)
+    return numel(output) * (channels(inputs[0]) // attrs["groups"]) * prod(kernel)
+
+
+def _key(attrs: Attrs) -> str:
+    kernel = attrs["kernel_size"]
+    text = "x".join(map(str, kernel)) if isinstance(kernel, tuple) else f"{kernel}x{kernel}"
+    stride = attrs["stride"]
+    if stride != 1:
+        text += f" /{stride if isinstance(stride, int) else 'x'.join(map(str, stride))}"
+    return f"{text}, {attrs['out_channels']}"
+
+
+_COMMON = (
+    Attr("stride", INTS, 1, "step between kernel applications"),
+    Attr("padding", PADDING, 0, "zeros added on each side; 'same' keeps the size (stride 1)"),
+    Attr("dilation", INTS, 1, "spacing between kernel elements"),
+    Attr("groups", INT, 1, "blocked connections; divides in and out channels"),
+    Attr("bias", BOOL, True, "add a learnable bias"),
+    Attr("padding_mode", STR, "zeros", "'zeros', 'reflect', 'replicate' or 'circular'"),
+)
+
+CONV = register(Op(
+    name="conv",
+    family="convolution",
+    doc="Convolution over 1, 2 or 3 spatial dims (Conv1d/2d/3d by input rank).",
+    attrs=(
+        Attr("out_channels", INT, doc="output channels"),
+        Attr("kernel_size", INTS, doc="kernel size, one int or one per spatial dim"),
+        *_COMMON,
+        Attr("in_channels", INT, None, "input channels (inferred)", inferred=True),
+        Attr("weight", TENSOR, None, "fixed initial weights [out, in/groups, *kernel]",
+             keyword_only=True),
+    ),
+    infer=conv_infer,
+    shape=conv_shape,
+    params=conv_params,
+    macs=conv_macs,
+    module=lambda attrs, inputs: _with_weight(standard_construct(
+        f"nn.Conv{len(inputs[0]) - 2}d", attrs, CONV,
+        positional=("in_channels", "out_channels", "kernel_size"), omit=("weight",),
+    ), attrs),
+    shape_rule="[N, C, *S] → [N, out_channels, *S'], S' = ⌊(S + 2·padding − dilation·(kernel−1) − 1)"
+               " / stride⌋ + 1 per spatial dim (S' = S for padding='same')",
+    key=_key,
+))
+
+
+def _with_weight(construct: Construct, attrs: Attrs) -> Construct:
+    if attrs.get("weight") is None:
+        return construct
+    return Construct(construct.callee, construct.args, construct.kwargs,
+                     (("weight", attrs["weight"]),))
+
+
+def conv_transpose_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
+    spatial_rank("conv_transpose", inputs[0])
+    in_channels = _check_in_channels("conv_transpose", attrs, inputs, "in_channels")
+    _check_groups("conv_transpose", in_channels, attrs["out_channels"], attrs["groups"])
+    return {**attrs, "in_channels": in_channels}
+
+
+def conv_transpose_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
+    x = inputs[0]
+    rank = spatial_rank("conv_transpose", x)
+    kernel, stride, dilation = _geometry("conv_transpose", attrs, rank)
+    padding = expand("conv_transpose", "padding", attrs["padding"], rank)
+    extra = expand("conv_transpose", "output_padding", attrs["output_padding"], rank)
+    for e, s, d in zip(extra, stride, dilation, strict=True):
+        if e >= max(s, d):
+            raise OpError("conv_transpose: output_padding must be smaller than stride or "
+                          "dilation", attr="output_padding", found=str(attrs["output_padding"]))
+    out = []
+    for size, k, s, d, p, e in zip(x[2:], kernel, stride, dilation, padding, extra, strict=True):
+        assert size is not None
+        out.append((size - 1) * s - 2 * p + d * (k - 1) + e + 1)
+    output = (x[0], attrs["out_channels"], *out)
+    if any(d is not None and d <= 0 for d in output):
+        raise OpError(f"conv_transpose output size would be {format_shape(output)}",
+                      attr="padding", expected="sizes ≥ 1", found=format_shape(output))
+    return output
+
+
+def conv_transpose_params(attrs: Attrs, inputs: Sequence[Shape]) -> int:
+    rank = len(inputs[0]) - 2
+    kernel = expand("conv_transpose", "kernel_size", attrs["kernel_size"], rank)
+    weight = channels(inputs[0]) * (attrs["out_channels"] // attrs["groups"]) * prod(kernel)
+    return weight + (attrs["out_channels"] if attrs["bias"] else 0)
+
+
+def conv_transpose_macs(attrs: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+    rank = len(inputs[0]) - 2
+    kernel = expand("conv_transpose", "kernel_size", attrs["kernel_size"], rank)
+    per_input = (attrs["out_channels"] // attrs["groups"]) * prod(kernel)
+    return numel(inputs[0]) * per_input
+
+
+CONV_TRANSPOSE = register(Op(
+    name="conv_transpose",
+    family="convolution",
+    doc="Transposed convolution (ConvTranspose1d/2d/3d by input rank).",
+    attrs=(
+        Attr("out_channels", INT, doc="output channels"),
+        Attr("kernel_size", INTS, doc="kernel size"),
+        Attr("stride", INTS, 1, "upsampling factor"),
+        Attr("padding", INTS, 0, "implicit zero padding removed from the output"),
+        Attr("output_padding", INTS, 0, "extra size added to one side of the output"),
+        Attr("groups", INT, 1, "blocked connections"),
+        Attr("bias", BOOL, True, "add a learnable bias"),
+        Attr("dilation", INTS, 1, "spacing between kernel elements"),
+        Attr("in_channels", INT, None, "input channels (inferred)", inferred=True),
+    ),
+    infer=conv_transpose_infer,
+    shape=conv_transpose_shape,
+    params=conv_transpose_params,
+    macs=conv_transpose_macs,
+    module=lambda attrs, inputs: standard_construct(
+        f"nn.ConvTranspose{len(inputs[0]) - 2}d", attrs, CONV_TRANSPOSE,
+        positional=("in_channels", "out_channels", "kernel_size"),
+    ),
+    shape_rule="[N, C, *S] → [N, out_channels, *S'], S' = (S − 1)·stride − 2·padding + "
+               "dilation·(kernel − 1) + output_padding + 1",
+    key=_key,
+))

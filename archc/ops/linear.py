@@ -1,0 +1,61 @@
+"""Fully connected layers: linear on the last dimension, any rank."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from archc.ops.registry import (
+    BOOL,
+    INT,
+    Attr,
+    Attrs,
+    Op,
+    OpError,
+    Shape,
+    format_shape,
+    numel,
+    register,
+    standard_construct,
+)
+
+
+def linear_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
+    x = inputs[0]
+    if len(x) < 2:
+        raise OpError("linear needs at least [N, features]", found=format_shape(x))
+    in_features = x[-1]
+    given = attrs.get("in_features")
+    if given is not None and given != in_features:
+        notes = []
+        if len(x) > 2:
+            notes.append(f"hint: flatten first? flatten gives [N, {numel(x)}]")
+        raise OpError(
+            f"linear: in_features={given} disagrees with the input's last dimension",
+            attr="in_features", expected=f"in_features={in_features} (or leave it out)",
+            found=f"input {format_shape(x)}", notes=notes,
+        )
+    if attrs["out_features"] < 1:
+        raise OpError("linear: out_features must be at least 1", attr="out_features",
+                      found=str(attrs["out_features"]))
+    return {**attrs, "in_features": in_features}
+
+
+LINEAR = register(Op(
+    name="linear",
+    family="linear",
+    doc="Affine map on the last dimension (nn.Linear); in_features is inferred.",
+    attrs=(
+        Attr("out_features", INT, doc="output features"),
+        Attr("bias", BOOL, True, "add a learnable bias"),
+        Attr("in_features", INT, None, "input features (inferred)", inferred=True),
+    ),
+    infer=linear_infer,
+    shape=lambda attrs, inputs: (*inputs[0][:-1], attrs["out_features"]),
+    params=lambda attrs, inputs: attrs["in_features"] * attrs["out_features"]
+    + (attrs["out_features"] if attrs["bias"] else 0),
+    macs=lambda attrs, inputs, output: numel(inputs[0]) * attrs["out_features"],
+    module=lambda attrs, inputs: standard_construct(
+        "nn.Linear", attrs, LINEAR, positional=("in_features", "out_features")),
+    shape_rule="[N, *, F] → [N, *, out_features]",
+    key=lambda attrs: str(attrs["out_features"]),
+))

@@ -1,0 +1,94 @@
+"""Merges: concat, add and mul over branches. They hold no state: each is a forward
+expression, never a module."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from archc.ops.registry import INT, Attr, Attrs, Op, OpError, Shape, format_shape, register
+
+_DIM_NAMES = {1: "channels", 2: "height", 3: "width"}
+
+
+def _describe(shapes: Sequence[Shape]) -> str:
+    return ", ".join(f"branch {i + 1} gives {format_shape(s)}" for i, s in enumerate(shapes))
+
+
+def _need_inputs(op: str, inputs: Sequence[Shape]) -> None:
+    if len(inputs) < 1:
+        raise OpError(f"{op} needs at least one branch")
+
+
+def concat_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
+    _need_inputs("concat", inputs)
+    first = inputs[0]
+    rank = len(first)
+    if any(len(s) != rank for s in inputs):
+        raise OpError("concat branches disagree in rank", found=_describe(inputs))
+    dim = attrs["dim"]
+    if not -rank < dim < rank or dim % rank == 0:
+        raise OpError(f"concat: dim={dim} is not a non-batch dim of {format_shape(first)}",
+                      attr="dim", expected=f"1 ≤ dim < {rank}")
+    dim %= rank
+    for axis in range(1, rank):
+        if axis == dim:
+            continue
+        sizes = {s[axis] for s in inputs}
+        if len(sizes) > 1:
+            what = _DIM_NAMES.get(axis, f"dim {axis}") if rank == 4 else f"dim {axis}"
+            raise OpError(f"concat branches disagree in {what}", found=_describe(inputs),
+                          notes=[f"concat joins on dim {dim}; every other dim must match"])
+    total = sum(s[dim] for s in inputs if s[dim] is not None)
+    return (*first[:dim], total, *first[dim + 1:])
+
+
+CONCAT = register(Op(
+    name="concat",
+    family="merge",
+    doc="Concatenate the branches along dim (channels by default).",
+    attrs=(Attr("dim", INT, 1, "the dim to join on"),),
+    shape=concat_shape,
+    function=lambda attrs, args: f"torch.cat([{', '.join(args)}], dim={attrs['dim']})",
+    arity=None,
+    shape_rule="sizes add up along dim; every other dim must agree",
+))
+
+
+def broadcast(op: str, inputs: Sequence[Shape], exact: bool) -> Shape:
+    _need_inputs(op, inputs)
+    rank = max(len(s) for s in inputs)
+    out: list[int | None] = []
+    for axis in range(rank):
+        sizes = {s[axis - rank + len(s)] for s in inputs if axis - rank + len(s) >= 0}
+        sizes.discard(None)
+        concrete = {s for s in sizes if s != 1} if not exact else sizes
+        if len(concrete) > 1 or (exact and any(len(s) != rank for s in inputs)):
+            what = "shapes" if exact else "shapes that do not broadcast"
+            raise OpError(f"{op} branches disagree: {what}", found=_describe(inputs),
+                          expected="equal shapes" if exact else
+                          "sizes equal or 1 in every dim (PyTorch broadcasting)")
+        out.append(None if axis == 0 else (max(concrete) if concrete else 1))
+    return tuple(out)
+
+
+ADD = register(Op(
+    name="add",
+    family="merge",
+    doc="Element-wise sum of the branches (residual connections); shapes must be equal.",
+    attrs=(),
+    shape=lambda attrs, inputs: broadcast("add", inputs, exact=True),
+    function=lambda attrs, args: " + ".join(args),
+    arity=None,
+    shape_rule="all branches equal; unchanged",
+))
+
+MUL = register(Op(
+    name="mul",
+    family="merge",
+    doc="Element-wise product with PyTorch broadcasting (squeeze-and-excitation gates).",
+    attrs=(),
+    shape=lambda attrs, inputs: broadcast("mul", inputs, exact=False),
+    function=lambda attrs, args: " * ".join(args),
+    arity=None,
+    shape_rule="PyTorch broadcasting",
+))

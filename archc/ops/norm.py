@@ -1,0 +1,143 @@
+"""Normalisation: bn (BatchNorm1d/2d/3d by rank), layernorm, groupnorm."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from archc.ops.registry import (
+    BOOL,
+    FLOAT,
+    INT,
+    OPTIONAL_FLOAT,
+    OPTIONAL_SIZE,
+    Attr,
+    Attrs,
+    Op,
+    OpError,
+    Shape,
+    channels,
+    format_shape,
+    numel,
+    register,
+    standard_construct,
+)
+
+
+def _same(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
+    return inputs[0]
+
+
+def bn_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
+    x = inputs[0]
+    if len(x) not in (2, 3, 4, 5):
+        raise OpError("bn expects [N, C], [N, C, L], [N, C, H, W] or [N, C, D, H, W]",
+                      found=format_shape(x))
+    found = channels(x)
+    given = attrs.get("num_features")
+    if given is not None and given != found:
+        raise OpError(f"bn: num_features={given} disagrees with the input's {found} channels",
+                      attr="num_features", expected=f"num_features={found} (or leave it out)",
+                      found=f"input {format_shape(x)}")
+    return {**attrs, "num_features": found}
+
+
+def _bn_callee(inputs: Sequence[Shape]) -> str:
+    return f"nn.BatchNorm{max(1, len(inputs[0]) - 2)}d"
+
+
+BN = register(Op(
+    name="bn",
+    family="normalization",
+    doc="Batch normalisation over channels (BatchNorm1d/2d/3d by rank); num_features inferred.",
+    attrs=(
+        Attr("eps", FLOAT, 1e-5, "added to the variance"),
+        Attr("momentum", OPTIONAL_FLOAT, 0.1, "running-statistics momentum"),
+        Attr("affine", BOOL, True, "learnable scale and shift"),
+        Attr("track_running_stats", BOOL, True, "keep running mean and variance"),
+        Attr("num_features", INT, None, "channels (inferred)", inferred=True),
+    ),
+    infer=bn_infer,
+    shape=_same,
+    params=lambda attrs, inputs: 2 * channels(inputs[0]) if attrs["affine"] else 0,
+    buffers=lambda attrs, inputs: 2 * channels(inputs[0]) + 1
+    if attrs["track_running_stats"] else 0,
+    module=lambda attrs, inputs: standard_construct(
+        _bn_callee(inputs), attrs, BN, positional=("num_features",)),
+    shape_rule="unchanged; C = dim 1",
+))
+
+
+def layernorm_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
+    x = inputs[0]
+    shape = attrs.get("normalized_shape")
+    if shape is None:
+        shape = x[-1]
+    dims = (shape,) if isinstance(shape, int) else tuple(shape)
+    trailing = tuple(x[len(x) - len(dims):]) if len(dims) < len(x) else None
+    if trailing != dims:
+        raise OpError("layernorm: normalized_shape must equal the input's trailing dimensions",
+                      attr="normalized_shape", expected=f"the end of {format_shape(x)}",
+                      found=str(list(dims)))
+    return {**attrs, "normalized_shape": shape}
+
+
+def _layernorm_params(attrs: Attrs, inputs: Sequence[Shape]) -> int:
+    shape = attrs["normalized_shape"]
+    size = shape if isinstance(shape, int) else numel((None, *shape))
+    if not attrs["elementwise_affine"]:
+        return 0
+    return size * (2 if attrs["bias"] else 1)
+
+
+LAYERNORM = register(Op(
+    name="layernorm",
+    family="normalization",
+    doc="Layer normalisation over the trailing dims (default: the last one).",
+    attrs=(
+        Attr("normalized_shape", OPTIONAL_SIZE, None, "trailing dims to normalise (default last)"),
+        Attr("eps", FLOAT, 1e-5, "added to the variance"),
+        Attr("elementwise_affine", BOOL, True, "learnable scale"),
+        Attr("bias", BOOL, True, "learnable shift (with elementwise_affine)"),
+    ),
+    infer=layernorm_infer,
+    shape=_same,
+    params=_layernorm_params,
+    module=lambda attrs, inputs: standard_construct(
+        "nn.LayerNorm", attrs, LAYERNORM, positional=("normalized_shape",)),
+    shape_rule="unchanged",
+))
+
+
+def groupnorm_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
+    x = inputs[0]
+    if len(x) < 2:
+        raise OpError("groupnorm expects [N, C, ...]", found=format_shape(x))
+    found = channels(x)
+    groups = attrs["num_groups"]
+    if groups < 1 or found % groups:
+        raise OpError(f"groupnorm: num_groups={groups} does not divide the {found} channels",
+                      attr="num_groups", expected=f"a divisor of {found}", found=str(groups))
+    given = attrs.get("num_channels")
+    if given is not None and given != found:
+        raise OpError(f"groupnorm: num_channels={given} disagrees with the input's {found}",
+                      attr="num_channels", found=f"input {format_shape(x)}")
+    return {**attrs, "num_channels": found}
+
+
+GROUPNORM = register(Op(
+    name="groupnorm",
+    family="normalization",
+    doc="Group normalisation; num_channels inferred.",
+    attrs=(
+        Attr("num_groups", INT, doc="groups; divides the channels"),
+        Attr("eps", FLOAT, 1e-5, "added to the variance"),
+        Attr("affine", BOOL, True, "learnable scale and shift"),
+        Attr("num_channels", INT, None, "channels (inferred)", inferred=True),
+    ),
+    infer=groupnorm_infer,
+    shape=_same,
+    params=lambda attrs, inputs: 2 * channels(inputs[0]) if attrs["affine"] else 0,
+    module=lambda attrs, inputs: standard_construct(
+        "nn.GroupNorm", attrs, GROUPNORM, positional=("num_groups", "num_channels")),
+    shape_rule="unchanged",
+))

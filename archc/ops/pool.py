@@ -1,0 +1,153 @@
+"""Pooling: maxpool, avgpool (kernel, stride defaulting to kernel, padding, ceil_mode) and the
+adaptive pools, 1d/2d/3d by the input's rank."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from archc.ops.registry import (
+    BOOL,
+    INTS,
+    OPTIONAL_INT,
+    OPTIONAL_INTS,
+    SIZE,
+    Attr,
+    Attrs,
+    Op,
+    OpError,
+    Shape,
+    check_positive_output,
+    expand,
+    format_shape,
+    register,
+    spatial_rank,
+    standard_construct,
+)
+
+
+def pooled_size(size: int, kernel: int, stride: int, padding: int, dilation: int,
+                ceil_mode: bool) -> int:
+    """PyTorch's pooling output size, including its ceil_mode rule that the last window must
+    start inside the input or the left padding."""
+    span = dilation * (kernel - 1) + 1
+    numerator = size + 2 * padding - span
+    out = (math.ceil(numerator / stride) if ceil_mode else numerator // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def _pool_shape(name: str, dilated: bool):  # type: ignore[no-untyped-def]
+    def shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
+        x = inputs[0]
+        rank = spatial_rank(name, x)
+        kernel = expand(name, "kernel_size", attrs["kernel_size"], rank)
+        stride_value = attrs["stride"] if attrs["stride"] is not None else attrs["kernel_size"]
+        stride = expand(name, "stride", stride_value, rank)
+        padding = expand(name, "padding", attrs["padding"], rank)
+        dilation = expand(name, "dilation", attrs["dilation"], rank) if dilated else (1,) * rank
+        if any(v < 1 for v in (*kernel, *stride, *dilation)):
+            raise OpError(f"{name}: kernel_size, stride and dilation must be at least 1",
+                          attr="kernel_size")
+        for k, p, d in zip(kernel, padding, dilation, strict=True):
+            if p < 0 or 2 * p > d * (k - 1) + 1:
+                raise OpError(f"{name}: padding should be at most half the kernel size",
+                              attr="padding", expected=f"padding ≤ {(d * (k - 1) + 1) // 2}",
+                              found=str(attrs["padding"]))
+        out = tuple(
+            pooled_size(size, k, s, p, d, attrs["ceil_mode"])  # type: ignore[arg-type]
+            for size, k, s, p, d in zip(x[2:], kernel, stride, padding, dilation, strict=True)
+        )
+        return check_positive_output(
+            name, (x[0], x[1], *out), x,
+            f"kernel {attrs['kernel_size']} with stride {stride_value} and padding "
+            f"{attrs['padding']} does not fit the input",
+        )
+
+    return shape
+
+
+def _key(attrs: Attrs) -> str:
+    kernel, stride = attrs["kernel_size"], attrs["stride"]
+    text = "x".join(map(str, kernel)) if isinstance(kernel, tuple) else f"{kernel}x{kernel}"
+    if stride is not None and stride != kernel:
+        text += f" /{stride}"
+    return text
+
+
+_WINDOW = (
+    Attr("kernel_size", INTS, doc="window size"),
+    Attr("stride", OPTIONAL_INTS, None, "step between windows (default: kernel_size)"),
+    Attr("padding", INTS, 0, "implicit padding on each side, at most half the kernel"),
+)
+CEIL = Attr("ceil_mode", BOOL, False, "round the output size up instead of down")
+RULE = ("[N, C, *S] → [N, C, *S'], S' = ⌊(S + 2·padding − dilation·(kernel−1) − 1) / stride⌋ + 1"
+        " (⌈⌉ with ceil_mode, the last window starting inside the input)")
+
+MAXPOOL = register(Op(
+    name="maxpool",
+    family="pooling",
+    doc="Max pooling (MaxPool1d/2d/3d by input rank).",
+    attrs=(*_WINDOW, Attr("dilation", INTS, 1, "spacing between window elements"), CEIL),
+    shape=_pool_shape("maxpool", dilated=True),
+    module=lambda attrs, inputs: standard_construct(
+        f"nn.MaxPool{len(inputs[0]) - 2}d", attrs, MAXPOOL, positional=("kernel_size",)),
+    shape_rule=RULE,
+    key=_key,
+))
+
+AVGPOOL = register(Op(
+    name="avgpool",
+    family="pooling",
+    doc="Average pooling (AvgPool1d/2d/3d by input rank).",
+    attrs=(
+        *_WINDOW, CEIL,
+        Attr("count_include_pad", BOOL, True, "count padding zeros in the average"),
+        Attr("divisor_override", OPTIONAL_INT, None, "divide by this instead of the window size"),
+    ),
+    shape=_pool_shape("avgpool", dilated=False),
+    module=lambda attrs, inputs: standard_construct(
+        f"nn.AvgPool{len(inputs[0]) - 2}d", attrs, AVGPOOL, positional=("kernel_size",),
+        omit=("divisor_override",) if len(inputs[0]) == 3 else ()),
+    shape_rule=RULE.replace("dilation·(kernel−1) − 1", "kernel"),
+    key=_key,
+))
+
+
+def _adaptive_shape(name: str):  # type: ignore[no-untyped-def]
+    def shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
+        x = inputs[0]
+        rank = spatial_rank(name, x)
+        size = attrs["output_size"]
+        sizes = (size,) * rank if isinstance(size, int) else tuple(size)
+        if len(sizes) != rank:
+            raise OpError(f"{name}: output_size has {len(sizes)} values for {rank} spatial dims",
+                          attr="output_size", found=str(size))
+        out = tuple(s if v is None else v for s, v in zip(x[2:], sizes, strict=True))
+        if any(v is not None and v < 1 for v in out):
+            raise OpError(f"{name}: output_size must be at least 1", attr="output_size",
+                          found=format_shape((None, *out)))
+        return (x[0], x[1], *out)
+
+    return shape
+
+
+def _adaptive(name: str, kind: str) -> Op:
+    op = Op(
+        name=name,
+        family="pooling",
+        doc=f"Adaptive {kind} pooling to a fixed output size (1d/2d/3d by input rank).",
+        attrs=(Attr("output_size", SIZE, doc="output size; none keeps that dimension"),),
+        shape=_adaptive_shape(name),
+        module=lambda attrs, inputs: standard_construct(
+            f"nn.Adaptive{kind.capitalize()}Pool{len(inputs[0]) - 2}d", attrs, op,
+            positional=("output_size",)),
+        shape_rule="[N, C, *S] → [N, C, *output_size]",
+        key=lambda attrs: f"→ {attrs['output_size']}",
+    )
+    return register(op)
+
+
+_adaptive("adaptive_avgpool", "avg")
+_adaptive("adaptive_maxpool", "max")

@@ -1,0 +1,298 @@
+"""The op registry: one entry per op, holding everything every stage needs to know about it.
+
+Input: nothing at import time but the op modules' `register(...)` calls. Output: `OPS`, the
+name → `Op` table that elaboration (argument binding, shape rule), analysis (parameter count,
+MACs) and the backends (the PyTorch constructor or forward expression, as code) all read. No
+stage branches on an op's name; adding an op touches only its family module and its tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from math import prod
+from typing import Any
+
+Shape = tuple[int | None, ...]  # index 0 is the symbolic batch dimension (None)
+Attrs = Mapping[str, Any]
+
+
+class Required:
+    """Marks an attribute without a default."""
+
+    def __repr__(self) -> str:
+        return "required"
+
+
+REQUIRED = Required()
+
+
+class OpError(Exception):
+    """A rule broken by an op's arguments or input shapes; elaboration adds the span.
+
+    `attr` names the argument to underline when the user wrote it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        attr: str | None = None,
+        expected: str | None = None,
+        found: str | None = None,
+        notes: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.attr = attr
+        self.expected = expected
+        self.found = found
+        self.notes = list(notes)
+
+
+# ------------------------------------------------------------------ attribute types
+
+
+@dataclass(frozen=True)
+class Type:
+    """An attribute's type: a name for messages and a check that normalises a value."""
+
+    name: str
+    check: Callable[[Any], Any]  # returns the normalised value or raises TypeError
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError
+    return value
+
+
+def _float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError
+    return float(value)
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError
+    return value
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError
+    return value
+
+
+def _ints(value: Any) -> int | tuple[int, ...]:
+    if isinstance(value, (list, tuple)):
+        return tuple(_int(v) for v in value)
+    return _int(value)
+
+
+def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def run(value: Any) -> Any:
+        return None if value is None else check(value)
+
+    return run
+
+
+def _either(*checks: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def run(value: Any) -> Any:
+        for check in checks:
+            try:
+                return check(value)
+            except TypeError:
+                continue
+        raise TypeError
+
+    return run
+
+
+def _nested_floats(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_nested_floats(v) for v in value)
+    return _float(value)
+
+
+INT = Type("an integer", _int)
+FLOAT = Type("a number", _float)
+BOOL = Type("true or false", _bool)
+STR = Type("a string", _str)
+INTS = Type("an integer or a list of integers", _ints)
+OPTIONAL_INT = Type("an integer or none", _optional(_int))
+OPTIONAL_INTS = Type("an integer, a list of integers or none", _optional(_ints))
+OPTIONAL_FLOAT = Type("a number or none", _optional(_float))
+OPTIONAL_BOOL = Type("true, false or none", _optional(_bool))
+PADDING = Type("an integer, a list of integers, 'same' or 'valid'", _either(_ints, _str))
+
+
+def _each(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def run(value: Any) -> Any:
+        if not isinstance(value, (list, tuple)):
+            raise TypeError
+        return tuple(check(v) for v in value)
+
+    return run
+
+
+SIZE = Type("an integer or a list of integers (none keeps a dimension)",
+            _either(_int, _each(_optional(_int))))
+OPTIONAL_SIZE = Type("an integer, a list of integers or none",
+                     _optional(_either(_int, _each(_int))))
+SCALE = Type("a number or a list of numbers", _optional(_either(_float, _each(_float))))
+TENSOR = Type("a nested list of numbers", _optional(_nested_floats))
+
+
+@dataclass(frozen=True)
+class Attr:
+    """One argument of an op.
+
+    `inferred` attributes (in_channels, in_features, num_features) are computed from the input
+    shape; a user may still pass one, and it must agree. `keyword_only` ones are never positional.
+    """
+
+    name: str
+    type: Type
+    default: Any = REQUIRED
+    doc: str = ""
+    choices: tuple[str, ...] = ()
+    inferred: bool = False
+    keyword_only: bool = False
+    variadic: bool = False  # collects the remaining positional arguments (permute, reshape)
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+# ------------------------------------------------------------------ code the backends emit
+
+
+@dataclass(frozen=True)
+class Construct:
+    """A PyTorch constructor call as code: `nn.Conv2d(3, 64, 7, stride=2)`.
+
+    `tensors` are parameters to overwrite after construction (a conv's fixed weights).
+    """
+
+    callee: str
+    args: tuple[Any, ...] = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+    tensors: tuple[tuple[str, Any], ...] = ()
+
+
+def zero(attrs: Attrs, inputs: Sequence[Shape]) -> int:
+    return 0
+
+
+@dataclass(frozen=True)
+class Op:
+    """Everything about one op. Exactly one of `module` and `function` is set.
+
+    - `infer(attrs, inputs) -> attrs`: fills inferred attributes and checks the rules;
+    - `shape(attrs, inputs) -> Shape`: the output shape;
+    - `params(attrs, inputs)`: trainable parameter count; `buffers`: non-trainable state;
+    - `macs(attrs, inputs, output)`: multiply-accumulates (conv, linear);
+    - `module(attrs, inputs) -> Construct`: the nn.Module this op becomes;
+    - `function(attrs, args) -> str`: a forward expression over argument variables (merges,
+      reshape): such ops hold no state and make no module.
+    """
+
+    name: str
+    attrs: tuple[Attr, ...]
+    shape: Callable[[Attrs, Sequence[Shape]], Shape]
+    doc: str
+    family: str
+    infer: Callable[[Attrs, Sequence[Shape]], Attrs] = lambda attrs, inputs: attrs
+    params: Callable[[Attrs, Sequence[Shape]], int] = zero
+    buffers: Callable[[Attrs, Sequence[Shape]], int] = zero
+    macs: Callable[[Attrs, Sequence[Shape], Shape], int] = lambda a, i, o: 0
+    module: Callable[[Attrs, Sequence[Shape]], Construct] | None = None
+    function: Callable[[Attrs, Sequence[str]], str] | None = None
+    arity: int | None = 1  # None: any number of inputs (merges)
+    shape_rule: str = ""  # the shape rule in words, for docs/ops.md
+    key: Callable[[Attrs], str] = field(default=lambda attrs: "")  # short label: "3x3 /2, 64"
+
+    def attr(self, name: str) -> Attr | None:
+        return next((a for a in self.attrs if a.name == name), None)
+
+
+OPS: dict[str, Op] = {}
+
+
+def register(op: Op) -> Op:
+    assert op.name not in OPS, f"op {op.name} registered twice"
+    assert (op.module is None) != (op.function is None), op.name
+    OPS[op.name] = op
+    return op
+
+
+# ------------------------------------------------------------------ helpers for rules
+
+
+def format_shape(shape: Shape) -> str:
+    return "[" + ", ".join("N" if d is None else str(d) for d in shape) + "]"
+
+
+def spatial_rank(op: str, shape: Shape, ranks: Sequence[int] = (1, 2, 3)) -> int:
+    """The number of spatial dims of [N, C, *spatial], checked against what the op supports."""
+    spatial = len(shape) - 2
+    if spatial not in ranks:
+        layouts = {1: "[N, C, L]", 2: "[N, C, H, W]", 3: "[N, C, D, H, W]"}
+        expected = " or ".join(layouts[r] for r in ranks)
+        raise OpError(f"{op} expects a {expected} input", expected=expected,
+                      found=format_shape(shape))
+    return spatial
+
+
+def expand(op: str, attr: str, value: int | tuple[int, ...], rank: int) -> tuple[int, ...]:
+    """An int or per-dimension tuple as a tuple of `rank` ints."""
+    if isinstance(value, int):
+        return (value,) * rank
+    if len(value) != rank:
+        raise OpError(f"{op}: {attr} has {len(value)} values for {rank} spatial dimensions",
+                      attr=attr, expected=f"an integer or {rank} integers",
+                      found=str(list(value)))
+    return tuple(value)
+
+
+def channels(shape: Shape) -> int:
+    value = shape[1]
+    assert value is not None
+    return value
+
+
+def numel(shape: Shape) -> int:
+    return prod(d for d in shape[1:] if d is not None)
+
+
+def check_positive_output(op: str, output: Shape, input_shape: Shape, why: str) -> Shape:
+    if any(d is not None and d <= 0 for d in output):
+        raise OpError(f"{op} output size would be {format_shape(output)}", expected="sizes ≥ 1",
+                      found=f"{format_shape(input_shape)} → {format_shape(output)}",
+                      notes=[why])
+    return output
+
+
+def standard_construct(
+    callee: str,
+    attrs: Attrs,
+    op: Op,
+    positional: Sequence[str],
+    omit: Sequence[str] = (),
+    rename: Mapping[str, str] | None = None,
+    always: Sequence[str] = (),
+) -> Construct:
+    """`callee(*positional, **non-default keyword attrs)`: the constructor as a person writes it."""
+    rename = rename or {}
+    args = tuple(attrs[name] for name in positional)
+    kwargs = []
+    for attr in op.attrs:
+        if attr.name in positional or attr.name in omit or attr.inferred:
+            continue
+        value = attrs.get(attr.name, attr.default)
+        if attr.required or value != attr.default or attr.name in always:
+            kwargs.append((rename.get(attr.name, attr.name), value))
+    return Construct(callee, args, tuple(kwargs))

@@ -1,0 +1,222 @@
+"""Shape plumbing and regularisation: flatten, reshape, permute, identity, dropout, upsample."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from archc.ops.registry import (
+    FLOAT,
+    INT,
+    INTS,
+    OPTIONAL_BOOL,
+    OPTIONAL_SIZE,
+    SCALE,
+    STR,
+    Attr,
+    Attrs,
+    Construct,
+    Op,
+    OpError,
+    Shape,
+    format_shape,
+    numel,
+    register,
+    standard_construct,
+)
+
+
+def _same(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
+    return inputs[0]
+
+
+def _dim(attrs: Attrs, name: str, rank: int) -> int:
+    dim = attrs[name]
+    if not -rank <= dim < rank:
+        raise OpError(f"{name}={dim} is out of range for a rank-{rank} input", attr=name,
+                      expected=f"{-rank} ≤ {name} < {rank}")
+    return dim % rank
+
+
+def flatten_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
+    x = inputs[0]
+    start, end = _dim(attrs, "start_dim", len(x)), _dim(attrs, "end_dim", len(x))
+    if start == 0:
+        raise OpError("flatten: start_dim 0 would merge the batch dimension", attr="start_dim",
+                      expected="start_dim ≥ 1")
+    if end < start:
+        raise OpError("flatten: end_dim comes before start_dim", attr="end_dim",
+                      found=f"start_dim={attrs['start_dim']}, end_dim={attrs['end_dim']}")
+    merged = math.prod(d for d in x[start:end + 1] if d is not None)
+    return (*x[:start], merged, *x[end + 1:])
+
+
+FLATTEN = register(Op(
+    name="flatten",
+    family="reshape",
+    doc="Merge dims start_dim..end_dim into one (nn.Flatten).",
+    attrs=(Attr("start_dim", INT, 1, "first dim to merge (≥ 1)"),
+           Attr("end_dim", INT, -1, "last dim to merge")),
+    shape=flatten_shape,
+    module=lambda attrs, inputs: standard_construct("nn.Flatten", attrs, FLATTEN, positional=()),
+    shape_rule="[N, d1, ..., dk] → [N, d1·...·dk] (between start_dim and end_dim)",
+))
+
+
+def reshape_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
+    x = inputs[0]
+    dims = attrs["shape"]
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    total = numel(x)
+    unknown = [i for i, d in enumerate(dims) if d == -1]
+    if len(unknown) > 1 or any(d < -1 or d == 0 for d in dims):
+        raise OpError("reshape: sizes must be ≥ 1, with at most one -1", attr="shape",
+                      found=str(list(dims)))
+    known = math.prod(d for d in dims if d != -1)
+    if unknown:
+        if total % known:
+            raise OpError("reshape: the element count does not divide", attr="shape",
+                          expected=f"a shape whose known sizes divide {total}",
+                          found=f"{list(dims)} for input {format_shape(x)}")
+        dims = tuple(total // known if d == -1 else d for d in dims)
+    elif known != total:
+        raise OpError("reshape: the element count changes", attr="shape",
+                      expected=f"{total} elements per sample (input {format_shape(x)})",
+                      found=f"{list(dims)} = {known} elements")
+    return (x[0], *dims)
+
+
+RESHAPE = register(Op(
+    name="reshape",
+    family="reshape",
+    doc="View each sample with a new shape (the batch dim stays); one size may be -1.",
+    attrs=(Attr("shape", INTS, doc="the new shape without the batch dim", variadic=True),),
+    shape=reshape_shape,
+    function=lambda attrs, args: f"{args[0]}.reshape({args[0]}.shape[0], "
+    + ", ".join(str(d) for d in attrs["resolved"]) + ")",
+    infer=lambda attrs, inputs: {**attrs, "resolved": reshape_shape(attrs, inputs)[1:]},
+    shape_rule="[N, *S] → [N, *shape], same element count",
+))
+
+
+def permute_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
+    x = inputs[0]
+    dims = attrs["dims"]
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if sorted(d % len(x) for d in dims) != list(range(len(x))) or len(dims) != len(x):
+        raise OpError("permute: dims must be a permutation of the input's dims", attr="dims",
+                      expected=f"a permutation of 0..{len(x) - 1} for {format_shape(x)}",
+                      found=str(list(dims)))
+    if dims[0] % len(x) != 0:
+        raise OpError("permute: the batch dimension must stay first", attr="dims",
+                      expected="dims starting with 0", found=str(list(dims)))
+    return tuple(x[d] for d in dims)
+
+
+PERMUTE = register(Op(
+    name="permute",
+    family="reshape",
+    doc="Reorder dims (PyTorch's numbering, batch = 0 stays first).",
+    attrs=(Attr("dims", INTS, doc="the new order of all dims", variadic=True),),
+    shape=permute_shape,
+    function=lambda attrs, args: f"{args[0]}.permute("
+    + ", ".join(str(d) for d in ((attrs["dims"],) if isinstance(attrs["dims"], int)
+                                 else attrs["dims"])) + ")",
+    shape_rule="dims reordered",
+))
+
+IDENTITY = register(Op(
+    name="identity",
+    family="misc",
+    doc="Passes its input through (the skip branch of a merge).",
+    attrs=(),
+    shape=_same,
+    module=lambda attrs, inputs: Construct("nn.Identity"),
+    shape_rule="unchanged",
+))
+
+
+def _probability(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
+    if not 0 <= attrs["p"] <= 1:
+        raise OpError("dropout probability must be between 0 and 1", attr="p",
+                      found=str(attrs["p"]))
+    return attrs
+
+
+DROPOUT = register(Op(
+    name="dropout",
+    family="regularization",
+    doc="Zero elements with probability p during training.",
+    attrs=(Attr("p", FLOAT, 0.5, "drop probability"),),
+    infer=_probability,
+    shape=_same,
+    module=lambda attrs, inputs: standard_construct("nn.Dropout", attrs, DROPOUT, positional=()),
+    shape_rule="unchanged",
+))
+
+
+def _dropout2d_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
+    if len(inputs[0]) != 4:
+        raise OpError("dropout2d expects [N, C, H, W]", found=format_shape(inputs[0]))
+    return _probability(attrs, inputs)
+
+
+DROPOUT2D = register(Op(
+    name="dropout2d",
+    family="regularization",
+    doc="Zero whole channels with probability p during training.",
+    attrs=(Attr("p", FLOAT, 0.5, "drop probability"),),
+    infer=_dropout2d_infer,
+    shape=_same,
+    module=lambda attrs, inputs: standard_construct("nn.Dropout2d", attrs, DROPOUT2D,
+                                                    positional=()),
+    shape_rule="unchanged",
+))
+
+_MODES = {"nearest": (1, 2, 3), "nearest-exact": (1, 2, 3), "linear": (1,), "bilinear": (2,),
+          "bicubic": (2,), "trilinear": (3,)}
+
+
+def upsample_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
+    x = inputs[0]
+    rank = len(x) - 2
+    mode = attrs["mode"]
+    if mode not in _MODES:
+        raise OpError(f"upsample: unknown mode '{mode}'", attr="mode",
+                      expected=", ".join(f"'{m}'" for m in _MODES), found=repr(mode))
+    if rank not in _MODES[mode]:
+        raise OpError(f"upsample: mode '{mode}' does not fit a {format_shape(x)} input",
+                      attr="mode")
+    size, scale = attrs["size"], attrs["scale_factor"]
+    if (size is None) == (scale is None):
+        raise OpError("upsample needs exactly one of size and scale_factor",
+                      expected="upsample(scale_factor=2) or upsample(size=[56, 56])")
+    if attrs["align_corners"] is not None and mode in ("nearest", "nearest-exact"):
+        raise OpError("upsample: align_corners only applies to the linear modes",
+                      attr="align_corners")
+    if size is not None:
+        sizes = (size,) * rank if isinstance(size, int) else tuple(size)
+        if len(sizes) != rank:
+            raise OpError("upsample: size has the wrong number of dims", attr="size")
+        return (x[0], x[1], *sizes)
+    scales = (scale,) * rank if isinstance(scale, float) else tuple(scale)
+    if len(scales) != rank:
+        raise OpError("upsample: scale_factor has the wrong number of dims", attr="scale_factor")
+    return (x[0], x[1], *(math.floor(d * s) for d, s in zip(x[2:], scales, strict=True)))
+
+
+UPSAMPLE = register(Op(
+    name="upsample",
+    family="resize",
+    doc="Resize the spatial dims by a scale factor or to a size (nn.Upsample).",
+    attrs=(
+        Attr("size", OPTIONAL_SIZE, None, "output spatial size"),
+        Attr("scale_factor", SCALE, None, "multiplier for the spatial size"),
+        Attr("mode", STR, "nearest", "nearest, linear, bilinear, bicubic, trilinear"),
+        Attr("align_corners", OPTIONAL_BOOL, None, "for the linear modes"),
+    ),
+    shape=upsample_shape,
+    module=lambda attrs, inputs: standard_construct("nn.Upsample", attrs, UPSAMPLE,
+                                                    positional=()),
+    shape_rule="[N, C, *S] → [N, C, *size] or [N, C, ⌊S·scale_factor⌋]",
+))
