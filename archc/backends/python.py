@@ -92,12 +92,19 @@ class HoleMeta:
 _PYTHON_FUNCTIONS = {"min", "max", "abs", "round", "len", "int", "float", "sum"}
 
 
-def pure_expression(expr: Any, params: set[str]) -> tuple[str, frozenset[str]] | None:
-    """The spec expression as Python over `params`, or None if it needs anything else
-    (`in`, loop variables, spec-level parameters)."""
+def pure_expression(expr: Any, params: set[str],
+                    channels: tuple[str, frozenset[str]] | None = None,
+                    ) -> tuple[str, frozenset[str]] | None:
+    """The spec expression as Python over `params` (and `in.c` as `channels`, the incoming
+    channel count as code), or None if it needs anything else (loop variables, spec-level
+    parameters, other shape attributes)."""
     uses: set[str] = set()
 
     def show(node: Any, nested: bool) -> str | None:
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.InShape)
+                and node.name == "c" and channels is not None):
+            uses.update(channels[1])
+            return channels[0]
         if isinstance(node, ast.Literal):
             return literal(node.value)
         if isinstance(node, ast.Name):
@@ -258,11 +265,12 @@ class Generator:
         # instances of one block share one class (stride=stride, whatever its value)
         present = {name for name, _ in construct.kwargs} | {name for name, _ in construct.tensors}
         positional_attrs = {a.name for a in op.attrs if node.attrs.get(a.name) in construct.args}
-        written = tuple((name, node.attrs[name]) for name in node.sources
-                        if name not in present and name not in positional_attrs
-                        and not (op.attr(name) and op.attr(name).keyword_only))  # type: ignore[union-attr]
-        construct = Construct(construct.callee, construct.args, construct.kwargs + written,
-                              construct.tensors)
+        written = [(name, node.attrs[name]) for name in node.sources
+                   if name not in present and name not in positional_attrs
+                   and not (op.attr(name) and op.attr(name).keyword_only)]  # type: ignore[union-attr]
+        order = {a.name: i for i, a in enumerate(op.attrs)}
+        kwargs = sorted([*construct.kwargs, *written], key=lambda kv: order.get(kv[0], len(order)))
+        construct = Construct(construct.callee, construct.args, tuple(kwargs), construct.tensors)
         if construct.tensors:
             self.uses_weights = True
             template.text("with_weights(")
@@ -292,7 +300,8 @@ class Generator:
             if len(source) > 1 and source[1] == value:
                 known = self.channels.get(node.inputs[0])
         elif attr in node.sources:
-            known = pure_expression(node.sources[attr], self.params)
+            known = pure_expression(node.sources[attr], self.params,
+                                    self.channels.get(node.inputs[0]))
         text, uses = known if known else (None, frozenset[str]())
         return HoleMeta(owner, attr, inferred, text, uses)
 
@@ -322,17 +331,17 @@ class Generator:
                             self.channels[node_id] = known
                             break
                 continue
-            source = self.network.node(node.inputs[0]).shape if len(node.inputs) == 1 else None
-            if source is not None and len(source) > 1 and source[1] == channels:
-                if node.inputs[0] in self.channels:
-                    self.channels[node_id] = self.channels[node.inputs[0]]
-                continue
+            incoming = self.channels.get(node.inputs[0]) if len(node.inputs) == 1 else None
             for attr, expr in node.sources.items():
                 if node.attrs.get(attr) == channels:
-                    known = pure_expression(expr, self.params)
+                    known = pure_expression(expr, self.params, incoming)
                     if known:
                         self.channels[node_id] = known
                         break
+            else:
+                source = self.network.node(node.inputs[0]).shape if len(node.inputs) == 1 else None
+                if source is not None and len(source) > 1 and source[1] == channels and incoming:
+                    self.channels[node_id] = incoming
 
     @staticmethod
     def _arg_name(op: str, attrs: dict[str, Any], value: Any, names: list[str], index: int) -> str:
@@ -445,7 +454,22 @@ class Generator:
         if len(reads) == 1:
             return ["x"]
         taken = {"self", "torch", "nn"}
-        return [self._fresh(self.network.node(r).name or "x", taken) for r in reads]
+        return [self._fresh(self.value_name(r), taken) for r in reads]
+
+    def value_name(self, node_id: int) -> str:
+        """A variable name for a value: the name of the entry it is the output of."""
+        node = self.network.node(node_id)
+        if node.name:
+            return node.name
+        path = node.module if node.module is not None else node.scope
+        while path:
+            members = self.members.get(path, [])
+            if not members or max(members) != node_id:
+                break
+            if identifier(path[-1]):
+                return path[-1]
+            path = path[:-1]
+        return "x"
 
     @staticmethod
     def _fresh(hint: str, taken: set[str]) -> str:

@@ -1,0 +1,45 @@
+# archc: `make demo` and `make test` do all set-up on a fresh machine.
+VENV    ?= .venv
+PYTHON  := $(VENV)/bin/python
+ARCHC   := $(VENV)/bin/archc
+STAMP   := $(VENV)/.archc-installed
+OUT     ?= out
+# torch is pinned to the local CPU wheel; an unpinned torch would pull gigabytes of CUDA.
+TORCH   := torch==2.13.0
+# torchvision is a test-only reference (its CUDA ops are not used); --no-deps keeps torch pinned.
+TORCHVISION := torchvision==0.28.0
+
+.PHONY: demo test lint install clean
+
+$(PYTHON):
+	python3 -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PYTHON)
+	$(PYTHON) -m pip install -q --upgrade pip
+	$(PYTHON) -m pip install -q $(TORCH)
+	$(PYTHON) -m pip install -q -e '.[dev]'
+	$(PYTHON) -m pip install -q --no-deps $(TORCHVISION) pillow numpy
+	touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	@mkdir -p $(OUT)
+	@echo "== archc compile specs/googlenet.yaml -o $(OUT)/googlenet.pt"
+	@$(ARCHC) compile specs/googlenet.yaml -o $(OUT)/googlenet.pt
+	@echo "== archc compile specs/googlenet.yaml -o $(OUT)/googlenet.py (readable source)"
+	@$(ARCHC) compile specs/googlenet.yaml -o $(OUT)/googlenet.py
+	@echo "== archc shapes specs/vgg.yaml"
+	@$(ARCHC) shapes specs/vgg.yaml
+	@echo "== the compiled TorchScript module runs:"
+	@$(PYTHON) examples/run_torchscript.py $(OUT)/googlenet.pt 3x96x96
+
+test: $(STAMP)
+	$(PYTHON) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check archc tests examples bench
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache
