@@ -138,7 +138,10 @@ def compile_command(spec: str, output: str | None, inputs: Sequence[str],
 
     if target.suffix == ".py":
         text = generate_source(network).text
-        artefacts.atomic_write(target, lambda path: path.write_text(text, encoding="utf-8"))
+        def write(path: Path) -> None:
+            path.write_text(text, encoding="utf-8")
+
+        artefacts.atomic_write(target, write)
     else:
         from archc.backends.torch import build_module
 
@@ -172,6 +175,45 @@ def check(specs: Sequence[str], params: Sequence[str]) -> None:
         click.echo(f"{failed} of {len(specs)} spec{'s' if len(specs) > 1 else ''} failed",
                    err=True)
         sys.exit(1)
+
+
+@main.command()
+@click.argument("name", required=False)
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown"]), default="table",
+              show_default=True, help="A table, or the Markdown of docs/ops.md.")
+def ops(name: str | None, fmt: str) -> None:
+    """List the ops a spec can use, or describe one (archc ops conv)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from archc.errors import suggest
+    from archc.ops import OPS
+    from archc.opsdoc import markdown, signature
+
+    if fmt == "markdown":
+        click.echo(markdown(), nl=False)
+        return
+    if name is not None and name not in OPS:
+        _fail(ArchcError(f"unknown op '{name}'", suggestions=suggest(name, OPS)))
+    console = Console(highlight=False)
+    if name is None:
+        table = Table(show_edge=False, header_style="bold")
+        for column in ("op", "family", "signature"):
+            table.add_column(column)
+        for op in sorted(OPS.values(), key=lambda o: (o.family, o.name)):
+            table.add_row(op.name, op.family, escape(signature(op)))
+        console.print(table)
+        return
+    op = OPS[name]
+    console.print(f"[bold]{escape(signature(op))}[/bold]\n{escape(op.doc)}\n"
+                  f"shape: {escape(op.shape_rule)}")
+    table = Table(show_edge=False, header_style="bold")
+    for column in ("argument", "default", "meaning"):
+        table.add_column(column)
+    for attr in op.attrs:
+        default = "inferred" if attr.inferred else repr(attr.default)
+        table.add_row(attr.name, escape(default), escape(attr.doc))
+    console.print(table)
 
 
 def run() -> None:

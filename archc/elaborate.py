@@ -146,7 +146,7 @@ class Evaluator:
         left, right = self(expr.left), self(expr.right)
         if expr.op == "**" and isinstance(right, int) and abs(right) > 64:
             raise ArchcError("exponent too large", expr.span, expected="|exponent| ≤ 64")
-        if expr.op == "*" and isinstance(left, (list, str)) or isinstance(right, (list, str)):
+        if (expr.op == "*" and isinstance(left, (list, str))) or isinstance(right, (list, str)):
             size = (len(left) if isinstance(left, (list, str)) else 0) * (
                 right if isinstance(right, int) else 1)
             if size > MAX_NODES:
@@ -491,7 +491,7 @@ class Elaborator:
         positional_attrs = [a for a in op.attrs if not a.inferred and not a.keyword_only]
         values: dict[str, Any] = {}
         spans: dict[str, Span] = {}
-        self.last_sources: dict[str, ast.Expr] = {}
+        self.last_sources = {}
         positional = [a for a in args if a.name is None]
         variadic = next((a for a in positional_attrs if a.variadic), None)
         if variadic is not None and len(positional) > 1:
@@ -514,8 +514,8 @@ class Elaborator:
         for arg in args:
             if arg.name is None:
                 continue
-            attr = op.attr(arg.name)
-            if attr is None:
+            found = op.attr(arg.name)
+            if found is None:
                 raise self._fail(ArchcError(
                     f"{op.name} has no argument '{arg.name}'", arg.span,
                     expected=", ".join(known) or "no arguments",
@@ -557,7 +557,8 @@ class Elaborator:
         for attr in op.attrs:
             if attr.inferred:
                 continue
-            parts.append(attr.name if attr.required else f"{attr.name}={render_value(attr.default)}")
+            default = render_value(attr.default)
+            parts.append(attr.name if attr.required else f"{attr.name}={default}")
         return f"{op.name}({', '.join(parts)})"
 
     # -- blocks

@@ -123,7 +123,9 @@ def suggest(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
 
 def render(error: ArchcError) -> str:
     span = error.span
-    head = f"{span}: {error.kind}: {error.message}" if span.line else f"{error.kind}: {error.message}"
+    head = f"{error.kind}: {error.message}"
+    if span.line:
+        head = f"{span}: {head}"
     out = [head]
     if span.source is not None and span.line > 0:
         text = span.source.line(span.line)

@@ -115,8 +115,12 @@ def human(count: int) -> str:
     return str(count)
 
 
+def _shape(dims: list[int | None]) -> str:
+    return format_shape(tuple(dims))
+
+
 def render_table(report: dict[str, Any], console: Console) -> None:
-    shape = lambda dims: format_shape(tuple(dims))  # noqa: E731
+    shape = _shape
     table = Table(title=f"{report['name']}", title_justify="left", header_style="bold",
                   show_edge=False, pad_edge=False)
     table.add_column("layer", no_wrap=True)

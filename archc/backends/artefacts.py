@@ -45,7 +45,9 @@ def script(module: torch.nn.Module) -> torch.jit.ScriptModule:
 
 
 def example_inputs(network: Network, batch: int = 2) -> tuple[torch.Tensor, ...]:
-    return tuple(torch.randn(batch, *network.node(i).shape[1:]) for i in network.inputs.values())
+    shapes = [[d for d in network.node(i).shape[1:] if d is not None]
+              for i in network.inputs.values()]
+    return tuple(torch.randn(batch, *shape) for shape in shapes)
 
 
 def write_torchscript(module: torch.nn.Module, path: Path) -> None:

@@ -93,7 +93,10 @@ class FunctionCall:
     span: Span = field(compare=False)
 
 
-Expr = Literal | Name | InShape | ListExpr | Unary | Binary | Conditional | Index | Attribute | FunctionCall
+Expr = (
+    Literal | Name | InShape | ListExpr | Unary | Binary | Conditional | Index | Attribute
+    | FunctionCall
+)
 
 # ---------------------------------------------------------------- entries
 

@@ -55,17 +55,17 @@ class _Lower(Transformer[Token, Any]):
 
     # -- entries
     @v_args(tree=True)
-    def layer(self, tree: Tree[Any]) -> Any:
+    def layer(self, tree: Any) -> Any:
         if len(tree.children) == 1:
             return tree.children[0]
         return ast.Sequence(tuple(tree.children), self._span(tree))
 
     @v_args(tree=True)
-    def expression(self, tree: Tree[Any]) -> Any:
+    def expression(self, tree: Any) -> Any:
         return tree.children[0]
 
     @v_args(tree=True)
-    def call(self, tree: Tree[Any]) -> ast.Call:
+    def call(self, tree: Any) -> ast.Call:
         name = tree.children[0]
         args: tuple[ast.Argument, ...] = ()
         if len(tree.children) > 1:
@@ -76,126 +76,127 @@ class _Lower(Transformer[Token, Any]):
         return children
 
     @v_args(tree=True)
-    def positional(self, tree: Tree[Any]) -> ast.Argument:
+    def positional(self, tree: Any) -> ast.Argument:
         return ast.Argument(None, tree.children[0], self._span(tree))
 
     @v_args(tree=True)
-    def keyword(self, tree: Tree[Any]) -> ast.Argument:
+    def keyword(self, tree: Any) -> ast.Argument:
         return ast.Argument(str(tree.children[0]), tree.children[1], self._span(tree))
 
     @v_args(tree=True)
-    def ref(self, tree: Tree[Any]) -> ast.Ref:
+    def ref(self, tree: Any) -> ast.Ref:
         return ast.Ref(tuple(str(t) for t in tree.children), self._span(tree))
 
     # -- expressions
     @v_args(tree=True)
-    def int(self, tree: Tree[Any]) -> ast.Literal:
+    def int(self, tree: Any) -> ast.Literal:
         return ast.Literal(int(tree.children[0]), self._span(tree))
 
     @v_args(tree=True)
-    def float(self, tree: Tree[Any]) -> ast.Literal:
+    def float(self, tree: Any) -> ast.Literal:
         return ast.Literal(float(tree.children[0]), self._span(tree))
 
     @v_args(tree=True)
-    def string(self, tree: Tree[Any]) -> ast.Literal:
+    def string(self, tree: Any) -> ast.Literal:
         text = str(tree.children[0])
         return ast.Literal(python_ast.literal_eval(text), self._span(tree))
 
     @v_args(tree=True)
-    def true(self, tree: Tree[Any]) -> ast.Literal:
+    def true(self, tree: Any) -> ast.Literal:
         return ast.Literal(True, self._span(tree))
 
     @v_args(tree=True)
-    def false(self, tree: Tree[Any]) -> ast.Literal:
+    def false(self, tree: Any) -> ast.Literal:
         return ast.Literal(False, self._span(tree))
 
     @v_args(tree=True)
-    def none(self, tree: Tree[Any]) -> ast.Literal:
+    def none(self, tree: Any) -> ast.Literal:
         return ast.Literal(None, self._span(tree))
 
     @v_args(tree=True)
-    def in_shape(self, tree: Tree[Any]) -> ast.InShape:
+    def in_shape(self, tree: Any) -> ast.InShape:
         return ast.InShape(self._span(tree))
 
     @v_args(tree=True)
-    def name(self, tree: Tree[Any]) -> ast.Name:
+    def name(self, tree: Any) -> ast.Name:
         return ast.Name(str(tree.children[0]), self._span(tree))
 
     @v_args(tree=True)
-    def list(self, tree: Tree[Any]) -> ast.ListExpr:
+    def list(self, tree: Any) -> ast.ListExpr:
         return ast.ListExpr(tuple(tree.children), self._span(tree))
 
     @v_args(tree=True)
-    def index(self, tree: Tree[Any]) -> ast.Index:
+    def index(self, tree: Any) -> ast.Index:
         return ast.Index(tree.children[0], tree.children[1], self._span(tree))
 
     @v_args(tree=True)
-    def attribute(self, tree: Tree[Any]) -> ast.Attribute:
+    def attribute(self, tree: Any) -> ast.Attribute:
         return ast.Attribute(tree.children[0], str(tree.children[1]), self._span(tree))
 
     @v_args(tree=True)
-    def function(self, tree: Tree[Any]) -> ast.FunctionCall:
+    def function(self, tree: Any) -> ast.FunctionCall:
         return ast.FunctionCall(str(tree.children[0]), tuple(tree.children[1:]), self._span(tree))
 
     @v_args(tree=True)
-    def conditional(self, tree: Tree[Any]) -> ast.Conditional:
+    def conditional(self, tree: Any) -> ast.Conditional:
         body, test, orelse = tree.children
         return ast.Conditional(test, body, orelse, self._span(tree))
 
-    def _binary(self, op: str, tree: Tree[Any]) -> ast.Binary:
+    def _binary(self, op: str, tree: Any) -> ast.Binary:
         left, right = tree.children[0], tree.children[-1]
         return ast.Binary(op, left, right, self._span(tree))
 
     @v_args(tree=True)
-    def compare(self, tree: Tree[Any]) -> ast.Binary:
-        return ast.Binary(str(tree.children[1]), tree.children[0], tree.children[2], self._span(tree))
+    def compare(self, tree: Any) -> ast.Binary:
+        left, operator, right = tree.children
+        return ast.Binary(str(operator), left, right, self._span(tree))
 
     @v_args(tree=True)
-    def or_op(self, tree: Tree[Any]) -> ast.Binary:
+    def or_op(self, tree: Any) -> ast.Binary:
         return self._binary("or", tree)
 
     @v_args(tree=True)
-    def and_op(self, tree: Tree[Any]) -> ast.Binary:
+    def and_op(self, tree: Any) -> ast.Binary:
         return self._binary("and", tree)
 
     @v_args(tree=True)
-    def add(self, tree: Tree[Any]) -> ast.Binary:
+    def add(self, tree: Any) -> ast.Binary:
         return self._binary("+", tree)
 
     @v_args(tree=True)
-    def sub(self, tree: Tree[Any]) -> ast.Binary:
+    def sub(self, tree: Any) -> ast.Binary:
         return self._binary("-", tree)
 
     @v_args(tree=True)
-    def mul(self, tree: Tree[Any]) -> ast.Binary:
+    def mul(self, tree: Any) -> ast.Binary:
         return self._binary("*", tree)
 
     @v_args(tree=True)
-    def truediv(self, tree: Tree[Any]) -> ast.Binary:
+    def truediv(self, tree: Any) -> ast.Binary:
         return self._binary("/", tree)
 
     @v_args(tree=True)
-    def floordiv(self, tree: Tree[Any]) -> ast.Binary:
+    def floordiv(self, tree: Any) -> ast.Binary:
         return self._binary("//", tree)
 
     @v_args(tree=True)
-    def mod(self, tree: Tree[Any]) -> ast.Binary:
+    def mod(self, tree: Any) -> ast.Binary:
         return self._binary("%", tree)
 
     @v_args(tree=True)
-    def power(self, tree: Tree[Any]) -> ast.Binary:
+    def power(self, tree: Any) -> ast.Binary:
         return self._binary("**", tree)
 
     @v_args(tree=True)
-    def not_op(self, tree: Tree[Any]) -> ast.Unary:
+    def not_op(self, tree: Any) -> ast.Unary:
         return ast.Unary("not", tree.children[0], self._span(tree))
 
     @v_args(tree=True)
-    def neg(self, tree: Tree[Any]) -> ast.Unary:
+    def neg(self, tree: Any) -> ast.Unary:
         return ast.Unary("-", tree.children[0], self._span(tree))
 
     @v_args(tree=True)
-    def pos(self, tree: Tree[Any]) -> ast.Unary:
+    def pos(self, tree: Any) -> ast.Unary:
         return ast.Unary("+", tree.children[0], self._span(tree))
 
 

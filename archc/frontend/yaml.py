@@ -18,7 +18,9 @@ from archc.frontend import ast
 from archc.frontend.expressions import parse_expression, parse_layer
 
 MERGES = ("concat", "add", "mul")
-TOP_LEVEL_KEYS = ("archc", "name", "doc", "params", "input", "inputs", "blocks", "layers", "outputs")
+TOP_LEVEL_KEYS = (
+    "archc", "name", "doc", "params", "input", "inputs", "blocks", "layers", "outputs",
+)
 BLOCK_KEYS = ("params", "body", "inline", "doc")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FLOW_HINT = ("hint: in a one-line [ ] list YAML splits at every comma and bracket; write a "

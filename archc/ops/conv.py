@@ -42,6 +42,9 @@ def _check_in_channels(op: str, attrs: Attrs, inputs: Sequence[Shape], name: str
 
 
 def _check_groups(op: str, in_channels: int, out_channels: int, groups: int) -> None:
+    if out_channels < 1:
+        raise OpError(f"{op}: out_channels must be at least 1", attr="out_channels",
+                      found=str(out_channels))
     if groups < 1:
         raise OpError(f"{op}: groups must be at least 1", attr="groups", found=str(groups))
     for what, value in (("input channels", in_channels), ("out_channels", out_channels)):
@@ -106,11 +109,38 @@ def _nested_shape(value: Any) -> tuple[int, ...]:
     return tuple(shape)
 
 
+# the largest padding each padding_mode can take, given the input size: reflect mirrors
+# inside the input (padding < size), circular wraps around at most once (padding ≤ size)
+_MODE_LIMITS = {"reflect": (0, "less than"), "circular": (1, "at most")}
+
+
+def _check_padding_mode(attrs: Attrs, x: Shape, padding: tuple[int, ...] | str,
+                        kernel: tuple[int, ...], dilation: tuple[int, ...]) -> None:
+    mode = attrs["padding_mode"]
+    if mode not in _MODE_LIMITS:
+        return
+    slack, words = _MODE_LIMITS[mode]
+    if padding == "same":  # PyTorch puts the odd element of d·(k−1) on the right
+        totals = (d * (k - 1) for k, d in zip(kernel, dilation, strict=True))
+        pads = tuple(total - total // 2 for total in totals)
+    else:
+        pads = tuple(padding)
+    for size, pad in zip(x[2:], pads, strict=True):
+        assert size is not None
+        if pad >= size + slack:
+            raise OpError(
+                f"conv: padding_mode='{mode}' needs padding {words} the input size",
+                attr="padding", expected=f"padding {words} {size} per side",
+                found=f"padding {pad} for input {format_shape(x)}",
+            )
+
+
 def conv_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
     x = inputs[0]
     rank = spatial_rank("conv", x)
     kernel, stride, dilation = _geometry("conv", attrs, rank)
     padding = _padding("conv", attrs, rank, kernel, dilation, stride)
+    _check_padding_mode(attrs, x, padding, kernel, dilation)
     sizes = x[2:]
     if padding == "same":
         return (x[0], attrs["out_channels"], *sizes)
@@ -179,8 +209,8 @@ CONV = register(Op(
         f"nn.Conv{len(inputs[0]) - 2}d", attrs, CONV,
         positional=("in_channels", "out_channels", "kernel_size"), omit=("weight",),
     ), attrs),
-    shape_rule="[N, C, *S] → [N, out_channels, *S'], S' = ⌊(S + 2·padding − dilation·(kernel−1) − 1)"
-               " / stride⌋ + 1 per spatial dim (S' = S for padding='same')",
+    shape_rule="[N, C, *S] → [N, out_channels, *S'], S' = ⌊(S + 2·padding − dilation·(kernel−1)"
+               " − 1) / stride⌋ + 1 per spatial dim (S' = S for padding='same')",
     key=_key,
 ))
 
@@ -205,6 +235,10 @@ def conv_transpose_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
     kernel, stride, dilation = _geometry("conv_transpose", attrs, rank)
     padding = expand("conv_transpose", "padding", attrs["padding"], rank)
     extra = expand("conv_transpose", "output_padding", attrs["output_padding"], rank)
+    for name, values in (("padding", padding), ("output_padding", extra)):
+        if any(v < 0 for v in values):
+            raise OpError(f"conv_transpose: {name} must not be negative", attr=name,
+                          found=str(attrs[name]))
     for e, s, d in zip(extra, stride, dilation, strict=True):
         if e >= max(s, d):
             raise OpError("conv_transpose: output_padding must be smaller than stride or "

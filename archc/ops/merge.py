@@ -57,6 +57,13 @@ CONCAT = register(Op(
 def broadcast(op: str, inputs: Sequence[Shape], exact: bool) -> Shape:
     _need_inputs(op, inputs)
     rank = max(len(s) for s in inputs)
+    if not exact and any(len(s) != rank for s in inputs):
+        # every branch starts with the batch dim: PyTorch aligns shapes from the right, so a
+        # shorter branch's batch dim would meet a feature dim of a longer one
+        raise OpError(f"{op} branches disagree in rank", found=_describe(inputs),
+                      expected="branches of equal rank (sizes equal or 1 in every dim)",
+                      notes=["reshape the smaller branch, e.g. reshape(c, 1, 1) for a "
+                             "[N, C] gate on [N, C, H, W]"])
     out: list[int | None] = []
     for axis in range(rank):
         sizes = {s[axis - rank + len(s)] for s in inputs if axis - rank + len(s) >= 0}

@@ -97,6 +97,20 @@ MAXPOOL = register(Op(
     key=_key,
 ))
 
+def _avgpool_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
+    divisor = attrs["divisor_override"]
+    if divisor is None:
+        return attrs
+    if len(inputs[0]) == 3:
+        raise OpError("avgpool: divisor_override is not available for a [N, C, L] input",
+                      attr="divisor_override", expected="no divisor_override (AvgPool1d has "
+                      "none)", found=f"input {format_shape(inputs[0])}")
+    if divisor < 1:
+        raise OpError("avgpool: divisor_override must be at least 1", attr="divisor_override",
+                      found=str(divisor))
+    return attrs
+
+
 AVGPOOL = register(Op(
     name="avgpool",
     family="pooling",
@@ -106,6 +120,7 @@ AVGPOOL = register(Op(
         Attr("count_include_pad", BOOL, True, "count padding zeros in the average"),
         Attr("divisor_override", OPTIONAL_INT, None, "divide by this instead of the window size"),
     ),
+    infer=_avgpool_infer,
     shape=_pool_shape("avgpool", dilated=False),
     module=lambda attrs, inputs: standard_construct(
         f"nn.AvgPool{len(inputs[0]) - 2}d", attrs, AVGPOOL, positional=("kernel_size",),
@@ -124,6 +139,10 @@ def _adaptive_shape(name: str):  # type: ignore[no-untyped-def]
         if len(sizes) != rank:
             raise OpError(f"{name}: output_size has {len(sizes)} values for {rank} spatial dims",
                           attr="output_size", found=str(size))
+        if rank == 1 and None in sizes:  # AdaptiveAvgPool1d/MaxPool1d reject None
+            raise OpError(f"{name}: none (keep the size) needs 2 or 3 spatial dims",
+                          attr="output_size", expected=f"an integer for {format_shape(x)}",
+                          found=str(size))
         out = tuple(s if v is None else v for s, v in zip(x[2:], sizes, strict=True))
         if any(v is not None and v < 1 for v in out):
             raise OpError(f"{name}: output_size must be at least 1", attr="output_size",

@@ -19,6 +19,7 @@ from archc.ops.registry import (
     Op,
     OpError,
     Shape,
+    check_positive_output,
     format_shape,
     numel,
     register,
@@ -198,11 +199,14 @@ def upsample_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
         sizes = (size,) * rank if isinstance(size, int) else tuple(size)
         if len(sizes) != rank:
             raise OpError("upsample: size has the wrong number of dims", attr="size")
-        return (x[0], x[1], *sizes)
+        return check_positive_output("upsample", (x[0], x[1], *sizes), x,
+                                     f"size={attrs['size']} must be positive")
     scales = (scale,) * rank if isinstance(scale, float) else tuple(scale)
     if len(scales) != rank:
         raise OpError("upsample: scale_factor has the wrong number of dims", attr="scale_factor")
-    return (x[0], x[1], *(math.floor(d * s) for d, s in zip(x[2:], scales, strict=True)))
+    out = tuple(math.floor(d * s) for d, s in zip(x[2:], scales, strict=True))
+    return check_positive_output("upsample", (x[0], x[1], *out), x,
+                                 f"scale_factor={attrs['scale_factor']} shrinks a size to 0")
 
 
 UPSAMPLE = register(Op(
