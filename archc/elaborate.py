@@ -18,7 +18,7 @@ import networkx as nx
 
 from archc.errors import ArchcError, Frame, Span, suggest
 from archc.frontend import ast
-from archc.ir import Module, Network, Node, Path, verify
+from archc.ir import BlockInfo, Module, Network, Node, Path, verify
 from archc.ops import OPS
 from archc.ops.registry import Attr, Op, OpError, Shape, format_shape
 
@@ -679,7 +679,10 @@ class Elaborator:
             outputs = [(ref.path[-1], self.resolve(ref, ctx)) for ref in spec.outputs]
         else:
             outputs = [("output", out)]
-        blocks = {b.name: ([p.name for p in b.params], b.doc) for b in spec.blocks}
+        blocks = {b.name: BlockInfo([p.name for p in b.params], b.doc, {
+            p.name: constant for p in b.params
+            if p.default is not None and (constant := _constant(p.default)) is not _NOT_CONSTANT
+        }) for b in spec.blocks}
         network = Network(spec.name, spec.doc, self.graph, self.modules, inputs, outputs,
                           dict(self.globals), blocks)
         return verify(network)
@@ -719,6 +722,19 @@ class Elaborator:
             inputs[name] = node
             ctx.names.define((name,), node)
         return inputs
+
+
+_NOT_CONSTANT = object()
+
+
+def _constant(expr: ast.Expr) -> Any:
+    """The value of an expression made only of literals, else _NOT_CONSTANT."""
+    if isinstance(expr, ast.Literal):
+        return expr.value
+    if isinstance(expr, ast.ListExpr):
+        items = [_constant(i) for i in expr.items]
+        return _NOT_CONSTANT if _NOT_CONSTANT in items else items
+    return _NOT_CONSTANT
 
 
 def elaborate(spec: ast.Spec, params: Mapping[str, Any] | None = None,

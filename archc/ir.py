@@ -66,6 +66,15 @@ class Module:
         return self.path[-1] if self.path else ""
 
 
+@dataclass(frozen=True)
+class BlockInfo:
+    """What backends need of a block definition to write a class a person would write."""
+
+    params: list[str]
+    doc: str | None
+    defaults: dict[str, Any]  # parameters whose default is a plain value
+
+
 @dataclass
 class Network:
     """The elaborated network: graph, module tree, inputs and outputs."""
@@ -77,8 +86,8 @@ class Network:
     inputs: dict[str, int]  # input name -> node id, in declaration order
     outputs: list[tuple[str, int]]  # (name, node id), in order
     params: dict[str, Any]  # the spec parameters' final values
-    blocks: dict[str, tuple[list[str], str | None]] = field(default_factory=dict)
-    # block name -> (parameter names, doc), for backends that name classes after blocks
+    blocks: dict[str, BlockInfo] = field(default_factory=dict)
+
 
     def node(self, node_id: int) -> Node:
         value = self.graph.nodes[node_id]["node"]

@@ -157,12 +157,13 @@ class ClassInstance:
     forward: list[str] = field(default_factory=list)
     class_name: str = ""
     call: list[tuple[str, Any]] = field(default_factory=list)  # constructor (param, value)
+    defaults: dict[str, Any] = field(default_factory=dict)  # the class's parameter defaults
 
 
 class Generator:
     def __init__(self, network: Network) -> None:
         self.network = network
-        self.blocks = network.blocks  # block name -> (parameter names, doc)
+        self.blocks = network.blocks
         self.instances: dict[Path, ClassInstance] = {}
         self.members: dict[Path, list[int]] = {}
         for node in network.nodes():
@@ -240,8 +241,16 @@ class Generator:
             assert instance.class_name, f"{path} used before its class was made"
             template.text(instance.class_name + "(")
             reads, _ = self.boundary(self.members[path])
+            defaults = instance.defaults
+            skipped = False
             for i, (param, value) in enumerate(instance.call):
+                if param in defaults and defaults[param] == value and type(
+                        defaults[param]) is type(value):
+                    skipped = True
+                    continue
                 template.text(", " if i else "")
+                if skipped:
+                    template.text(f"{param}=")
                 if param == "in_channels":
                     known = self.channels.get(reads[0]) if len(reads) == 1 else None
                 else:
@@ -264,23 +273,21 @@ class Generator:
         # an argument written in the spec stays in the code even at its default value, so that
         # instances of one block share one class (stride=stride, whatever its value)
         present = {name for name, _ in construct.kwargs} | {name for name, _ in construct.tensors}
-        positional_attrs = {a.name for a in op.attrs if node.attrs.get(a.name) in construct.args}
+        positional_attrs = set(construct.arg_names)
         written = [(name, node.attrs[name]) for name in node.sources
                    if name not in present and name not in positional_attrs
                    and not (op.attr(name) and op.attr(name).keyword_only)]  # type: ignore[union-attr]
         order = {a.name: i for i, a in enumerate(op.attrs)}
         kwargs = sorted([*construct.kwargs, *written], key=lambda kv: order.get(kv[0], len(order)))
-        construct = Construct(construct.callee, construct.args, tuple(kwargs), construct.tensors)
+        construct = Construct(construct.callee, construct.args, tuple(kwargs), construct.tensors,
+                              construct.arg_names)
         if construct.tensors:
             self.uses_weights = True
             template.text("with_weights(")
         template.text(construct.callee + "(")
-        names = [a.name for a in op.attrs if a.inferred] + [
-            a.name for a in op.attrs if not a.inferred and not a.keyword_only]
         inferred = {a.name for a in op.attrs if a.inferred}
-        positional = [n for n in names if n in node.attrs and node.attrs[n] in construct.args]
-        for i, value in enumerate(construct.args):
-            name = self._arg_name(op.name, node.attrs, value, positional, i)
+        names = construct.arg_names or tuple(f"arg{i}" for i in range(len(construct.args)))
+        for i, (name, value) in enumerate(zip(names, construct.args, strict=True)):
             template.text(", " if i else "")
             template.hole(value, self.hole_meta(node, owner, name, name in inferred, value))
         for i, (name, value) in enumerate(construct.kwargs):
@@ -309,7 +316,8 @@ class Generator:
         """Follow the channel count through a block's nodes as code over its parameters, so
         inferred sizes read `out` or `c2[0]` instead of a number."""
         module = instance.module
-        self.params = set(self.blocks.get(module.block or "", ([], None))[0])
+        info = self.blocks.get(module.block or "")
+        self.params = set(info.params) if info else set()
         self.channels = {}
         reads, _ = self.boundary(self.members.get(module.path, []))
         if module.kind == "block" and len(reads) == 1:
@@ -342,15 +350,6 @@ class Generator:
                 source = self.network.node(node.inputs[0]).shape if len(node.inputs) == 1 else None
                 if source is not None and len(source) > 1 and source[1] == channels and incoming:
                     self.channels[node_id] = incoming
-
-    @staticmethod
-    def _arg_name(op: str, attrs: dict[str, Any], value: Any, names: list[str], index: int) -> str:
-        del op
-        for name in names:
-            if attrs.get(name) == value:
-                names.remove(name)
-                return name
-        return f"arg{index}"
 
     def sequential_expression(self, module: Module, template: Template, owner: str) -> None:
         named = any(child != str(i) for i, child in enumerate(module.children))
@@ -485,8 +484,9 @@ class Generator:
     def resolve_class(self, group: list[ClassInstance], class_name: str) -> list[str]:
         first = group[0]
         assert first.init is not None
-        params, doc = self.blocks.get(first.family, ([], None)) if (
-            first.module.kind == "block") else ([], None)
+        info = self.blocks.get(first.family) if first.module.kind == "block" else None
+        params, doc = (info.params, info.doc) if info else ([], None)
+        defaults = info.defaults if info else {}
         candidates: list[tuple[str, list[Any], str]] = []
         if first.module.kind == "block" and first.in_channels is not None:
             candidates.append(("in_channels", [i.in_channels for i in group], "in_channels"))
@@ -525,6 +525,13 @@ class Generator:
             codes.append(code)
         signature = (["in_channels"] if "in_channels" in used else []) + [
             p for p in params if p in used] + [e for e, _ in extra]
+        # trailing parameters with plain defaults keep them, as a person would write
+        with_default = 0
+        for name in reversed(signature):
+            if name not in defaults:
+                break
+            with_default += 1
+        required = len(signature) - with_default
         for position, inst in enumerate(group):
             call: list[tuple[str, Any]] = []
             for name in signature:
@@ -535,12 +542,15 @@ class Generator:
             call += [(name, values[position]) for name, values in extra]
             inst.call = call
             inst.class_name = class_name
+            inst.defaults = {name: defaults[name] for name in signature[required:]}
+        rendered_signature = [name if i < required else f"{name}={literal(defaults[name])}"
+                              for i, name in enumerate(signature)]
         body = "".join(p if isinstance(p, str) else codes[p.index] for p in first.init.parts)
         base = "nn.Sequential" if first.chain else "nn.Module"
         lines = [f"class {class_name}({base}):"]
         if doc:
             lines += [f'    """{doc}"""', ""]
-        lines.append(f"    def __init__({', '.join(['self', *signature])}) -> None:")
+        lines.append(f"    def __init__({', '.join(['self', *rendered_signature])}) -> None:")
         lines.append("        " + body)
         if first.forward:
             arguments = ", ".join(f"{a}: torch.Tensor" for a in self.argument_names(first.module))

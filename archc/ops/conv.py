@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from math import prod
 from typing import Any
 
@@ -120,11 +121,10 @@ def _check_padding_mode(attrs: Attrs, x: Shape, padding: tuple[int, ...] | str,
     if mode not in _MODE_LIMITS:
         return
     slack, words = _MODE_LIMITS[mode]
-    if padding == "same":  # PyTorch puts the odd element of d·(k−1) on the right
+    pads = padding
+    if isinstance(pads, str):  # 'same': PyTorch puts the odd element of d·(k−1) on the right
         totals = (d * (k - 1) for k, d in zip(kernel, dilation, strict=True))
         pads = tuple(total - total // 2 for total in totals)
-    else:
-        pads = tuple(padding)
     for size, pad in zip(x[2:], pads, strict=True):
         assert size is not None
         if pad >= size + slack:
@@ -218,8 +218,7 @@ CONV = register(Op(
 def _with_weight(construct: Construct, attrs: Attrs) -> Construct:
     if attrs.get("weight") is None:
         return construct
-    return Construct(construct.callee, construct.args, construct.kwargs,
-                     (("weight", attrs["weight"]),))
+    return replace(construct, tensors=(("weight", attrs["weight"]),))
 
 
 def conv_transpose_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:

@@ -50,10 +50,10 @@ def _pool_shape(name: str, dilated: bool):  # type: ignore[no-untyped-def]
         if any(v < 1 for v in (*kernel, *stride, *dilation)):
             raise OpError(f"{name}: kernel_size, stride and dilation must be at least 1",
                           attr="kernel_size")
-        for k, p, d in zip(kernel, padding, dilation, strict=True):
-            if p < 0 or 2 * p > d * (k - 1) + 1:
+        for k, p in zip(kernel, padding, strict=True):
+            if p < 0 or 2 * p > k:  # PyTorch: half the kernel itself, whatever the dilation
                 raise OpError(f"{name}: padding should be at most half the kernel size",
-                              attr="padding", expected=f"padding ≤ {(d * (k - 1) + 1) // 2}",
+                              attr="padding", expected=f"padding ≤ {k // 2}",
                               found=str(attrs["padding"]))
         out = tuple(
             pooled_size(size, k, s, p, d, attrs["ceil_mode"])  # type: ignore[arg-type]

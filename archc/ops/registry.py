@@ -181,6 +181,7 @@ class Construct:
     args: tuple[Any, ...] = ()
     kwargs: tuple[tuple[str, Any], ...] = ()
     tensors: tuple[tuple[str, Any], ...] = ()
+    arg_names: tuple[str, ...] = ()  # the attribute each positional argument comes from
 
 
 def zero(attrs: Attrs, inputs: Sequence[Shape]) -> int:
@@ -295,4 +296,4 @@ def standard_construct(
         value = attrs.get(attr.name, attr.default)
         if attr.required or value != attr.default or attr.name in always:
             kwargs.append((rename.get(attr.name, attr.name), value))
-    return Construct(callee, args, tuple(kwargs))
+    return Construct(callee, args, tuple(kwargs), arg_names=tuple(positional))
