@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archc.elaborate import elaborate
-from archc.errors import ArchcError
+from archc.errors import ArchcError, Span, suggest
 from archc.frontend import ast
 from archc.frontend.yaml import parse_yaml
 from archc.ir import Network
@@ -63,38 +63,61 @@ def _inputs(inputs: InputShapes) -> dict[str, Sequence[int]] | None:
     return {"": list(inputs)}
 
 
-def network(spec: SpecLike, inputs: InputShapes = None, **params: Any) -> Network:
-    """Spec → elaborated IR network with static shapes (no torch)."""
-    return elaborate(load(spec), params, _inputs(inputs))
+def _value(value: Any, span: Span) -> ast.Expr:
+    if isinstance(value, (list, tuple)):
+        return ast.ListExpr(tuple(_value(v, span) for v in value), span)
+    return ast.Literal(value, span)
 
 
-def build(spec: SpecLike, inputs: InputShapes = None, **params: Any) -> torch.nn.Module:
+def select_block(spec: ast.Spec, block: str, params: dict[str, Any]) -> tuple[ast.Spec,
+                                                                              dict[str, Any]]:
+    """A spec whose network is one instance of `block`; parameters named like the block's
+    become its arguments, the rest stay spec parameters."""
+    definitions = {b.name: b for b in spec.blocks}
+    if block not in definitions:
+        raise ArchcError(f"the spec has no block '{block}'", spec.span,
+                         expected=", ".join(definitions) or "no blocks",
+                         suggestions=suggest(block, definitions))
+    definition = definitions[block]
+    names = {p.name for p in definition.params}
+    span = definition.span
+    args = tuple(ast.Argument(k, _value(v, span), span) for k, v in params.items() if k in names)
+    body = ast.Sequence((ast.Named(block, ast.Call(block, args, span), span),), span)
+    rest = {k: v for k, v in params.items() if k not in names}
+    return replace(spec, name=f"{spec.name}_{block}", body=body, outputs=()), rest
+
+
+def network(spec: SpecLike, inputs: InputShapes = None, block: str | None = None,
+            **params: Any) -> Network:
+    """Spec → elaborated IR network with static shapes (no torch).
+
+    `block` takes one block of the spec as the network; `params` then also fill its arguments.
+    """
+    tree = load(spec)
+    if block is not None:
+        tree, params = select_block(tree, block, params)
+    return elaborate(tree, params, _inputs(inputs))
+
+
+def build(spec: SpecLike, inputs: InputShapes = None, block: str | None = None,
+          **params: Any) -> torch.nn.Module:
     """Spec → nn.Module, built from the same source `archc compile -o model.py` writes."""
     from archc.backends.torch import build_module
 
-    return build_module(network(spec, inputs, **params))
+    return build_module(network(spec, inputs, block, **params))
 
 
-def source(spec: SpecLike, inputs: InputShapes = None, **params: Any) -> str:
+def source(spec: SpecLike, inputs: InputShapes = None, block: str | None = None,
+           **params: Any) -> str:
     """Spec → standalone PyTorch source text."""
     from archc.backends.python import generate_source
 
-    return generate_source(network(spec, inputs, **params)).text
-
-
-@dataclass(frozen=True)
-class ShapeReport:
-    """What `archc shapes --format json` prints, as a dict via `as_dict()`."""
-
-    data: dict[str, Any]
-
-    def as_dict(self) -> dict[str, Any]:
-        return self.data
+    return generate_source(network(spec, inputs, block, **params)).text
 
 
 def shapes(spec: SpecLike, inputs: InputShapes = None, depth: int | None = None,
-           **params: Any) -> dict[str, Any]:
+           block: str | None = None, **params: Any) -> dict[str, Any]:
     """Spec → the shape report: name, inputs, outputs, params and per-layer rows."""
     from archc.report import shape_report
 
-    return shape_report(network(spec, inputs, **params), depth)
+    return shape_report(network(spec, inputs, block, **params), depth)

@@ -71,6 +71,9 @@ def _fail(error: ArchcError) -> None:
 
 param_option = click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
                             help="Override a spec parameter, e.g. -p num_classes=100.")
+block_option = click.option("--block", metavar="NAME",
+                            help="Take one block of the spec as the network; -p also sets its "
+                                 "arguments, e.g. --block inception -p c1=64.")
 input_option = click.option("--input", "inputs", multiple=True, metavar="[NAME=]CxHxW",
                             help="Input shape without the batch dim, e.g. 3x224x224.")
 
@@ -89,11 +92,12 @@ def main() -> None:
 @click.argument("spec", type=click.Path(dir_okay=False))
 @input_option
 @param_option
+@block_option
 @click.option("--depth", type=click.IntRange(min=1), help="Show only this many levels of nesting.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="A table for people or JSON for tools.")
-def shapes(spec: str, inputs: Sequence[str], params: Sequence[str], depth: int | None,
-           fmt: str) -> None:
+def shapes(spec: str, inputs: Sequence[str], params: Sequence[str], block: str | None,
+           depth: int | None, fmt: str) -> None:
     """Print the static shape of every layer, with no tensor run.
 
     \b
@@ -103,7 +107,8 @@ def shapes(spec: str, inputs: Sequence[str], params: Sequence[str], depth: int |
     from archc.report import render_table, shape_report
 
     try:
-        report = shape_report(api.network(spec, _inputs(inputs), **_params(params)), depth)
+        report = shape_report(api.network(spec, _inputs(inputs), block, **_params(params)),
+                              depth)
     except ArchcError as error:
         _fail(error)
     if fmt == "json":
@@ -122,11 +127,12 @@ FORMATS = {".pt": "TorchScript", ".py": "PyTorch source", ".pt2": "torch.export 
                    ".py (readable source), .pt2 (torch.export).")
 @input_option
 @param_option
+@block_option
 def compile_command(spec: str, output: str | None, inputs: Sequence[str],
-                    params: Sequence[str]) -> None:
+                    params: Sequence[str], block: str | None) -> None:
     """Compile a spec into a module artefact (TorchScript by default)."""
     try:
-        network = api.network(spec, _inputs(inputs), **_params(params))
+        network = api.network(spec, _inputs(inputs), block, **_params(params))
     except ArchcError as error:
         _fail(error)
     target = Path(output) if output else Path(f"{network.name}.pt")

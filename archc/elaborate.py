@@ -345,6 +345,13 @@ class Elaborator:
         return x
 
     def entry_Named(self, entry: ast.Named, x: int, ctx: _Context) -> int:
+        if entry.template:
+            evaluate = Evaluator(ctx.env, self.shape(x))
+            name = "".join(p if isinstance(p, str) else str(evaluate(p)) for p in entry.template)
+            if not name.isidentifier():
+                raise self._fail(ArchcError(f"the name '{entry.name}' gives '{name}', which is "
+                                            "not a name", entry.span), ctx)
+            entry = ast.Named(name, entry.entry, entry.span)
         inner = entry.entry
         if isinstance(inner, ast.If):
             chosen = self.choose(inner, x, ctx)

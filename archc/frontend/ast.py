@@ -137,11 +137,16 @@ class Sequence:
 
 @dataclass(frozen=True)
 class Named:
-    """`name: entry`: names the entry's module and makes its output referable."""
+    """`name: entry`: names the entry's module and makes its output referable.
+
+    A name may interpolate expressions, `denselayer{i + 1}`: `template` then holds the text
+    and expression parts, and `name` the written text.
+    """
 
     name: str
     entry: Entry
     span: Span = field(compare=False)
+    template: tuple[str | Expr, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ TOP_LEVEL_KEYS = (
 )
 BLOCK_KEYS = ("params", "body", "inline", "doc")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+TEMPLATE_PART = re.compile(r"\{([^{}]+)\}")
 FLOW_HINT = ("hint: in a one-line [ ] list YAML splits at every comma and bracket; write a "
              "one-line sequence as `conv(64, 3); bn; relu`, or use a block list (- item)")
 MAX_NODES = 200_000  # YAML aliases can make a small file a huge tree; refuse before it is walked
@@ -147,8 +148,30 @@ class _Reader:
                 notes=["write each named entry as its own list item (- name: layer)"],
             )
         key, value = node.value[0]
+        if self.is_string(key) and "{" in key.value:
+            return ast.Named(key.value, self.entry(value), span, self.name_template(key))
         name = self.identifier(key, "an entry name")
         return ast.Named(name, self.entry(value), span)
+
+    def name_template(self, key: yaml.ScalarNode) -> tuple[str | ast.Expr, ...]:
+        """`denselayer{i + 1}` → ('denselayer', <i + 1>)."""
+        text = key.value
+        line, column = self.text_start(key)
+        parts: list[str | ast.Expr] = []
+        position = 0
+        for match in TEMPLATE_PART.finditer(text):
+            if match.start() > position:
+                parts.append(text[position:match.start()])
+            parts.append(parse_expression(match.group(1), self.source, line,
+                                          column + match.start(1)))
+            position = match.end()
+        if position < len(text):
+            parts.append(text[position:])
+        literal = "".join(p for p in parts if isinstance(p, str))
+        if "{" in literal or "}" in literal or not re.fullmatch(r"[A-Za-z0-9_]*", literal):
+            raise self.error("an entry name may hold letters, digits, _ and {expression} parts",
+                             key, found=repr(text))
+        return tuple(parts)
 
     def check_flow(self, node: yaml.SequenceNode) -> None:
         """YAML splits `[conv(64, 3), relu]` at the comma inside the call: say so."""

@@ -38,6 +38,9 @@ def bn_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
         raise OpError(f"bn: num_features={given} disagrees with the input's {found} channels",
                       attr="num_features", expected=f"num_features={found} (or leave it out)",
                       found=f"input {format_shape(x)}")
+    if attrs["eps"] < 0:  # F.batch_norm rejects it (layernorm and groupnorm do not)
+        raise OpError("bn: eps must not be negative", attr="eps", expected="eps ≥ 0",
+                      found=str(attrs["eps"]))
     return {**attrs, "num_features": found}
 
 
