@@ -37,6 +37,7 @@ class ShapeValue:
     shape: Shape
 
     ATTRIBUTES = ("c", "h", "w", "d", "l", "features", "shape", "rank")
+    ALIASES = {"channels": "c", "height": "h", "width": "w", "depth": "d", "length": "l"}
 
     def attribute(self, name: str) -> Any:
         dims = self.shape[1:]
@@ -51,6 +52,7 @@ class ShapeValue:
             "shape": lambda: list(dims),
             "rank": lambda: len(self.shape),
         }
+        name = self.ALIASES.get(name, name)
         if name not in table:
             raise KeyError(name)
         return table[name]()
@@ -93,7 +95,7 @@ def _type_name(value: Any) -> str:
         return "a number"
     if isinstance(value, str):
         return "a string"
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return "a list"
     if isinstance(value, ShapeValue):
         return "a shape"
@@ -146,15 +148,18 @@ class Evaluator:
         left, right = self(expr.left), self(expr.right)
         if expr.op == "**" and isinstance(right, int) and abs(right) > 64:
             raise ArchcError("exponent too large", expr.span, expected="|exponent| ≤ 64")
-        if (expr.op == "*" and isinstance(left, (list, str))) or isinstance(right, (list, str)):
-            size = (len(left) if isinstance(left, (list, str)) else 0) * (
-                right if isinstance(right, int) else 1)
-            if size > MAX_NODES:
-                raise ArchcError("value too large", expr.span)
+        if expr.op == "*":
+            for sequence, count in ((left, right), (right, left)):
+                if (isinstance(sequence, (list, str)) and isinstance(count, int)
+                        and len(sequence) * count > MAX_NODES):
+                    raise ArchcError("value too large", expr.span,
+                                     expected=f"at most {MAX_NODES} items")
         try:
             return _BINARY[expr.op](left, right)
         except ZeroDivisionError:
             raise ArchcError("division by zero", expr.span) from None
+        except OverflowError:
+            raise ArchcError("number too large", expr.span) from None
         except TypeError:
             raise ArchcError(
                 f"'{expr.op}' cannot combine {_type_name(left)} and {_type_name(right)}",
@@ -188,11 +193,17 @@ class Evaluator:
         except KeyError:
             raise ArchcError(f"a shape has no attribute '{expr.name}'", expr.span,
                              expected=", ".join(ShapeValue.ATTRIBUTES),
-                             suggestions=suggest(expr.name, ShapeValue.ATTRIBUTES)) from None
+                             suggestions=self._shape_suggestions(expr.name)) from None
         if result is None:
             raise ArchcError(f"in.{expr.name} is not defined for a {format_shape(value.shape)}"
                              " input", expr.span)
         return result
+
+    @staticmethod
+    def _shape_suggestions(name: str) -> list[str]:
+        aliases = ShapeValue.ALIASES
+        found = suggest(name, [*ShapeValue.ATTRIBUTES, *aliases])
+        return list(dict.fromkeys(aliases.get(f, f) for f in found))
 
     def eval_FunctionCall(self, expr: ast.FunctionCall) -> Any:
         if expr.func not in FUNCTIONS:
@@ -202,7 +213,7 @@ class Evaluator:
         args = [self(a) for a in expr.args]
         try:
             return FUNCTIONS[expr.func](*args)
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, OverflowError) as error:
             raise ArchcError(f"{expr.func}(...) failed: {error}", expr.span) from None
 
 
@@ -352,6 +363,12 @@ class Elaborator:
                 raise self._fail(ArchcError(f"the name '{entry.name}' gives '{name}', which is "
                                             "not a name", entry.span), ctx)
             entry = ast.Named(name, entry.entry, entry.span)
+        if entry.name in self.modules[ctx.scope.path].children:
+            where = ".".join(ctx.scope.path) or "the network"
+            raise self._fail(ArchcError(
+                f"duplicate name '{entry.name}' in {where}", entry.span,
+                notes=["names within one module must be unique; they become attribute names"]),
+                ctx)
         inner = entry.entry
         if isinstance(inner, ast.If):
             chosen = self.choose(inner, x, ctx)
@@ -468,8 +485,13 @@ class Elaborator:
         sources = dict(self.last_sources)
         arg_spans = {a.name: a.span for a in entry.args if a.name}
         positional = [a for a in op.attrs if not a.inferred and not a.keyword_only]
-        for attr, arg in zip(positional, [a for a in entry.args if a.name is None], strict=False):
+        given = [a for a in entry.args if a.name is None]
+        for attr, arg in zip(positional, given, strict=False):
             arg_spans.setdefault(attr.name, arg.span)
+            if attr.variadic and len(given) > 1:
+                last = given[-1].span
+                arg_spans[attr.name] = Span(arg.span.source, arg.span.line, arg.span.column,
+                                            last.end_line, last.end_column)
         try:
             attrs = dict(op.infer(attrs, shapes))
             shape = op.shape(attrs, shapes)
@@ -499,11 +521,14 @@ class Elaborator:
         values: dict[str, Any] = {}
         spans: dict[str, Span] = {}
         self.last_sources = {}
+        self.check_order(args, ctx)
         positional = [a for a in args if a.name is None]
         variadic = next((a for a in positional_attrs if a.variadic), None)
         if variadic is not None and len(positional) > 1:
             values[variadic.name] = tuple(to_value(evaluate(a.value)) for a in positional)
-            spans[variadic.name] = positional[0].span
+            first, last = positional[0].span, positional[-1].span
+            spans[variadic.name] = Span(first.source, first.line, first.column, last.end_line,
+                                        last.end_column)
             positional = []
         if len(positional) > len(positional_attrs):
             names = ", ".join(a.name for a in positional_attrs) or "none"
@@ -543,6 +568,15 @@ class Elaborator:
                 continue
             values[attr.name] = self.check(op, attr, values[attr.name], spans[attr.name], ctx)
         return values
+
+    def check_order(self, args: Sequence[ast.Argument], ctx: _Context) -> None:
+        keyword = next((a for a in args if a.name is not None), None)
+        for arg in args:
+            if arg.name is None and keyword is not None and args.index(arg) > args.index(keyword):
+                raise self._fail(ArchcError(
+                    "positional argument after a keyword argument", arg.span,
+                    notes=[f"positional arguments come first; '{keyword.name}=' is given before "
+                           "this one"]), ctx)
 
     def check(self, op: Op, attr: Attr, value: Any, span: Span, ctx: _Context) -> Any:
         try:
@@ -617,12 +651,14 @@ class Elaborator:
                    ctx: _Context) -> dict[str, Any]:
         evaluate = Evaluator(ctx.env, self.shape(x))
         names = [p.name for p in block.params]
+        self.check_order(call.args, ctx)
         given: dict[str, Any] = {}
         self.last_sources = {}
         positional = [a for a in call.args if a.name is None]
         if len(positional) > len(block.params):
             raise self._fail(ArchcError(
-                f"block {block.name} takes {len(block.params)} arguments",
+                f"block {block.name} takes {len(block.params)} argument"
+                f"{'' if len(block.params) == 1 else 's'}",
                 positional[len(block.params)].span,
                 expected=f"{block.name}({', '.join(names)})", found=f"{len(positional)}"), ctx)
         for param, arg in zip(block.params, positional, strict=False):
@@ -661,7 +697,7 @@ class Elaborator:
         declared = {p.name for p in spec.params}
         for key in overrides:
             if key not in declared:
-                raise ArchcError(f"the spec has no parameter '{key}'", spec.span,
+                raise ArchcError(f"the spec has no parameter '{key}'",
                                  expected=", ".join(sorted(declared)) or "no parameters",
                                  suggestions=suggest(key, declared))
         for param in spec.params:

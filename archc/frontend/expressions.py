@@ -222,6 +222,8 @@ def describe_terminal(name: str) -> str:
 
 
 _CLOSERS = ("')'", "','", "']'", "'='")
+_OPERATORS = {f"'{o}'" for o in ("+", "-", "*", "/", "//", "%", "**", "==", "!=", "<", "<=", ">",
+                                 ">=", "and", "or", "if", "else", "[", ".")} | {"a comparison"}
 
 
 def describe_expected(names: set[str]) -> str:
@@ -229,10 +231,11 @@ def describe_expected(names: set[str]) -> str:
     described = {describe_terminal(n) for n in names if not n.startswith("__")}
     if {"a name", "a number"} <= described:
         described = {d for d in described if d in _CLOSERS} | {"an expression"}
+    operators = {d for d in described if d in _OPERATORS}
+    if len(operators) > 1:
+        described = (described - operators) | {"an operator"}
     ordered = [c for c in _CLOSERS if c in described]
     ordered += sorted(described - set(_CLOSERS))
-    if len(ordered) > 5:
-        ordered = [*ordered[:4], "an operator"]
     described_list = ordered
     if len(described_list) <= 1:
         return "".join(described_list)
@@ -259,6 +262,8 @@ def _syntax_error(
         found = f"'{text.splitlines()[err_line - 1][err_col - 1]}'"
         width = 1
     expected_names: set[str] = set(getattr(error, "expected", None) or ())
+    if isinstance(error, UnexpectedToken) and error.interactive_parser is not None:
+        expected_names = set(error.interactive_parser.accepts())  # exact, unlike LALR lookahead
     if isinstance(error, UnexpectedCharacters):
         expected_names = set(error.allowed or ())
     span = Span(source, err_line, err_col, err_line, err_col + width).shifted(line, column)

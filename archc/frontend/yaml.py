@@ -45,6 +45,19 @@ class _Reader:
         quoted = node.style in ("'", '"')
         return mark.line + 1, mark.column + 1 + (1 if quoted else 0)
 
+    def located_text(self, node: yaml.ScalarNode) -> tuple[str, int, int]:
+        """A scalar's text and where it starts. A scalar continued over several lines is read
+        from the file as written (YAML folds its line breaks), so positions stay exact."""
+        line, column = self.text_start(node)
+        start, end = node.start_mark, node.end_mark
+        if start.line == end.line or node.style not in (None, "'", '"'):
+            return node.value, line, column
+        quoted = node.style in ("'", '"')
+        raw = self.source.text[start.index + (1 if quoted else 0):end.index - (1 if quoted else 0)]
+        if quoted and "\\" in raw:  # escapes: fall back to the value
+            return node.value, line, column
+        return raw, line, column
+
     def error(self, message: str, node: yaml.Node, **kwargs: object) -> ArchcError:
         return ArchcError(message, self.span(node), **kwargs)  # type: ignore[arg-type]
 
@@ -86,8 +99,8 @@ class _Reader:
                              found="a mapping")
         assert isinstance(node, yaml.ScalarNode)
         if node.tag == "tag:yaml.org,2002:str":
-            line, column = self.text_start(node)
-            return parse_expression(node.value, self.source, line, column)
+            text, line, column = self.located_text(node)
+            return parse_expression(text, self.source, line, column)
         value = yaml.safe_load(node.value) if node.value else None
         if node.tag == "tag:yaml.org,2002:null":
             value = None
@@ -134,8 +147,8 @@ class _Reader:
             if not self.is_string(node) or not node.value:
                 raise self.error("expected a layer, e.g. conv(64, 3) or @name", node,
                                  found=_describe(node))
-            line, column = self.text_start(node)
-            return parse_layer(node.value, self.source, line, column)
+            text, line, column = self.located_text(node)
+            return parse_layer(text, self.source, line, column)
         assert isinstance(node, yaml.MappingNode)
         keys = {self.string(key, "a key"): (key, value) for key, value in node.value}
         for keyword, reader in self._constructs().items():
@@ -149,9 +162,10 @@ class _Reader:
             )
         key, value = node.value[0]
         if self.is_string(key) and "{" in key.value:
-            return ast.Named(key.value, self.entry(value), span, self.name_template(key))
+            return ast.Named(key.value, self.entry(value), self.span(key),
+                             self.name_template(key))
         name = self.identifier(key, "an entry name")
-        return ast.Named(name, self.entry(value), span)
+        return ast.Named(name, self.entry(value), self.span(key))
 
     def name_template(self, key: yaml.ScalarNode) -> tuple[str | ast.Expr, ...]:
         """`denselayer{i + 1}` → ('denselayer', <i + 1>)."""
@@ -231,12 +245,17 @@ class _Reader:
     def block(self, name_node: yaml.Node, node: yaml.Node) -> ast.BlockDef:
         name = self.identifier(name_node, "a block name")
         span = self.span(name_node)
-        if not isinstance(node, yaml.MappingNode) or not any(
-            self.is_string(k) and k.value == "body" for k, _ in node.value
-        ):
+        looks_like_definition = isinstance(node, yaml.MappingNode) and any(
+            self.is_string(k) and (k.value in BLOCK_KEYS or suggest(k.value, BLOCK_KEYS))
+            for k, _ in node.value)
+        if not looks_like_definition:
             return ast.BlockDef(name, (), self.entry(node), False, None, span)
+        assert isinstance(node, yaml.MappingNode)
         keys = {self.string(key, "a key"): (key, value) for key, value in node.value}
         self._only(keys, BLOCK_KEYS, f"block '{name}'")
+        if "body" not in keys:
+            raise self.error(f"block '{name}' needs a body", node,
+                             expected="{params: [...], body: ...}")
         params = self.params(keys["params"][1]) if "params" in keys else ()
         inline = False
         if "inline" in keys:
@@ -335,20 +354,30 @@ def _describe(node: yaml.Node) -> str:
     return f"{kind} {node.value!r}" if node.value else "nothing"
 
 
+def _yaml_error(error: yaml.MarkedYAMLError, source: Source) -> ArchcError:
+    mark = error.problem_mark or error.context_mark
+    lines = source.text.splitlines()
+    if (error.context_mark is not None and mark is not None
+            and (mark.line >= len(lines) or not lines[mark.line].strip())):
+        mark = error.context_mark  # the problem is at the end of the text: point at its cause
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = str(error.problem or error.context)
+    notes = [str(error.context)] if error.context and error.problem else []
+    if "'@'" in problem:
+        notes.append("hint: quote a reference, YAML reserves @: - '@name'")
+    if "flow" in str(error.context) and ("'['" in problem or "'{'" in problem):
+        notes.append(FLOW_HINT)
+    return ArchcError(f"YAML syntax error: {problem}",
+                      Span(source, line, column, line, column + 1), notes=notes)
+
+
 def parse_yaml(text: str, path: str = "<string>", default_name: str = "network") -> ast.Spec:
     """YAML spec text → AST. Raises ArchcError with a span for every mistake."""
     source = Source(path, text)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise ArchcError(
-            f"YAML syntax error: {error.problem or error.context}",
-            Span(source, line, column, line, column + 1),
-            notes=[f"while {error.context}"] if error.context and error.problem else [],
-        ).with_notes([FLOW_HINT] if "flow" in str(error.context) else []
-        ) from None
+        raise _yaml_error(error, source) from None
     if root is None:
         raise ArchcError("the spec is empty", Span(source, 1, 1, 1, 1),
                          expected="a mapping with at least 'layers'")
