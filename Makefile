@@ -9,7 +9,7 @@ TORCH   := torch==2.13.0
 # torchvision is a test-only reference (its CUDA ops are not used); --no-deps keeps torch pinned.
 TORCHVISION := torchvision==0.28.0
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install docs clean
 
 $(PYTHON):
 	python3 -m venv $(VENV)
@@ -40,6 +40,9 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check archc tests examples bench
 	$(VENV)/bin/mypy
+
+docs: $(STAMP)
+	$(PYTHON) -m archc.docsgen .
 
 clean:
 	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -194,7 +194,7 @@ def ops(name: str | None, fmt: str) -> None:
 
     from archc.errors import suggest
     from archc.ops import OPS
-    from archc.opsdoc import markdown, signature
+    from archc.docsgen import markdown, signature
 
     if fmt == "markdown":
         click.echo(markdown(), nl=False)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import archc
-from archc.opsdoc import markdown
+from archc.docsgen import markdown, readme_with_zoo
 from tests.conftest import ROOT
 
 LANGUAGE = (ROOT / "docs" / "language.md").read_text()
@@ -36,6 +36,12 @@ def test_language_example_compiles_and_runs(text: str) -> None:
 def test_ops_reference_is_current() -> None:
     assert (ROOT / "docs" / "ops.md").read_text() == markdown(), (
         "docs/ops.md is stale: run `archc ops --format markdown > docs/ops.md`")
+
+
+def test_readme_zoo_table_is_current(root: Path) -> None:
+    readme = (root / "README.md").read_text()
+    assert readme == readme_with_zoo(readme, root), (
+        "the README's zoo table is stale: run `python -m archc.docsgen`")
 
 
 def test_readme_commands_exist(root: Path) -> None:

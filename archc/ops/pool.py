@@ -38,7 +38,11 @@ def pooled_size(size: int, kernel: int, stride: int, padding: int, dilation: int
     return out
 
 
-def _pool_shape(name: str, dilated: bool):  # type: ignore[no-untyped-def]
+def _pool_shape(name: str, dilated: bool,  # type: ignore[no-untyped-def]
+                unpadded_fit: tuple[int, ...] = ()):
+    """`unpadded_fit`: the spatial ranks at which PyTorch wants the kernel to fit the input
+    before padding (avg_pool3d checks `input ≥ kernel` in every dim)."""
+
     def shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
         x = inputs[0]
         rank = spatial_rank(name, x)
@@ -55,6 +59,12 @@ def _pool_shape(name: str, dilated: bool):  # type: ignore[no-untyped-def]
                 raise OpError(f"{name}: padding should be at most half the kernel size",
                               attr="padding", expected=f"padding ≤ {k // 2}",
                               found=str(attrs["padding"]))
+        if rank in unpadded_fit and any(size < k for size, k in zip(  # type: ignore[operator]
+                x[2:], kernel, strict=True)):
+            raise OpError(f"{name}: the input is smaller than the kernel",
+                          attr="kernel_size", expected=f"each spatial size ≥ the kernel "
+                          f"{list(kernel)}, padding aside", found=f"input {format_shape(x)}",
+                          notes=[f"PyTorch's {rank}d {name} checks the unpadded input"])
         out = tuple(
             pooled_size(size, k, s, p, d, attrs["ceil_mode"])  # type: ignore[arg-type]
             for size, k, s, p, d in zip(x[2:], kernel, stride, padding, dilation, strict=True)
@@ -121,7 +131,7 @@ AVGPOOL = register(Op(
         Attr("divisor_override", OPTIONAL_INT, None, "divide by this instead of the window size"),
     ),
     infer=_avgpool_infer,
-    shape=_pool_shape("avgpool", dilated=False),
+    shape=_pool_shape("avgpool", dilated=False, unpadded_fit=(3,)),
     module=lambda attrs, inputs: standard_construct(
         f"nn.AvgPool{len(inputs[0]) - 2}d", attrs, AVGPOOL, positional=("kernel_size",),
         omit=("divisor_override",) if len(inputs[0]) == 3 else ()),
