@@ -492,6 +492,7 @@ class Elaborator:
                 last = given[-1].span
                 arg_spans[attr.name] = Span(arg.span.source, arg.span.line, arg.span.column,
                                             last.end_line, last.end_column)
+        bound = attrs
         try:
             attrs = dict(op.infer(attrs, shapes))
             shape = op.shape(attrs, shapes)
@@ -499,6 +500,11 @@ class Elaborator:
             span = arg_spans.get(error.attr or "", entry.span)
             raise self._fail(ArchcError(error.message, span, expected=error.expected,
                                         found=error.found, notes=error.notes), ctx) from None
+        # the written expression stands for the value in generated code only where inference
+        # kept the value, and where it is a scalar (a list literal is not PyTorch's tuple)
+        sources = {name: expr for name, expr in sources.items()
+                   if attrs.get(name) == bound.get(name)
+                   and isinstance(attrs.get(name), (int, float, str))}
         module: Path | None = None
         if op.module is not None:
             module = (*ctx.scope.path, ctx.name or ctx.scope.next_index())

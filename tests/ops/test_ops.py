@@ -1,0 +1,843 @@
+"""Every op in `archc.ops.OPS`, built through the public pipeline and checked against PyTorch.
+
+For each configuration the spec is elaborated (`archc.network`, static shapes, no torch) and
+built (`archc.build`, the generated source executed); one forward pass then checks that every
+op module's static output shape, parameter count and buffer count are what PyTorch has, and
+so are the network's totals. Hypothesis compares the shape rules with hand-made PyTorch
+modules over random geometry (including the cases where both must refuse), and the error
+tests check that every mistake is an `ArchcError` that says what is wrong and where.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import torch
+import yaml
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+import archc
+from archc import ArchcError
+from archc.ir import Network
+from archc.ops import OPS
+
+PROPERTY = settings(max_examples=30, deadline=None)
+
+# ------------------------------------------------------------------ helpers
+
+
+def spec_text(input_shape: tuple[int, ...], layers: Any) -> str:
+    """A spec with one input and the given layers: a layer string ("conv(8, 3); relu"), a
+    merge mapping ({"concat": [...], "dim": 2}) or a list of those."""
+    body = layers if isinstance(layers, list) else [layers]
+    document = {"name": "t", "input": list(input_shape), "layers": body}
+    return yaml.safe_dump(document, sort_keys=False, width=1000)
+
+
+def fmt(value: Any) -> str:
+    """A Python value as spec-expression text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "none"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(fmt(v) for v in value) + "]"
+    return repr(value)
+
+
+def call(op: str, *args: Any, **kwargs: Any) -> str:
+    """`call("conv", 8, 3, stride=2)` → "conv(8, 3, stride=2)"."""
+    parts = [fmt(a) for a in args] + [f"{k}={fmt(v)}" for k, v in kwargs.items()]
+    return f"{op}({', '.join(parts)})"
+
+
+def concrete(shape: tuple[int | None, ...], batch: int = 1) -> tuple[int, ...]:
+    return tuple(batch if d is None else d for d in shape)
+
+
+def own_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def own_buffers(module: nn.Module) -> int:
+    return sum(b.numel() for b in module.buffers())
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """PyTorch's own UserWarnings (padding='same' with an even kernel, ...) are not tested."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        yield
+
+
+@dataclass
+class Built:
+    network: Network
+    model: nn.Module
+    output: torch.Tensor
+
+
+def build_and_check(input_shape: tuple[int, ...], layers: Any) -> Built:
+    """Elaborate and build a spec, run it once, and check static against PyTorch per op
+    module (output shape, parameters, buffers) and for the whole network."""
+    text = spec_text(input_shape, layers)
+    network = archc.network(text)
+    with quiet():
+        model = archc.build(text).eval()
+    seen: dict[int, tuple[int, ...]] = {}
+    handles = []
+    modules = [node for node in network.nodes() if node.module is not None]
+    for node in modules:
+        assert node.module is not None
+        module = model.get_submodule(".".join(node.module))
+        assert own_params(module) == node.params, f"parameters of {node.op} at {node.path}"
+        assert own_buffers(module) == node.buffers, f"buffers of {node.op} at {node.path}"
+
+        def hook(_: nn.Module, __: Any, out: torch.Tensor, node_id: int = node.id) -> None:
+            seen[node_id] = tuple(out.shape)
+
+        handles.append(module.register_forward_hook(hook))
+    with torch.no_grad(), quiet():
+        output = model(torch.randn(1, *input_shape))
+    for handle in handles:
+        handle.remove()
+    assert set(seen) == {node.id for node in modules}, "an op module did not run"
+    for node_id, shape in seen.items():
+        node = network.node(node_id)
+        assert shape == concrete(node.shape), f"{node.op} at {node.path}: static {node.shape}"
+    (static,) = network.output_shapes()
+    assert tuple(output.shape) == concrete(static)
+    assert network.total_params == own_params(model)
+    assert network.total_buffers == own_buffers(model)
+    return Built(network, model, output)
+
+
+def ops_in(network: Network) -> set[str]:
+    return {node.op for node in network.nodes()}
+
+
+# ------------------------------------------------------------------ the configuration table
+# op name → [(input shape without the batch dim, layers)]. Every op in OPS must appear here.
+
+C1, C2, C3 = (3, 16), (3, 9, 10), (2, 4, 5, 6)  # 1d, 2d and 3d inputs
+
+Case = tuple[tuple[int, ...], Any] | tuple[tuple[int, ...], Any, str]
+
+CASES: dict[str, list[Case]] = {
+    "conv": [
+        ((3, 17, 19), "conv(8, 3, stride=2, padding=1)"),
+        (C1, "conv(4, 5)"),
+        ((3, 20), "conv(6, 3, stride=3, groups=3, bias=false)"),
+        ((2, 6, 7, 5), "conv(4, 3, padding=1)"),
+        ((3, 4, 4, 4), "conv(2, [1, 2, 3], stride=[1, 2, 1])"),
+        ((4, 10, 10), "conv(8, 3, groups=2, bias=false)"),
+        ((4, 10, 10), "conv(4, 3, groups=4)"),
+        ((3, 12, 9), "conv(5, [3, 1], stride=[2, 1], padding=[1, 0])"),
+        ((3, 11, 11), "conv(4, 3, dilation=2)"),
+        ((3, 11, 11), "conv(4, 3, dilation=[1, 2], stride=2)"),
+        (C2, "conv(4, 4, padding='same')"),
+        (C2, "conv(4, 3, padding='same', dilation=2)"),
+        (C1, "conv(4, 6, padding='same')"),
+        (C3, "conv(3, 2, padding='same')"),
+        (C2, "conv(4, 3, padding='valid')"),
+        ((3, 8, 8), "conv(4, 3, padding=1, padding_mode='reflect')"),
+        ((3, 8, 8), "conv(4, 3, padding=7, padding_mode='reflect')"),
+        ((3, 8, 8), "conv(4, 3, padding=8, padding_mode='circular')"),
+        ((3, 8, 8), "conv(4, 3, padding=9, padding_mode='replicate')"),
+        ((3, 8), "conv(4, 4, padding='same', padding_mode='reflect')"),
+        (C3, "conv(2, 3, padding=1, padding_mode='circular')"),
+        ((3, 10, 10), "conv(6, 1, in_channels=3)"),
+        ((1, 5, 5), "conv(2, 1, weight=[[[[1.0]]], [[[2.0]]]])"),
+        ((3, 5, 5), "conv(4, 5)"),  # the kernel exactly fills the input
+        ((3, 17, 19), "conv(8, 3, 2, 1); relu; conv(4, 3, 2, 1)"),
+    ],
+    "conv_transpose": [
+        ((4, 5, 6), "conv_transpose(3, 3, stride=2, padding=1, output_padding=1)"),
+        ((4, 7), "conv_transpose(2, 4, stride=2)"),
+        ((2, 3, 4, 3), "conv_transpose(4, 2, stride=2)"),
+        ((4, 5, 5), "conv_transpose(8, 3, groups=2, bias=false)"),
+        ((4, 5, 5), "conv_transpose(4, 3, dilation=2, stride=2, output_padding=1)"),
+        ((4, 5, 5), "conv_transpose(4, 3, dilation=3, output_padding=2)"),
+        ((3, 5, 6), "conv_transpose(2, [3, 2], stride=[2, 1], padding=[1, 0])"),
+        ((4, 5, 5), "conv_transpose(8, 1, in_channels=4)"),
+        ((4, 1), "conv_transpose(3, 1)"),
+        ((3, 6, 6), "conv(8, 3, stride=2, padding=1); conv_transpose(3, 4, stride=2, padding=1)"),
+    ],
+    "linear": [
+        ((12,), "linear(5)"),
+        ((12,), "linear(5, bias=false)"),
+        ((4, 6), "linear(3)"),
+        ((2, 3, 5), "linear(7)"),
+        ((2, 3, 4, 5), "linear(2)"),
+        ((6,), "linear(4, in_features=6)"),
+        ((1,), "linear(1)"),
+        ((3, 4, 4), "flatten; linear(10)"),
+    ],
+    "bn": [
+        ((6,), "bn"),
+        ((4, 9), "bn"),
+        ((4, 6, 7), "bn"),
+        (C3, "bn"),
+        ((4, 6, 7), "bn(affine=false)"),
+        ((4, 9), "bn(track_running_stats=false)"),
+        ((4, 6, 7), "bn(affine=false, track_running_stats=false)"),
+        ((4, 6, 7), "bn(eps=0.001, momentum=none)"),
+        ((4, 6, 7), "bn(num_features=4)"),
+        ((3, 6, 6), "conv(8, 3, bias=false); bn; relu"),
+    ],
+    "layernorm": [
+        ((10,), "layernorm"),
+        ((5, 10), "layernorm"),
+        ((3, 5, 6), "layernorm([5, 6])"),
+        ((3, 5, 6), "layernorm([3, 5, 6])"),
+        (C3, "layernorm(6)"),
+        ((5, 10), "layernorm(elementwise_affine=false)"),
+        ((5, 10), "layernorm(bias=false)"),
+        ((3, 4), "layernorm(4, eps=0.001)"),
+        ((4, 6), "linear(8); layernorm; gelu"),
+        ((5, 10), "layernorm(normalized_shape=none)"),
+    ],
+    "groupnorm": [
+        ((6, 5), "groupnorm(3)"),
+        ((8, 4, 4), "groupnorm(2)"),
+        ((4, 2, 3, 3), "groupnorm(4, affine=false)"),
+        ((6,), "groupnorm(3)"),
+        ((8, 4, 4), "groupnorm(1)"),
+        ((6, 4, 4), "groupnorm(6, eps=0.01)"),
+    ],
+    "relu": [((5,), "relu"), (C1, "relu"), (C2, "relu"),
+             (C3, "conv(2, 1); relu(inplace=true)")],
+    "relu6": [((4, 7), "relu6"), (C2, "relu6(true)"), (C3, "relu6")],
+    "leaky_relu": [
+        ((5,), "leaky_relu"),
+        (C1, "leaky_relu(0.2)"),
+        (C2, "leaky_relu(negative_slope=0.1, inplace=true)"),
+        (C3, "leaky_relu(0.3)"),
+    ],
+    "elu": [((5,), "elu"), (C1, "elu"), (C2, "elu(alpha=0.5)"), (C3, "elu(2, true)")],
+    "gelu": [((5,), "gelu"), (C1, "gelu(approximate='tanh')"), (C2, "gelu('none')"),
+             (C3, "gelu")],
+    "silu": [((5,), "silu"), (C1, "silu"), (C2, "silu(inplace=true)"), (C3, "silu")],
+    "sigmoid": [((5,), "sigmoid"), (C1, "sigmoid"), (C2, "sigmoid"), (C3, "sigmoid")],
+    "tanh": [((5,), "tanh"), (C1, "tanh"), (C2, "tanh"), (C3, "tanh")],
+    "hardswish": [((5,), "hardswish"), (C1, "hardswish(inplace=true)"), (C2, "hardswish"),
+                  (C3, "hardswish")],
+    "softmax": [
+        ((10,), "softmax"),
+        (C1, "softmax(dim=2)"),
+        (C2, "softmax(dim=1)"),
+        (C2, "softmax(-2)"),
+        (C3, "softmax(dim=4)"),
+    ],
+    "log_softmax": [((10,), "log_softmax"), (C1, "log_softmax(dim=1)"),
+                    (C2, "log_softmax(dim=-3)"), (C3, "log_softmax(-1)")],
+    "maxpool": [
+        ((3, 8, 8), "maxpool(2)"),
+        ((3, 9, 9), "maxpool(3, stride=2, padding=1)"),
+        ((3, 10), "maxpool(3, stride=2)"),
+        ((2, 6, 6, 6), "maxpool(2)"),
+        ((3, 9, 8), "maxpool(2, ceil_mode=true)"),
+        ((3, 11, 11), "maxpool(3, stride=2, dilation=2)"),
+        ((3, 11, 11), "maxpool(2, stride=1, padding=1, dilation=3)"),
+        ((3, 9, 10), "maxpool([3, 2], stride=[2, 1], padding=[1, 0])"),
+        ((3, 5, 5), "maxpool(2, stride=2, padding=1, ceil_mode=true)"),  # last window dropped
+        ((2, 7), "maxpool(3, stride=1, padding=1)"),
+        ((2, 7, 5, 6), "maxpool(3, 2, 1, ceil_mode=true)"),
+        ((3, 4, 4), "maxpool(4)"),
+    ],
+    "avgpool": [
+        ((3, 8, 8), "avgpool(2)"),
+        ((3, 9, 9), "avgpool(3, stride=2, padding=1)"),
+        ((3, 9, 9), "avgpool(3, stride=2, padding=1, count_include_pad=false)"),
+        ((3, 10), "avgpool(4, stride=3)"),
+        ((3, 10), "avgpool(3, stride=2, padding=1, ceil_mode=true)"),
+        ((2, 5, 6, 7), "avgpool(2, ceil_mode=true)"),
+        ((3, 8, 8), "avgpool(2, divisor_override=3)"),
+        ((2, 4, 4, 4), "avgpool(2, divisor_override=2)"),
+        ((3, 5, 5), "avgpool(2, stride=2, padding=1, ceil_mode=true)"),
+        ((3, 9, 7), "avgpool([3, 1], stride=[2, 1])"),
+    ],
+    "adaptive_avgpool": [
+        ((3, 9, 9), "adaptive_avgpool(1)"),
+        ((3, 10), "adaptive_avgpool(4)"),
+        ((3, 10), "adaptive_avgpool([3])"),
+        ((3, 7, 9), "adaptive_avgpool([2, 3])"),
+        ((3, 7, 9), "adaptive_avgpool([none, 3])"),
+        (C3, "adaptive_avgpool(2)"),
+        (C3, "adaptive_avgpool([none, 2, none])"),
+        ((3, 5, 5), "adaptive_avgpool(8)"),
+        ((3, 6, 6), "conv(4, 3); adaptive_avgpool(1); flatten; linear(2)"),
+    ],
+    "adaptive_maxpool": [
+        ((3, 9, 9), "adaptive_maxpool(1)"),
+        ((3, 10), "adaptive_maxpool(4)"),
+        ((3, 7, 9), "adaptive_maxpool([2, 3])"),
+        ((3, 7, 9), "adaptive_maxpool([3, none])"),
+        (C3, "adaptive_maxpool([1, 2, 3])"),
+        ((3, 5, 5), "adaptive_maxpool(7)"),
+    ],
+    "flatten": [
+        ((3, 4, 5), "flatten"),
+        ((3, 4, 5), "flatten(2)"),
+        (C3, "flatten(1, 2)"),
+        (C3, "flatten(start_dim=2, end_dim=-2)"),
+        ((7,), "flatten"),
+        ((3, 4), "flatten(-1)"),
+        (C1, "flatten(end_dim=1)"),
+    ],
+    "reshape": [
+        ((3, 4, 4), "reshape(48)"),
+        ((3, 4, 4), "reshape(-1)"),
+        ((3, 4, 4), "reshape(3, 16)"),
+        ((3, 4, 4), "reshape(6, -1, 2)"),
+        ((12,), "reshape(3, 2, 2)"),
+        ((12,), "reshape([4, 3])"),
+        (C3, "reshape(8, 30)"),
+        ((12,), "reshape(12, 1, 1)"),
+        (C1, "reshape(4, 12)"),
+    ],
+    "permute": [
+        ((3, 4, 5), "permute(0, 2, 3, 1)"),
+        ((3, 4), "permute(0, 2, 1)"),
+        (C3, "permute(0, 4, 1, 3, 2)"),
+        ((3, 4, 5), "permute(0, -1, 1, 2)"),
+        ((3, 4), "permute(0, 1, 2)"),
+        ((3, 4), "permute([0, 2, 1])"),
+    ],
+    "identity": [((5,), "identity"), (C1, "identity"), (C2, "identity"), (C3, "identity")],
+    "dropout": [
+        ((10,), "dropout"),
+        ((3, 4, 5), "dropout(0.2)"),
+        ((3, 4), "dropout(p=0.0)"),
+        (C3, "dropout(1.0)"),
+    ],
+    "dropout2d": [((3, 4, 5), "dropout2d"), ((3, 4, 5), "dropout2d(0.3)"),
+                  ((3, 4, 5), "dropout2d(p=1.0)")],
+    "upsample": [
+        ((3, 4, 5), "upsample(scale_factor=2)"),
+        ((3, 7), "upsample(scale_factor=3, mode='linear')"),
+        ((3, 7), "upsample(size=11, mode='linear', align_corners=false)"),
+        ((3, 4, 5), "upsample(size=[8, 7], mode='bilinear')"),
+        ((3, 4, 5), "upsample(size=9, mode='bicubic', align_corners=true)"),
+        ((2, 3, 4, 5), "upsample(scale_factor=2, mode='trilinear')"),
+        ((2, 3, 4, 5), "upsample(size=[4, 5, 6])"),
+        ((3, 4, 5), "upsample(scale_factor=1.5, mode='nearest-exact')"),
+        ((3, 10, 10), "upsample(scale_factor=0.5)"),
+        ((3, 7, 7), "upsample(scale_factor=0.3, mode='bilinear')"),
+        ((3, 4, 5), "upsample(none, 2.0, 'bilinear', true)"),
+        ((3, 4, 5), "upsample(scale_factor=[2, 3])"),
+    ],
+    "concat": [
+        ((3, 6, 6), {"concat": ["conv(4, 1)", "identity"]}),
+        ((3, 6, 6), {"concat": ["identity", "identity"], "dim": 2}),
+        ((3, 6, 6), {"concat": ["identity", "maxpool(3, stride=1, padding=1)",
+                                "conv(2, 3, padding=1)"]}),
+        ((3, 6, 6), {"concat": [["conv(4, 1)", "relu"], "conv(2, 3, padding='same')"]}),
+        ((3, 8), {"concat": ["conv(4, 3, padding=1)", "identity"]}),
+        (C3, {"concat": ["identity", "conv(2, 1)"], "dim": -1}),
+        ((12,), {"concat": ["linear(4)", "identity"]}),
+        ((5, 6), {"concat": ["linear(4)", "identity"], "dim": -1}),
+        ((3, 6, 6), {"concat": ["identity"]}),
+    ],
+    "add": [
+        ((3, 6, 6), {"add": ["conv(3, 3, padding=1)", "identity"]}),
+        ((4, 6), {"add": ["identity", "conv(4, 1)", "bn"]}),
+        ((2, 3, 3, 3), {"add": ["conv(2, 3, padding=1)", "identity"]}),
+        ((8,), {"add": ["linear(8)", "identity"]}),
+        ((4, 6, 6), ["conv(8, 3, padding=1)",
+                     {"add": [["conv(8, 3, padding=1)", "bn", "relu"], "identity"]}, "relu"]),
+    ],
+    "mul": [
+        ((4, 6, 6), {"mul": ["adaptive_avgpool(1); conv(4, 1); sigmoid", "identity"]}),
+        ((4, 6, 6), {"mul": ["identity", "identity"]}),
+        ((4, 6), {"mul": ["adaptive_maxpool(1)", "identity"]}),
+        ((4, 6, 6), {"mul": ["adaptive_avgpool([1, none])", "adaptive_avgpool([none, 1])"]}),
+        (C3, {"mul": ["adaptive_avgpool(1)", "identity", "sigmoid"]}),
+        ((8,), {"mul": ["linear(8)", "sigmoid"]}),
+        ((4, 6, 6), {"mul": ["adaptive_avgpool(1); flatten; linear(4); reshape(4, 1, 1)",
+                             "identity"]}),
+    ],
+}
+
+
+def _case_id(input_shape: tuple[int, ...], layers: Any) -> str:
+    text = layers if isinstance(layers, str) else yaml.safe_dump(
+        layers, default_flow_style=True, width=1000).strip()
+    return f"{list(input_shape)} {text}"
+
+
+def _params() -> list[Any]:
+    params = []
+    for op, cases in CASES.items():
+        for input_shape, layers in cases:
+            params.append(pytest.param(op, input_shape, layers,
+                                       id=f"{op}: {_case_id(input_shape, layers)}"))
+    return params
+
+
+def test_every_op_has_configurations() -> None:
+    missing = sorted(set(OPS) - set(CASES))
+    unknown = sorted(set(CASES) - set(OPS))
+    assert not missing, f"ops without test configurations: {missing}"
+    assert not unknown, f"configurations for ops that do not exist: {unknown}"
+    for op, cases in CASES.items():
+        assert len(cases) >= 3, f"{op}: give at least three configurations"
+
+
+@pytest.mark.parametrize(("op", "input_shape", "layers"), _params())
+def test_op_static_matches_torch(op: str, input_shape: tuple[int, ...], layers: Any) -> None:
+    built = build_and_check(input_shape, layers)
+    assert op in ops_in(built.network), f"the configuration does not use {op}"
+
+
+ONLY_CHW = {"dropout2d"}  # accepts [C, H, W] inputs only
+
+
+def test_every_input_rank_is_covered() -> None:
+    """Every op that accepts [C, L], [C, H, W] and [C, D, H, W] has a case for each; linear
+    and layernorm also for [F] and [T, F]."""
+    for op, cases in CASES.items():
+        ranks = {len(case[0]) for case in cases}
+        needed = {3} if op in ONLY_CHW else {2, 3, 4}
+        assert needed <= ranks, f"{op} lacks inputs of rank {sorted(needed - ranks)}"
+    for op in ("linear", "layernorm"):
+        assert {1, 2} <= {len(case[0]) for case in CASES[op]}, f"{op} lacks [F] or [T, F]"
+
+
+# ------------------------------------------------------------------ values, not only shapes
+
+
+def test_conv_fixed_weight_is_used() -> None:
+    built = build_and_check((1, 5, 5), "conv(2, 1, bias=false, weight=[[[[1.0]]], [[[2.0]]]])")
+    x = torch.randn(1, 1, 5, 5)
+    with torch.no_grad():
+        y = built.model(x)
+    torch.testing.assert_close(y, torch.cat([x, 2 * x], dim=1))
+
+
+@pytest.mark.parametrize(
+    ("input_shape", "layer", "reference"),
+    [
+        ((3, 4, 5), "reshape(6, -1, 2)", lambda x: x.reshape(1, 6, -1, 2)),
+        ((3, 4, 5), "permute(0, 3, 1, 2)", lambda x: x.permute(0, 3, 1, 2)),
+        ((3, 4, 5), "flatten(1, 2)", lambda x: x.flatten(1, 2)),
+        ((3, 4, 5), {"concat": ["identity", "identity"], "dim": -1},
+         lambda x: torch.cat([x, x], dim=-1)),
+        ((3, 4, 5), {"add": ["identity", "identity", "identity"]}, lambda x: 3 * x),
+        ((3, 4, 5), {"mul": ["identity", "identity"]}, lambda x: x * x),
+        ((3, 4, 5), "softmax(dim=1)", lambda x: x.softmax(dim=1)),
+    ],
+    ids=["reshape", "permute", "flatten", "concat", "add", "mul", "softmax"],
+)
+def test_function_ops_compute_what_they_say(input_shape: tuple[int, ...], layer: Any,
+                                            reference: Callable[[torch.Tensor], torch.Tensor],
+                                            ) -> None:
+    model = archc.build(spec_text(input_shape, layer)).eval()
+    x = torch.randn(1, *input_shape)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x))
+
+
+# ------------------------------------------------------------------ properties against PyTorch
+
+
+def agree_with_torch(input_shape: tuple[int, ...], layer: str,
+                     reference: Callable[[], nn.Module]) -> None:
+    """archc accepts `layer` exactly when PyTorch runs `reference()` on the input and gives
+    a non-empty output, and then agrees with it on the output shape and the parameter count.
+    (archc refuses size-0 outputs by design, where PyTorch may return an empty tensor.)"""
+    try:
+        with quiet():
+            module = reference().eval()
+            with torch.no_grad():
+                expected: tuple[int, ...] | None = tuple(
+                    module(torch.zeros(1, *input_shape)).shape)
+    except (RuntimeError, ValueError):
+        expected = None
+    if expected is None or 0 in expected:
+        event("refused by both")
+        with pytest.raises(ArchcError):
+            archc.network(spec_text(input_shape, layer))
+        return
+    event("accepted by both")
+    built = build_and_check(input_shape, layer)
+    assert tuple(built.output.shape) == expected
+    assert built.network.total_params == own_params(module)
+    assert built.network.total_buffers == own_buffers(module)
+
+
+def sizes(rank: int, low: int = 1) -> st.SearchStrategy[list[int]]:
+    """Spatial sizes, smaller in 3d."""
+    return st.lists(st.integers(low, 12 if rank < 3 else 6), min_size=rank, max_size=rank)
+
+
+def per_dim(rank: int, low: int, high: int) -> st.SearchStrategy[int | list[int]]:
+    """One int for every dim, or one per dim."""
+    return st.integers(low, high) | st.lists(st.integers(low, high), min_size=rank,
+                                             max_size=rank)
+
+
+def torch_arg(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+RANKS = st.integers(1, 3)
+CONVS = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+CONV_TRANSPOSES = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
+MAXPOOLS = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}
+AVGPOOLS = {1: nn.AvgPool1d, 2: nn.AvgPool2d, 3: nn.AvgPool3d}
+ADAPTIVE = {
+    "adaptive_avgpool": {1: nn.AdaptiveAvgPool1d, 2: nn.AdaptiveAvgPool2d,
+                         3: nn.AdaptiveAvgPool3d},
+    "adaptive_maxpool": {1: nn.AdaptiveMaxPool1d, 2: nn.AdaptiveMaxPool2d,
+                         3: nn.AdaptiveMaxPool3d},
+}
+
+
+@PROPERTY
+@given(data=st.data())
+def test_conv_property(data: st.DataObject) -> None:
+    rank = data.draw(RANKS, "rank")
+    spatial = data.draw(sizes(rank), "sizes")
+    groups = data.draw(st.integers(1, 3), "groups")
+    in_channels = groups * data.draw(st.integers(1, 2))
+    out_channels = groups * data.draw(st.integers(1, 2))
+    kernel = data.draw(per_dim(rank, 1, 5), "kernel")
+    stride = data.draw(per_dim(rank, 1, 3), "stride")
+    dilation = data.draw(per_dim(rank, 1, 2), "dilation")
+    padding = data.draw(per_dim(rank, 0, 3) | st.sampled_from(["same", "valid"]), "padding")
+    mode = data.draw(st.sampled_from(["zeros", "reflect", "replicate", "circular"]), "mode")
+    bias = data.draw(st.booleans(), "bias")
+    layer = call("conv", out_channels, kernel, stride=stride, padding=padding,
+                 dilation=dilation, groups=groups, bias=bias, padding_mode=mode)
+    agree_with_torch((in_channels, *spatial), layer, lambda: CONVS[rank](
+        in_channels, out_channels, torch_arg(kernel), stride=torch_arg(stride),
+        padding=torch_arg(padding), dilation=torch_arg(dilation), groups=groups, bias=bias,
+        padding_mode=mode))
+
+
+@PROPERTY
+@given(data=st.data())
+def test_conv_transpose_property(data: st.DataObject) -> None:
+    rank = data.draw(RANKS, "rank")
+    spatial = data.draw(sizes(rank), "sizes")
+    groups = data.draw(st.integers(1, 2), "groups")
+    in_channels = groups * data.draw(st.integers(1, 2))
+    out_channels = groups * data.draw(st.integers(1, 2))
+    kernel = data.draw(per_dim(rank, 1, 4), "kernel")
+    stride = data.draw(per_dim(rank, 1, 3), "stride")
+    padding = data.draw(per_dim(rank, 0, 2), "padding")
+    output_padding = data.draw(per_dim(rank, 0, 1), "output_padding")
+    dilation = data.draw(per_dim(rank, 1, 2), "dilation")
+    bias = data.draw(st.booleans(), "bias")
+    layer = call("conv_transpose", out_channels, kernel, stride=stride, padding=padding,
+                 output_padding=output_padding, groups=groups, bias=bias, dilation=dilation)
+    agree_with_torch((in_channels, *spatial), layer, lambda: CONV_TRANSPOSES[rank](
+        in_channels, out_channels, torch_arg(kernel), stride=torch_arg(stride),
+        padding=torch_arg(padding), output_padding=torch_arg(output_padding), groups=groups,
+        bias=bias, dilation=torch_arg(dilation)))
+
+
+@PROPERTY
+@given(data=st.data())
+def test_maxpool_property(data: st.DataObject) -> None:
+    rank = data.draw(RANKS, "rank")
+    spatial = data.draw(sizes(rank), "sizes")
+    kernel = data.draw(per_dim(rank, 1, 4), "kernel")
+    stride = data.draw(st.none() | per_dim(rank, 1, 3), "stride")
+    padding = data.draw(per_dim(rank, 0, 2), "padding")
+    dilation = data.draw(per_dim(rank, 1, 3), "dilation")
+    ceil_mode = data.draw(st.booleans(), "ceil_mode")
+    layer = call("maxpool", kernel, stride=stride, padding=padding, dilation=dilation,
+                 ceil_mode=ceil_mode)
+    agree_with_torch((2, *spatial), layer, lambda: MAXPOOLS[rank](
+        torch_arg(kernel), stride=torch_arg(stride), padding=torch_arg(padding),
+        dilation=torch_arg(dilation), ceil_mode=ceil_mode))
+
+
+@PROPERTY
+@given(data=st.data())
+def test_avgpool_property(data: st.DataObject) -> None:
+    rank = data.draw(RANKS, "rank")
+    spatial = data.draw(sizes(rank), "sizes")
+    kernel = data.draw(per_dim(rank, 1, 4), "kernel")
+    stride = data.draw(st.none() | per_dim(rank, 1, 3), "stride")
+    padding = data.draw(per_dim(rank, 0, 1), "padding")
+    ceil_mode = data.draw(st.booleans(), "ceil_mode")
+    count_include_pad = data.draw(st.booleans(), "count_include_pad")
+    extra = {}
+    if rank > 1 and data.draw(st.booleans(), "override"):
+        extra["divisor_override"] = data.draw(st.integers(1, 4), "divisor_override")
+    layer = call("avgpool", kernel, stride=stride, padding=padding, ceil_mode=ceil_mode,
+                 count_include_pad=count_include_pad, **extra)
+    agree_with_torch((2, *spatial), layer, lambda: AVGPOOLS[rank](
+        torch_arg(kernel), stride=torch_arg(stride), padding=torch_arg(padding),
+        ceil_mode=ceil_mode, count_include_pad=count_include_pad, **extra))
+
+
+@PROPERTY
+@given(data=st.data(), op=st.sampled_from(sorted(ADAPTIVE)))
+def test_adaptive_pool_property(data: st.DataObject, op: str) -> None:
+    rank = data.draw(RANKS, "rank")
+    spatial = data.draw(sizes(rank), "sizes")
+    keep = st.none() if rank > 1 else st.nothing()  # AdaptiveXPool1d takes no None
+    output_size = data.draw(st.integers(1, 14) | st.lists(
+        st.integers(1, 14) | keep, min_size=rank, max_size=rank), "output_size")
+    agree_with_torch((3, *spatial), call(op, output_size),
+                     lambda: ADAPTIVE[op][rank](torch_arg(output_size)))
+
+
+@PROPERTY
+@given(data=st.data())
+def test_flatten_property(data: st.DataObject) -> None:
+    shape = data.draw(st.lists(st.integers(1, 5), min_size=1, max_size=4), "shape")
+    rank = len(shape) + 1  # with the batch dim
+    start = data.draw(st.integers(-rank, rank - 1), "start_dim")
+    end = data.draw(st.integers(-rank, rank - 1), "end_dim")
+    layer = call("flatten", start, end)
+    if start % rank == 0:  # PyTorch would merge the batch dim; archc refuses
+        with pytest.raises(ArchcError, match="batch"):
+            archc.network(spec_text(tuple(shape), layer))
+        return
+    agree_with_torch(tuple(shape), layer, lambda: nn.Flatten(start, end))
+
+
+UPSAMPLE_MODES = {1: ["nearest", "nearest-exact", "linear"],
+                  2: ["nearest", "nearest-exact", "bilinear", "bicubic"],
+                  3: ["nearest", "nearest-exact", "trilinear"]}
+
+
+@PROPERTY
+@given(data=st.data())
+def test_upsample_property(data: st.DataObject) -> None:
+    rank = data.draw(RANKS, "rank")
+    spatial = data.draw(sizes(rank), "sizes")
+    mode = data.draw(st.sampled_from(UPSAMPLE_MODES[rank]), "mode")
+    kwargs: dict[str, Any] = {"mode": mode}
+    if data.draw(st.booleans(), "by size"):
+        kwargs["size"] = data.draw(per_dim(rank, 1, 16), "size")
+    else:
+        kwargs["scale_factor"] = data.draw(
+            st.sampled_from([0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0]), "scale")
+    if mode not in ("nearest", "nearest-exact"):
+        kwargs["align_corners"] = data.draw(st.none() | st.booleans(), "align_corners")
+    layer = call("upsample", **kwargs)
+    agree_with_torch((2, *spatial), layer,
+                     lambda: nn.Upsample(**{k: torch_arg(v) for k, v in kwargs.items()}))
+
+
+# ------------------------------------------------------------------ errors
+# (input shape, layers, a fragment of the message): each must be an ArchcError that points at
+# the spec, never another exception.
+
+ERRORS: list[tuple[str, tuple[int, ...], Any, str]] = [
+    # convolution
+    ("conv kernel > padded input", (3, 4, 4), "conv(8, 5)", "kernel larger than the padded"),
+    ("conv1d kernel > padded input", (3, 4), "conv(8, 4, padding=0, dilation=2)",
+     "kernel larger than the padded"),
+    ("conv3d kernel > input", (1, 2, 8, 8), "conv(2, 3)", "kernel larger than the padded"),
+    ("conv groups", (4, 8, 8), "conv(8, 3, groups=3)", "groups=3 does not divide"),
+    ("conv groups out", (4, 8, 8), "conv(6, 3, groups=4)", "does not divide the out_channels"),
+    ("conv groups 0", (4, 8, 8), "conv(8, 3, groups=0)", "groups must be at least 1"),
+    ("conv same stride", (3, 8, 8), "conv(8, 3, stride=2, padding='same')",
+     "padding='same' needs stride 1"),
+    ("conv unknown padding", (3, 8, 8), "conv(8, 3, padding='full')", "unknown padding"),
+    ("conv padding count", (3, 8, 8), "conv(8, [3, 3, 3])", "kernel_size has 3 values"),
+    ("conv negative padding", (3, 8, 8), "conv(8, 3, padding=-1)", "must not be negative"),
+    ("conv stride 0", (3, 8, 8), "conv(8, 3, stride=0)", "stride must be at least 1"),
+    ("conv out_channels 0", (3, 8, 8), "conv(0, 3)", "out_channels must be at least 1"),
+    ("conv in_channels", (3, 8, 8), "conv(8, 3, in_channels=4)", "in_channels=4 disagrees"),
+    ("conv on [N, F]", (12,), "conv(8, 3)", "conv expects"),
+    ("conv padding_mode", (3, 8, 8), "conv(8, 3, padding_mode='mirror')",
+     "unknown padding_mode"),
+    ("conv reflect too wide", (3, 4, 4), "conv(8, 3, padding=4, padding_mode='reflect')",
+     "padding_mode='reflect' needs padding less than"),
+    ("conv circular too wide", (3, 4, 4), "conv(8, 3, padding=5, padding_mode='circular')",
+     "padding_mode='circular' needs padding at most"),
+    ("conv weight shape", (3, 8, 8), "conv(2, 1, weight=[[[[1.0]]]])",
+     "fixed weight has the wrong shape"),
+    ("conv_transpose output_padding", (4, 5, 5),
+     "conv_transpose(4, 3, stride=2, output_padding=2)", "output_padding must be smaller"),
+    ("conv_transpose size 0", (4, 1, 1), "conv_transpose(4, 1, padding=1)",
+     "output size would be"),
+    ("conv_transpose groups", (4, 5, 5), "conv_transpose(6, 3, groups=4)", "does not divide"),
+    ("conv_transpose negative padding", (4, 5, 5), "conv_transpose(4, 3, padding=-1)",
+     "padding must not be negative"),
+    # linear
+    ("linear in_features", (12,), "linear(10, in_features=7)", "in_features=7 disagrees"),
+    ("linear out_features", (12,), "linear(0)", "out_features must be at least 1"),
+    # normalisation
+    ("bn num_features", (8, 4, 4), "bn(num_features=4)", "num_features=4 disagrees"),
+    ("bn eps", (8, 4, 4), "bn(eps=-1)", "eps must not be negative"),
+    ("bn rank", (2, 3, 4, 5, 6), "bn", "bn expects"),
+    ("groupnorm groups", (8, 4, 4), "groupnorm(3)", "num_groups=3 does not divide"),
+    ("layernorm shape", (3, 5, 6), "layernorm([5, 5])", "normalized_shape must equal"),
+    ("layernorm batch", (6,), "layernorm([1, 6])", "normalized_shape must equal"),
+    # activations
+    ("softmax batch dim", (3, 4), "softmax(dim=0)", "batch dimension"),
+    ("softmax dim range", (3, 4), "log_softmax(dim=3)", "out of range"),
+    ("gelu approximate", (3, 4), "gelu(approximate='fast')", "must be one of"),
+    # pooling
+    ("maxpool output 0", (3, 2, 2), "maxpool(3)", "maxpool output size would be"),
+    ("maxpool1d output 0", (3, 2), "maxpool(3, stride=1)", "maxpool output size would be"),
+    ("avgpool output 0", (3, 2, 2), "avgpool(3)", "avgpool output size would be"),
+    ("avgpool3d input < kernel", (3, 2, 4, 4), "avgpool(3, padding=1)",
+     "input is smaller than the kernel"),
+    ("maxpool padding", (3, 8, 8), "maxpool(2, padding=2)", "at most half the kernel"),
+    ("maxpool dilated padding", (3, 12, 12), "maxpool(3, stride=1, padding=2, dilation=2)",
+     "at most half the kernel"),
+    ("avgpool padding", (3, 8, 8), "avgpool(3, padding=2)", "at most half the kernel"),
+    ("avgpool divisor 0", (3, 8, 8), "avgpool(2, divisor_override=0)", "at least 1"),
+    ("avgpool1d divisor", (3, 8), "avgpool(2, divisor_override=2)", "not available"),
+    ("maxpool stride 0", (3, 8, 8), "maxpool(2, stride=0)", "must be at least 1"),
+    ("adaptive size count", (3, 8, 8), "adaptive_avgpool([2, 2, 2])", "3 values for 2"),
+    ("adaptive size 0", (3, 8, 8), "adaptive_maxpool(0)", "at least 1"),
+    ("adaptive 1d none", (3, 8), "adaptive_avgpool([none])", "needs 2 or 3 spatial dims"),
+    # shapes
+    ("reshape count", (3, 4, 4), "reshape(5, 5)", "element count changes"),
+    ("reshape divide", (3, 4, 4), "reshape(5, -1)", "does not divide"),
+    ("reshape two -1", (3, 4, 4), "reshape(-1, -1)", "at most one -1"),
+    ("permute batch", (3, 4, 4), "permute(1, 0, 2, 3)", "batch dimension must stay first"),
+    ("permute not a permutation", (3, 4, 4), "permute(0, 1, 1, 2)", "must be a permutation"),
+    ("flatten batch", (3, 4), "flatten(0)", "merge the batch dimension"),
+    ("flatten order", (3, 4, 5), "flatten(3, 2)", "end_dim comes before start_dim"),
+    ("dropout p", (3, 4), "dropout(1.5)", "between 0 and 1"),
+    ("dropout2d rank", (3, 4), "dropout2d", "dropout2d expects"),
+    ("upsample neither", (3, 4, 4), "upsample", "exactly one of size and scale_factor"),
+    ("upsample both", (3, 4, 4), "upsample(size=8, scale_factor=2)", "exactly one of"),
+    ("upsample mode rank", (3, 4, 4), "upsample(scale_factor=2, mode='linear')",
+     "does not fit"),
+    ("upsample mode", (3, 4, 4), "upsample(scale_factor=2, mode='area')", "unknown mode"),
+    ("upsample align_corners", (3, 4, 4), "upsample(scale_factor=2, align_corners=true)",
+     "align_corners only applies"),
+    ("upsample to 0", (3, 4, 4), "upsample(scale_factor=0.2)", "output size would be"),
+    ("upsample size 0", (3, 4, 4), "upsample(size=[0, 4])", "output size would be"),
+    # merges
+    ("concat spatial", (3, 8, 8), {"concat": ["conv(4, 3)", "identity"]},
+     "concat branches disagree in height"),
+    ("concat rank", (3, 8, 8), {"concat": ["flatten", "identity"]}, "disagree in rank"),
+    ("concat batch dim", (3, 8, 8), {"concat": ["identity", "identity"], "dim": 0},
+     "not a non-batch dim"),
+    ("add channels", (3, 8, 8), {"add": ["conv(4, 1)", "identity"]}, "add branches disagree"),
+    ("mul broadcast", (3, 8, 8), {"mul": ["conv(4, 1)", "conv(3, 1)"]},
+     "do not broadcast"),
+    ("mul rank", (3, 5, 4), {"mul": ["adaptive_avgpool(1); flatten; linear(4)", "identity"]},
+     "mul branches disagree in rank"),
+    ("merge as a call", (3, 8, 8), "add", "is a merge"),
+    ("identity argument", (3, 8, 8), "identity(1)", "identity takes 0 positional arguments"),
+    # arguments
+    ("wrong type", (3, 8, 8), "conv(8, 'a')", "'kernel_size' must be an integer"),
+    ("wrong bool", (3, 8, 8), "conv(8, 3, bias=1)", "'bias' must be true or false"),
+    ("wrong float", (3, 8), "leaky_relu('steep')", "'negative_slope' must be a number"),
+    ("too many positional", (3, 8, 8), "conv(8, 3, 1, 1, 1, 1, true, 'zeros', 5)",
+     "conv takes 8 positional arguments"),
+    ("positional for none", (3, 8), "sigmoid(1)", "sigmoid takes 0 positional arguments"),
+    ("missing argument", (3, 8, 8), "conv(8)", "missing its argument 'kernel_size'"),
+    ("given twice", (3, 8, 8), "conv(8, 3, out_channels=4)", "'out_channels' is given twice"),
+    ("unknown op", (3, 8, 8), "convv(8, 3)", "unknown op or block 'convv'"),
+]
+
+
+@pytest.mark.parametrize(("input_shape", "layers", "message"),
+                         [pytest.param(*e[1:], id=e[0]) for e in ERRORS])
+def test_error(input_shape: tuple[int, ...], layers: Any, message: str) -> None:
+    text = spec_text(input_shape, layers)
+    with pytest.raises(ArchcError) as caught:
+        archc.network(text)
+    error = caught.value
+    assert message in error.message, str(error)
+    rendered = str(error)
+    assert rendered.startswith("<string>:"), f"the error does not point at the spec:\n{rendered}"
+    assert "^" in rendered, f"the offending text is not underlined:\n{rendered}"
+    with pytest.raises(ArchcError):  # build goes through the same checks
+        archc.build(text)
+
+
+def test_every_family_has_error_cases() -> None:
+    families = {op.family for op in OPS.values()}
+    named = {OPS[name].family for _, _, layers, _ in ERRORS
+             for name in OPS if _mentions(layers, name)}
+    assert families <= named, f"families without error cases: {sorted(families - named)}"
+
+
+def _mentions(layers: Any, name: str) -> bool:
+    if isinstance(layers, dict):
+        return name in layers
+    return isinstance(layers, str) and layers.split("(")[0].strip() == name
+
+
+@pytest.mark.parametrize(
+    ("layer", "suggestion"),
+    [
+        ("conv(8, 3, strid=2)", "stride"),
+        ("conv(8, 3, paddin=1)", "padding"),
+        ("maxpool(2, ceilmode=true)", "ceil_mode"),
+        ("linear(4, biass=false)", "bias"),
+        ("upsample(scale_facter=2)", "scale_factor"),
+        ("convv(8, 3)", "conv"),
+        ("relu6(inplce=true)", "inplace"),
+    ],
+)
+def test_unknown_keyword_suggests(layer: str, suggestion: str) -> None:
+    with pytest.raises(ArchcError) as caught:
+        archc.network(spec_text((3, 8, 8), layer))
+    assert f"did you mean '{suggestion}'" in str(caught.value)
+
+
+def test_error_underlines_the_argument() -> None:
+    """An op error caused by one argument points at that argument in the spec."""
+    with pytest.raises(ArchcError) as caught:
+        archc.network("name: t\ninput: [4, 8, 8]\nlayers:\n  - conv(8, 3, groups=3)\n")
+    span = caught.value.span
+    assert (span.line, span.column) == (4, 16)
+    assert "groups=3" in str(caught.value).splitlines()[1]
+
+
+# ------------------------------------------------------------------ no other exception
+
+
+VALUES = (st.integers(-2, 6) | st.sampled_from([0.0, 0.5, 1.5, -1.0]) | st.booleans()
+          | st.none() | st.sampled_from(["same", "valid", "reflect", "bilinear", "tanh", "x"])
+          | st.lists(st.integers(-1, 4), min_size=1, max_size=4))
+BRANCHES = ["identity", "conv(2, 1)", "adaptive_avgpool(1)", "flatten", "maxpool(2)",
+            "linear(3)", "relu"]
+
+
+@PROPERTY
+@given(data=st.data(), name=st.sampled_from(sorted(OPS)))
+def test_any_arguments_give_archc_error_or_agree(data: st.DataObject, name: str) -> None:
+    """Random arguments on random inputs: archc either refuses with an ArchcError or builds a
+    module that runs and matches its static shapes and counts."""
+    op = OPS[name]
+    input_shape = tuple(data.draw(st.lists(st.integers(1, 6), min_size=1, max_size=4),
+                                  "input"))
+    if op.arity is None:
+        layers: Any = {name: data.draw(st.lists(st.sampled_from(BRANCHES), min_size=1,
+                                                max_size=3), "branches")}
+        if op.attrs and data.draw(st.booleans()):
+            layers["dim"] = data.draw(st.integers(-3, 4), "dim")
+    else:
+        chosen = [a for a in op.attrs
+                  if data.draw(st.booleans(), a.name) or (a.required and not a.inferred)]
+        kwargs = {a.name: data.draw(VALUES, a.name) for a in chosen}
+        layers = call(name, **kwargs)
+    try:
+        archc.network(spec_text(input_shape, layers))
+    except ArchcError:
+        event("refused")
+        return
+    event("accepted")
+    try:
+        build_and_check(input_shape, layers)
+    except ValueError as error:  # batch statistics of a single value need a batch > 1
+        assert "more than 1 value per channel" in str(error)
