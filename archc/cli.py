@@ -192,9 +192,9 @@ def ops(name: str | None, fmt: str) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from archc.docsgen import markdown, signature
     from archc.errors import suggest
     from archc.ops import OPS
-    from archc.docsgen import markdown, signature
 
     if fmt == "markdown":
         click.echo(markdown(), nl=False)

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import networkx as nx
 
@@ -36,8 +36,10 @@ class ShapeValue:
 
     shape: Shape
 
-    ATTRIBUTES = ("c", "h", "w", "d", "l", "features", "shape", "rank")
-    ALIASES = {"channels": "c", "height": "h", "width": "w", "depth": "d", "length": "l"}
+    ATTRIBUTES: ClassVar[tuple[str, ...]] = ("c", "h", "w", "d", "l", "features", "shape", "rank")
+    ALIASES: ClassVar[dict[str, str]] = {
+        "channels": "c", "height": "h", "width": "w", "depth": "d", "length": "l",
+    }
 
     def attribute(self, name: str) -> Any:
         dims = self.shape[1:]

@@ -115,5 +115,5 @@ layers:
 def test_inferred_arguments_never_written() -> None:
     net = archc.network("input: [3, 28, 28]\nlayers:\n  - conv(6, 5, padding=2); "
                         "maxpool(2); flatten; linear(10)\n")
-    linear = [n for n in net.nodes() if n.op == "linear"][0]
+    linear = next(n for n in net.nodes() if n.op == "linear")
     assert linear.attrs["in_features"] == 6 * 14 * 14

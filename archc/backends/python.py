@@ -268,8 +268,7 @@ class Generator:
     def op_expression(self, node: Node, template: Template, owner: str) -> None:
         op = OPS[node.op]
         assert op.module is not None
-        construct: Construct = op.module(node.attrs, [self.network.node(i).shape
-                                                      for i in node.inputs])
+        construct = op.construct(node.attrs, [self.network.node(i).shape for i in node.inputs])
         # an argument written in the spec stays in the code even at its default value, so that
         # instances of one block share one class (stride=stride, whatever its value)
         present = {name for name, _ in construct.kwargs} | {name for name, _ in construct.tensors}

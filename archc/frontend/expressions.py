@@ -263,7 +263,8 @@ def _syntax_error(
         width = 1
     expected_names: set[str] = set(getattr(error, "expected", None) or ())
     if isinstance(error, UnexpectedToken) and error.interactive_parser is not None:
-        expected_names = set(error.interactive_parser.accepts())  # exact, unlike LALR lookahead
+        accepts = error.interactive_parser.accepts()  # type: ignore[no-untyped-call]
+        expected_names = set(accepts)  # exact, unlike the LALR lookahead set
     if isinstance(error, UnexpectedCharacters):
         expected_names = set(error.allowed or ())
     span = Span(source, err_line, err_col, err_line, err_col + width).shifted(line, column)

@@ -43,7 +43,8 @@ def _activation(name: str, callee: str, doc: str, *attrs: Attr, **extra: object)
         doc=doc,
         attrs=attrs,
         shape=_same,
-        module=lambda a, inputs: standard_construct(callee, a, op, positional=(), always=always),
+        module=lambda op, a, inputs: standard_construct(callee, a, op, positional=(),
+                                                        always=always),
         shape_rule="unchanged",
         **extra,  # type: ignore[arg-type]
     )

@@ -142,7 +142,7 @@ def conv_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
     padding = _padding("conv", attrs, rank, kernel, dilation, stride)
     _check_padding_mode(attrs, x, padding, kernel, dilation)
     sizes = x[2:]
-    if padding == "same":
+    if isinstance(padding, str):  # 'same'
         return (x[0], attrs["out_channels"], *sizes)
     out = []
     for size, k, s, d, p in zip(sizes, kernel, stride, dilation, padding, strict=True):
@@ -162,13 +162,13 @@ def conv_params(attrs: Attrs, inputs: Sequence[Shape]) -> int:
     rank = len(inputs[0]) - 2
     kernel = expand("conv", "kernel_size", attrs["kernel_size"], rank)
     weight = attrs["out_channels"] * (channels(inputs[0]) // attrs["groups"]) * prod(kernel)
-    return weight + (attrs["out_channels"] if attrs["bias"] else 0)
+    return int(weight + (attrs["out_channels"] if attrs["bias"] else 0))
 
 
 def conv_macs(attrs: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
     rank = len(inputs[0]) - 2
     kernel = expand("conv", "kernel_size", attrs["kernel_size"], rank)
-    return numel(output) * (channels(inputs[0]) // attrs["groups"]) * prod(kernel)
+    return int(numel(output) * (channels(inputs[0]) // attrs["groups"]) * prod(kernel))
 
 
 def _key(attrs: Attrs) -> str:
@@ -205,8 +205,8 @@ CONV = register(Op(
     shape=conv_shape,
     params=conv_params,
     macs=conv_macs,
-    module=lambda attrs, inputs: _with_weight(standard_construct(
-        f"nn.Conv{len(inputs[0]) - 2}d", attrs, CONV,
+    module=lambda op, attrs, inputs: _with_weight(standard_construct(
+        f"nn.Conv{len(inputs[0]) - 2}d", attrs, op,
         positional=("in_channels", "out_channels", "kernel_size"), omit=("weight",),
     ), attrs),
     shape_rule="[N, C, *S] → [N, out_channels, *S'], S' = ⌊(S + 2·padding − dilation·(kernel−1)"
@@ -257,14 +257,14 @@ def conv_transpose_params(attrs: Attrs, inputs: Sequence[Shape]) -> int:
     rank = len(inputs[0]) - 2
     kernel = expand("conv_transpose", "kernel_size", attrs["kernel_size"], rank)
     weight = channels(inputs[0]) * (attrs["out_channels"] // attrs["groups"]) * prod(kernel)
-    return weight + (attrs["out_channels"] if attrs["bias"] else 0)
+    return int(weight + (attrs["out_channels"] if attrs["bias"] else 0))
 
 
 def conv_transpose_macs(attrs: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
     rank = len(inputs[0]) - 2
     kernel = expand("conv_transpose", "kernel_size", attrs["kernel_size"], rank)
     per_input = (attrs["out_channels"] // attrs["groups"]) * prod(kernel)
-    return numel(inputs[0]) * per_input
+    return int(numel(inputs[0]) * per_input)
 
 
 CONV_TRANSPOSE = register(Op(
@@ -286,8 +286,8 @@ CONV_TRANSPOSE = register(Op(
     shape=conv_transpose_shape,
     params=conv_transpose_params,
     macs=conv_transpose_macs,
-    module=lambda attrs, inputs: standard_construct(
-        f"nn.ConvTranspose{len(inputs[0]) - 2}d", attrs, CONV_TRANSPOSE,
+    module=lambda op, attrs, inputs: standard_construct(
+        f"nn.ConvTranspose{len(inputs[0]) - 2}d", attrs, op,
         positional=("in_channels", "out_channels", "kernel_size"),
     ),
     shape_rule="[N, C, *S] → [N, out_channels, *S'], S' = (S − 1)·stride − 2·padding + "

@@ -54,8 +54,8 @@ LINEAR = register(Op(
     params=lambda attrs, inputs: attrs["in_features"] * attrs["out_features"]
     + (attrs["out_features"] if attrs["bias"] else 0),
     macs=lambda attrs, inputs, output: numel(inputs[0]) * attrs["out_features"],
-    module=lambda attrs, inputs: standard_construct(
-        "nn.Linear", attrs, LINEAR, positional=("in_features", "out_features")),
+    module=lambda op, attrs, inputs: standard_construct(
+        "nn.Linear", attrs, op, positional=("in_features", "out_features")),
     shape_rule="[N, *, F] → [N, *, out_features]",
     key=lambda attrs: str(attrs["out_features"]),
 ))

@@ -38,7 +38,7 @@ def concat_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
             what = _DIM_NAMES.get(axis, f"dim {axis}") if rank == 4 else f"dim {axis}"
             raise OpError(f"concat branches disagree in {what}", found=_describe(inputs),
                           notes=[f"concat joins on dim {dim}; every other dim must match"])
-    total = sum(s[dim] for s in inputs if s[dim] is not None)
+    total = sum(d for s in inputs if (d := s[dim]) is not None)
     return (*first[:dim], total, *first[dim + 1:])
 
 
@@ -67,8 +67,8 @@ def broadcast(op: str, inputs: Sequence[Shape], exact: bool) -> Shape:
     out: list[int | None] = []
     for axis in range(rank):
         sizes = {s[axis - rank + len(s)] for s in inputs if axis - rank + len(s) >= 0}
-        sizes.discard(None)
-        concrete = {s for s in sizes if s != 1} if not exact else sizes
+        known = {s for s in sizes if s is not None}
+        concrete = {s for s in known if s != 1} if not exact else known
         if len(concrete) > 1 or (exact and any(len(s) != rank for s in inputs)):
             what = "shapes" if exact else "shapes that do not broadcast"
             raise OpError(f"{op} branches disagree: {what}", found=_describe(inputs),

@@ -64,8 +64,8 @@ BN = register(Op(
     params=lambda attrs, inputs: 2 * channels(inputs[0]) if attrs["affine"] else 0,
     buffers=lambda attrs, inputs: 2 * channels(inputs[0]) + 1
     if attrs["track_running_stats"] else 0,
-    module=lambda attrs, inputs: standard_construct(
-        _bn_callee(inputs), attrs, BN, positional=("num_features",)),
+    module=lambda op, attrs, inputs: standard_construct(
+        _bn_callee(inputs), attrs, op, positional=("num_features",)),
     shape_rule="unchanged; C = dim 1",
 ))
 
@@ -75,6 +75,7 @@ def layernorm_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
     shape = attrs.get("normalized_shape")
     if shape is None:
         shape = x[-1]
+    assert shape is not None
     dims = (shape,) if isinstance(shape, int) else tuple(shape)
     trailing = tuple(x[len(x) - len(dims):]) if len(dims) < len(x) else None
     if trailing != dims:
@@ -105,8 +106,8 @@ LAYERNORM = register(Op(
     infer=layernorm_infer,
     shape=_same,
     params=_layernorm_params,
-    module=lambda attrs, inputs: standard_construct(
-        "nn.LayerNorm", attrs, LAYERNORM, positional=("normalized_shape",)),
+    module=lambda op, attrs, inputs: standard_construct(
+        "nn.LayerNorm", attrs, op, positional=("normalized_shape",)),
     shape_rule="unchanged",
 ))
 
@@ -140,7 +141,7 @@ GROUPNORM = register(Op(
     infer=groupnorm_infer,
     shape=_same,
     params=lambda attrs, inputs: 2 * channels(inputs[0]) if attrs["affine"] else 0,
-    module=lambda attrs, inputs: standard_construct(
-        "nn.GroupNorm", attrs, GROUPNORM, positional=("num_groups", "num_channels")),
+    module=lambda op, attrs, inputs: standard_construct(
+        "nn.GroupNorm", attrs, op, positional=("num_groups", "num_channels")),
     shape_rule="unchanged",
 ))

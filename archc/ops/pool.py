@@ -101,8 +101,8 @@ MAXPOOL = register(Op(
     doc="Max pooling (MaxPool1d/2d/3d by input rank).",
     attrs=(*_WINDOW, Attr("dilation", INTS, 1, "spacing between window elements"), CEIL),
     shape=_pool_shape("maxpool", dilated=True),
-    module=lambda attrs, inputs: standard_construct(
-        f"nn.MaxPool{len(inputs[0]) - 2}d", attrs, MAXPOOL, positional=("kernel_size",)),
+    module=lambda op, attrs, inputs: standard_construct(
+        f"nn.MaxPool{len(inputs[0]) - 2}d", attrs, op, positional=("kernel_size",)),
     shape_rule=RULE,
     key=_key,
 ))
@@ -132,8 +132,8 @@ AVGPOOL = register(Op(
     ),
     infer=_avgpool_infer,
     shape=_pool_shape("avgpool", dilated=False, unpadded_fit=(3,)),
-    module=lambda attrs, inputs: standard_construct(
-        f"nn.AvgPool{len(inputs[0]) - 2}d", attrs, AVGPOOL, positional=("kernel_size",),
+    module=lambda op, attrs, inputs: standard_construct(
+        f"nn.AvgPool{len(inputs[0]) - 2}d", attrs, op, positional=("kernel_size",),
         omit=("divisor_override",) if len(inputs[0]) == 3 else ()),
     shape_rule=RULE.replace("dilation·(kernel−1) − 1", "kernel"),
     key=_key,
@@ -169,7 +169,7 @@ def _adaptive(name: str, kind: str) -> Op:
         doc=f"Adaptive {kind} pooling to a fixed output size (1d/2d/3d by input rank).",
         attrs=(Attr("output_size", SIZE, doc="output size; none keeps that dimension"),),
         shape=_adaptive_shape(name),
-        module=lambda attrs, inputs: standard_construct(
+        module=lambda op, attrs, inputs: standard_construct(
             f"nn.Adaptive{kind.capitalize()}Pool{len(inputs[0]) - 2}d", attrs, op,
             positional=("output_size",)),
         shape_rule="[N, C, *S] → [N, C, *output_size]",

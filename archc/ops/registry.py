@@ -196,7 +196,7 @@ class Op:
     - `shape(attrs, inputs) -> Shape`: the output shape;
     - `params(attrs, inputs)`: trainable parameter count; `buffers`: non-trainable state;
     - `macs(attrs, inputs, output)`: multiply-accumulates (conv, linear);
-    - `module(attrs, inputs) -> Construct`: the nn.Module this op becomes;
+    - `module(op, attrs, inputs) -> Construct`: the nn.Module this op becomes;
     - `function(attrs, args) -> str`: a forward expression over argument variables (merges,
       reshape): such ops hold no state and make no module.
     """
@@ -210,11 +210,16 @@ class Op:
     params: Callable[[Attrs, Sequence[Shape]], int] = zero
     buffers: Callable[[Attrs, Sequence[Shape]], int] = zero
     macs: Callable[[Attrs, Sequence[Shape], Shape], int] = lambda a, i, o: 0
-    module: Callable[[Attrs, Sequence[Shape]], Construct] | None = None
+    module: Callable[[Op, Attrs, Sequence[Shape]], Construct] | None = None
     function: Callable[[Attrs, Sequence[str]], str] | None = None
     arity: int | None = 1  # None: any number of inputs (merges)
     shape_rule: str = ""  # the shape rule in words, for docs/ops.md
     key: Callable[[Attrs], str] = field(default=lambda attrs: "")  # short label: "3x3 /2, 64"
+
+    def construct(self, attrs: Attrs, inputs: Sequence[Shape]) -> Construct:
+        """The PyTorch constructor call this op becomes (ops that make modules)."""
+        assert self.module is not None, f"{self.name} makes no module"
+        return self.module(self, attrs, inputs)
 
     def attr(self, name: str) -> Attr | None:
         return next((a for a in self.attrs if a.name == name), None)

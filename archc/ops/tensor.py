@@ -36,7 +36,7 @@ def _dim(attrs: Attrs, name: str, rank: int) -> int:
     if not -rank <= dim < rank:
         raise OpError(f"{name}={dim} is out of range for a rank-{rank} input", attr=name,
                       expected=f"{-rank} ≤ {name} < {rank}")
-    return dim % rank
+    return int(dim % rank)
 
 
 def flatten_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
@@ -59,7 +59,7 @@ FLATTEN = register(Op(
     attrs=(Attr("start_dim", INT, 1, "first dim to merge (≥ 1)"),
            Attr("end_dim", INT, -1, "last dim to merge")),
     shape=flatten_shape,
-    module=lambda attrs, inputs: standard_construct("nn.Flatten", attrs, FLATTEN, positional=()),
+    module=lambda op, attrs, inputs: standard_construct("nn.Flatten", attrs, op, positional=()),
     shape_rule="[N, d1, ..., dk] → [N, d1·...·dk] (between start_dim and end_dim)",
 ))
 
@@ -132,7 +132,7 @@ IDENTITY = register(Op(
     doc="Passes its input through (the skip branch of a merge).",
     attrs=(),
     shape=_same,
-    module=lambda attrs, inputs: Construct("nn.Identity"),
+    module=lambda op, attrs, inputs: Construct("nn.Identity"),
     shape_rule="unchanged",
 ))
 
@@ -151,7 +151,7 @@ DROPOUT = register(Op(
     attrs=(Attr("p", FLOAT, 0.5, "drop probability"),),
     infer=_probability,
     shape=_same,
-    module=lambda attrs, inputs: standard_construct("nn.Dropout", attrs, DROPOUT, positional=()),
+    module=lambda op, attrs, inputs: standard_construct("nn.Dropout", attrs, op, positional=()),
     shape_rule="unchanged",
 ))
 
@@ -169,7 +169,7 @@ DROPOUT2D = register(Op(
     attrs=(Attr("p", FLOAT, 0.5, "drop probability"),),
     infer=_dropout2d_infer,
     shape=_same,
-    module=lambda attrs, inputs: standard_construct("nn.Dropout2d", attrs, DROPOUT2D,
+    module=lambda op, attrs, inputs: standard_construct("nn.Dropout2d", attrs, op,
                                                     positional=()),
     shape_rule="unchanged",
 ))
@@ -204,7 +204,8 @@ def upsample_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
     scales = (scale,) * rank if isinstance(scale, float) else tuple(scale)
     if len(scales) != rank:
         raise OpError("upsample: scale_factor has the wrong number of dims", attr="scale_factor")
-    out = tuple(math.floor(d * s) for d, s in zip(x[2:], scales, strict=True))
+    out = tuple(math.floor(d * s) for d, s in zip(x[2:], scales, strict=True)
+                if d is not None)
     return check_positive_output("upsample", (x[0], x[1], *out), x,
                                  f"scale_factor={attrs['scale_factor']} shrinks a size to 0")
 
@@ -220,7 +221,7 @@ UPSAMPLE = register(Op(
         Attr("align_corners", OPTIONAL_BOOL, None, "for the linear modes"),
     ),
     shape=upsample_shape,
-    module=lambda attrs, inputs: standard_construct("nn.Upsample", attrs, UPSAMPLE,
+    module=lambda op, attrs, inputs: standard_construct("nn.Upsample", attrs, op,
                                                     positional=()),
     shape_rule="[N, C, *S] → [N, C, *size] or [N, C, ⌊S·scale_factor⌋]",
 ))

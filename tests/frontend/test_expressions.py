@@ -50,7 +50,7 @@ def test_expression_values(text: str, value: object) -> None:
 
 @given(st.integers(-1000, 1000), st.integers(-1000, 1000), st.integers(1, 50))
 def test_arithmetic_agrees_with_python(a: int, b: int, c: int) -> None:
-    assert evaluate(f"a + b * c - a // c % 7", a=a, b=b, c=c) == a + b * c - a // c % 7
+    assert evaluate("a + b * c - a // c % 7", a=a, b=b, c=c) == a + b * c - a // c % 7
     assert evaluate("a if a > b else b", a=a, b=b) == max(a, b)
 
 
