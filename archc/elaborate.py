@@ -640,13 +640,8 @@ class Elaborator:
         inner = ctx.child(env=env, names=names, prefix=(), scope=_Scope(path),
                           frames=(*ctx.frames, frame), blocks=(*ctx.blocks, block.name))
         out = self.entry(block.body, x, inner)
-        if out == x:
-            identity = OPS["identity"]
-            out = self.add_node("identity", {}, [x], self.shape(x), call.span, inner,
-                                (*path, inner.scope.next_index()))
-            self.add_module(inner, Module(self.node_path(out), "op", call.span, node=out),
-                            call.span)
-            assert identity.module is not None
+        if out == x:  # a block that passes its input through still computes a value of its own
+            out = self.add_node("identity", {}, [x], self.shape(x), call.span, inner, None)
         self.name_entry(ctx, out)
         return out
 

@@ -56,7 +56,7 @@ layers:
       - conv(2, 1); relu
       - identity
 """)
-    assert paths(net) == ["0", "1", "2", "3"]
+    assert paths(net) == ["0", "1", "2"]  # identity is a name for its input, not a module
     assert net.output_shapes() == [(None, 9, 8, 8)]
 
 

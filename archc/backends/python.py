@@ -398,31 +398,37 @@ class Generator:
         for node_id, name in zip(reads, self.argument_names(module), strict=True):
             names[node_id] = name
             taken.add(name)
-        last_use: dict[int, int] = {}
         unit_io = [self.boundary(nodes) for _, nodes in units]
+        # identity-like functions (their expression is their argument) make no statement: their
+        # output is another name for their input; uses are counted in statements that remain
+        canonical: dict[int, int] = {}
+        step: list[int] = []
+        count = 0
+        for (key, nodes), (_, unit_gives) in zip(units, unit_io, strict=True):
+            node = network.node(nodes[0])
+            function = OPS[node.op].function if key.startswith("\0") else None
+            placeholders = [f"__archc_argument_{i}__" for i in range(len(node.inputs))]
+            alias = function is not None and function(node.attrs, placeholders) == placeholders[0]
+            if alias:
+                canonical[unit_gives[0]] = canonical.get(node.inputs[0], node.inputs[0])
+            step.append(count)
+            count += not alias
+        first_use: dict[int, int] = {}
+        last_use: dict[int, int] = {}
         for index, (unit_reads, _) in enumerate(unit_io):
+            if any(canonical.get(g) is not None for g in unit_io[index][1]):
+                continue
             for value in unit_reads:
-                last_use[value] = index
+                value = canonical.get(value, value)
+                first_use.setdefault(value, step[index])
+                last_use[value] = step[index]
         for value in gives:
-            last_use[value] = len(units)
+            last_use[canonical.get(value, value)] = count
         holder: dict[str, int] = {name: node for node, name in names.items()}
         lines = []
         for index, ((key, nodes), (unit_reads, unit_gives)) in enumerate(
                 zip(units, unit_io, strict=True)):
             args = ", ".join(names[r] for r in unit_reads)
-            targets = []
-            for value in unit_gives:
-                current = holder.get("x")
-                free = current is None or last_use.get(current, -1) <= index
-                if len(unit_gives) == 1 and free:
-                    name = "x"
-                else:
-                    node = network.node(value)
-                    hint = node.name or (key if identifier(key) else node.op)
-                    name = self._fresh(hint, taken)
-                holder[name] = value
-                names[value] = name
-                targets.append(name)
             if key.startswith("\0"):
                 node = network.node(nodes[0])
                 op = OPS[node.op]
@@ -431,6 +437,26 @@ class Generator:
             else:
                 accessor = f"self.{key}" if identifier(key) else f"getattr(self, {key!r})"
                 expression = f"{accessor}({args})"
+            if unit_gives and unit_gives[0] in canonical:
+                names[unit_gives[0]] = expression
+                continue
+            here = step[index]
+            targets = []
+            for value in unit_gives:
+                # a value used once, by the next statement, flows in a running variable
+                chained = (len(unit_gives) == 1 and first_use.get(value) == here + 1
+                           and last_use.get(value) == here + 1)
+                running = [v for v in ("x", "out") if holder.get(v) is None or last_use.get(
+                    canonical.get(holder[v], holder[v]), -1) <= here] if chained else []
+                if running:
+                    name = running[0]
+                else:
+                    node = network.node(value)
+                    hint = node.name or (key if identifier(key) else node.op)
+                    name = self._fresh(hint, taken)
+                holder[name] = value
+                names[value] = name
+                targets.append(name)
             lines.append(f"{', '.join(targets)} = {expression}")
         returned = ", ".join(names[g] for g in gives)
         if lines and len(gives) == 1 and lines[-1].startswith(f"{returned} = "):

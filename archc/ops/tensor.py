@@ -15,7 +15,6 @@ from archc.ops.registry import (
     STR,
     Attr,
     Attrs,
-    Construct,
     Op,
     OpError,
     Shape,
@@ -129,10 +128,10 @@ PERMUTE = register(Op(
 IDENTITY = register(Op(
     name="identity",
     family="misc",
-    doc="Passes its input through (the skip branch of a merge).",
+    doc="Passes its input through (the skip branch of a merge); a name, not a module.",
     attrs=(),
     shape=_same,
-    module=lambda op, attrs, inputs: Construct("nn.Identity"),
+    function=lambda attrs, args: args[0],
     shape_rule="unchanged",
 ))
 
