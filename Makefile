@@ -29,6 +29,13 @@ demo: $(STAMP)
 	@$(ARCHC) compile specs/googlenet.yaml -o $(OUT)/googlenet.pt
 	@echo "== archc compile specs/googlenet.yaml -o $(OUT)/googlenet.py (readable source)"
 	@$(ARCHC) compile specs/googlenet.yaml -o $(OUT)/googlenet.py
+	@echo "== archc draw specs/googlenet.yaml --depth 3 -o $(OUT)/googlenet.svg (diagram)"
+	@if command -v dot >/dev/null 2>&1; then \
+		$(ARCHC) draw specs/googlenet.yaml --depth 3 -o $(OUT)/googlenet.svg; \
+	else \
+		echo "Graphviz dot not found (apt-get install graphviz); writing DOT text instead"; \
+		$(ARCHC) draw specs/googlenet.yaml --depth 3 -o $(OUT)/googlenet.dot; \
+	fi
 	@echo "== archc shapes specs/vgg.yaml"
 	@$(ARCHC) shapes specs/vgg.yaml
 	@echo "== the compiled TorchScript module runs:"

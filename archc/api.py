@@ -1,7 +1,7 @@
 """The Python API: load a spec, elaborate it, build modules and report shapes.
 
 Input: a path or spec text (YAML), parameter overrides and input shapes. Output: an AST, an
-IR network, an nn.Module or the shape report. torch is imported only by `build`.
+IR network, an nn.Module, the shape report or a diagram. torch is imported only by `build`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from archc.frontend.yaml import parse_yaml
 from archc.ir import Network
 
 if TYPE_CHECKING:
+    import graphviz
     import torch
 
 SpecLike = str | os.PathLike[str] | ast.Spec
@@ -113,6 +114,20 @@ def source(spec: SpecLike, inputs: InputShapes = None, block: str | None = None,
     from archc.backends.python import generate_source
 
     return generate_source(network(spec, inputs, block, **params)).text
+
+
+def draw(spec: SpecLike, inputs: InputShapes = None, block: str | None = None,
+         depth: int | None = None, direction: str = "TB", collapse: bool = True,
+         **params: Any) -> graphviz.Digraph:
+    """Spec → a diagram (no torch): a `graphviz.Digraph` that renders inline in Jupyter;
+    `.source` is its DOT text, `archc.backends.graphviz.write(graph, path)` writes a file.
+
+    `depth` draws modules at that level as one node, `direction` is "TB" or "LR", `collapse`
+    draws consecutive identical block instances once, marked ×N.
+    """
+    from archc.backends.graphviz import diagram
+
+    return diagram(network(spec, inputs, block, **params), depth, direction, collapse)
 
 
 def shapes(spec: SpecLike, inputs: InputShapes = None, depth: int | None = None,

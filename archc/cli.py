@@ -222,6 +222,45 @@ def ops(name: str | None, fmt: str) -> None:
     console.print(table)
 
 
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Output file; its extension picks the format: .svg (default: NAME.svg), "
+                   ".png, .pdf, or .dot (DOT text, needs no Graphviz).")
+@click.option("--depth", type=click.IntRange(min=1),
+              help="Draw modules at this level as one node; folds conv-bn-activation runs.")
+@click.option("--direction", type=click.Choice(["TB", "LR"], case_sensitive=False),
+              metavar="[TB|LR]", default="TB", show_default=True,
+              help="Top to bottom, or left to right.")
+@click.option("--collapse/--no-collapse", default=True, show_default=True,
+              help="Draw consecutive identical block instances once, marked ×N.")
+@input_option
+@param_option
+@block_option
+def draw(spec: str, output: str | None, depth: int | None, direction: str, collapse: bool,
+         inputs: Sequence[str], params: Sequence[str], block: str | None) -> None:
+    """Draw the network as a diagram from its static shapes (SVG by default).
+
+    \b
+    Nodes show each op with its key attributes and parameters, wires the tensor shapes,
+    clusters the blocks with their paths. Rendering needs Graphviz's `dot` program.
+    """
+    from archc.backends import graphviz as diagrams
+
+    if output is not None and Path(output).suffix.lower() not in diagrams.FORMATS:
+        raise click.BadParameter(f"unknown extension {Path(output).suffix!r}; use "
+                                 + ", ".join(diagrams.FORMATS), param_hint="-o/--output")
+    try:
+        network = api.network(spec, _inputs(inputs), block, **_params(params))
+        target = Path(output) if output else Path(f"{network.name}.svg")
+        graph = diagrams.diagram(network, depth, direction.upper(), collapse)
+        diagrams.write(graph, target)
+    except ArchcError as error:
+        _fail(error)
+    click.echo(f"wrote {target} ({diagrams.FORMATS[target.suffix.lower()]}): {network.name}, "
+               f"{network.total_params:,} parameters")
+
+
 def run() -> None:
     """Entry point that keeps tracebacks away from users."""
     try:
