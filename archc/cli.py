@@ -96,25 +96,69 @@ def main() -> None:
 @click.option("--depth", type=click.IntRange(min=1), help="Show only this many levels of nesting.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="A table for people or JSON for tools.")
+@click.option("--columns", default="op,shape,params,macs", show_default=True,
+              metavar="COLUMN,...",
+              help="Table columns after the layer name, comma-separated, from: op, shape, "
+                   "params, macs, flops, memory (output bytes), rf (receptive field), stride "
+                   "(effective stride); or all.")
+@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64",
+                                            "int8"]),
+              default="float32", show_default=True, help="Element type for activation memory.")
+@click.option("--min-input", "min_input", is_flag=True,
+              help="Also find the smallest valid input size and the sizes that keep every "
+                   "strided op exact (searches sizes, elaborating the spec at each).")
 def shapes(spec: str, inputs: Sequence[str], params: Sequence[str], block: str | None,
-           depth: int | None, fmt: str) -> None:
-    """Print the static shape of every layer, with no tensor run.
+           depth: int | None, fmt: str, columns: str, dtype: str, min_input: bool) -> None:
+    """Print the static shape, parameters, MACs, FLOPs, memory and receptive field of every
+    layer, with no tensor run (conventions: docs/analysis.md).
 
     \b
-    JSON: {"name", "inputs", "outputs", "params", "layers": [{"path", "op", "shape",
-    "params", ...}]}; shapes list the batch dimension as null.
+    JSON: {"name", "inputs", "outputs", "params", "macs", "flops", "memory",
+    "layers": [{"path", "op", "shape", "params", "macs", "flops", "memory",
+    "rf", "stride", ...}], "min_input"}; shapes list the batch dimension as
+    null; memory is in bytes per sample, rf and stride in input positions.
     """
-    from archc.report import render_table, shape_report
+    from archc import analysis
+    from archc.report import (
+        min_input_data,
+        parse_columns,
+        render_min_input,
+        render_table,
+        shape_report,
+    )
 
     try:
-        report = shape_report(api.network(spec, _inputs(inputs), block, **_params(params)),
-                              depth)
+        chosen = parse_columns(columns)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--columns") from None
+    try:
+        tree = api.load(spec)  # parsed once: --min-input elaborates it at many sizes
+        values = _params(params)
+        network = api.network(tree, _inputs(inputs), block, **values)
+        report = shape_report(network, depth, dtype)
+        if min_input:
+            sizes = {name: [d for d in network.node(i).shape[1:] if d is not None]
+                     for name, i in network.inputs.items()}
+            reference = analysis.reference_input(network)
+            searched = reference[0] if reference else ""
+
+            def build(shape: list[int]) -> Any:
+                return api.network(tree, {**sizes, searched: shape}, block, **values)
+
+            found = analysis.min_input(network, build, dtype)
+            report["min_input"] = min_input_data(found) if found else None
     except ArchcError as error:
         _fail(error)
     if fmt == "json":
         click.echo(json.dumps(report, indent=2))
-    else:
-        render_table(report, Console(highlight=False))
+        return
+    console = Console(highlight=False)
+    render_table(report, console, chosen)
+    if min_input:
+        if report["min_input"] is None:
+            console.print("min input: the network has no input with spatial dims")
+        else:
+            render_min_input(report["min_input"], console)
 
 
 FORMATS = {".pt": "TorchScript", ".py": "PyTorch source", ".pt2": "torch.export program"}

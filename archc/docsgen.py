@@ -34,6 +34,8 @@ def markdown() -> str:
         "current. Shapes include the batch dimension N. Arguments that archc infers from the",
         "input (in_channels, in_features, num_features, ...) may be given, and must then agree.",
         "Positional arguments follow PyTorch's constructor order without the inferred ones.",
+        "MACs, FLOPs, receptive fields and memory follow the conventions of",
+        "[analysis.md](analysis.md).",
         "",
     ]
     families: dict[str, list[Op]] = {}
@@ -50,6 +52,11 @@ def markdown() -> str:
             kind = "a module" if op.module is not None else "a forward expression (no module)"
             lines.append(f"Becomes {kind}; inputs: "
                          f"{'any number of branches' if op.arity is None else op.arity}.")
+            lines.append(f"MACs: {op.macs_rule or '0'}. FLOPs: {op.flops_rule or '0'}.")
+            lines.append(f"Receptive field: {op.window_rule}."
+                         + (" No new tensor: the output is its input's storage"
+                            + (" (with inplace=true)." if op.attr("inplace") else ".")
+                            if op.alias({"inplace": True}) else ""))
             if op.attrs:
                 lines += ["", "| argument | default | meaning |", "|---|---|---|"]
                 for attr in op.attrs:

@@ -1,40 +1,70 @@
-"""The shape report: IR network → per-layer rows (path, op, output shape, params), as data for
-JSON and as a rich table for people. No torch import."""
+"""The shape report: IR network → per-layer rows (path, op, output shape, params, MACs, FLOPs,
+output bytes, receptive field) and totals, as data for JSON and as a rich table for people.
+The numbers come from `archc.analysis`. No torch import."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from fractions import Fraction
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
+from archc.analysis import (
+    Analysis,
+    Field,
+    MinInput,
+    analyse,
+    dim_names,
+    members,
+    module_output,
+    residues,
+)
 from archc.elaborate import render_value
 from archc.ir import Module, Network, Path
 from archc.ops import OPS
 from archc.ops.registry import Shape, format_shape
+
+# the table's columns after the layer name, and those shown unless --columns says otherwise
+COLUMNS = ("op", "shape", "params", "macs", "flops", "memory", "rf", "stride")
+DEFAULT_COLUMNS = ("op", "shape", "params", "macs")
+
+
+def parse_columns(text: str) -> tuple[str, ...]:
+    """`op,shape,macs` → the columns; `all` → every one. ValueError names an unknown one."""
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    if names == ["all"]:
+        return COLUMNS
+    unknown = [n for n in names if n not in COLUMNS]
+    if unknown or not names:
+        raise ValueError(f"unknown column {unknown[0]!r}" if unknown else "no columns given")
+    return tuple(dict.fromkeys(names))
 
 
 def _json_shape(shape: Shape) -> list[int | None]:
     return list(shape)
 
 
-def _members(network: Network) -> dict[Path, list[int]]:
-    members: dict[Path, list[int]] = {}
-    for node in network.nodes():
-        if node.op == "input":
-            continue
-        owner = node.module if node.module is not None else node.scope
-        for depth in range(len(owner) + 1):
-            members.setdefault(owner[:depth], []).append(node.id)
-    return members
+def _number(value: Fraction | None) -> int | float | None:
+    """Exact integers stay integers; fractions (after upsampling) become floats."""
+    if value is None:
+        return None
+    return int(value) if value.denominator == 1 else float(value)
 
 
-def _module_output(network: Network, nodes: list[int]) -> int:
-    inside = set(nodes)
-    outputs = {n for _, n in network.outputs}
-    gives = [n for n in nodes if n in outputs or any(
-        c not in inside for c in network.consumers(n))]
-    return max(gives) if gives else max(nodes)
+def _field_data(field: Field | None) -> dict[str, Any]:
+    if field is None:
+        return {"rf": None, "stride": None, "rf_start": None, "rf_whole": None}
+    return {
+        "rf": [_number(e.size) for e in field],
+        "stride": [_number(e.jump) for e in field],
+        "rf_start": [_number(e.start) for e in field],
+        "rf_whole": [e.whole for e in field],
+    }
 
 
 def describe(network: Network, module: Module) -> str:
@@ -50,20 +80,25 @@ def describe(network: Network, module: Module) -> str:
     return "sequence"
 
 
-def shape_report(network: Network, depth: int | None = None) -> dict[str, Any]:
-    members = _members(network)
+def shape_report(network: Network, depth: int | None = None, dtype: str = "float32",
+                 analysis: Analysis | None = None) -> dict[str, Any]:
+    """The report as JSON-ready data; counts are exact integers, memory in bytes per sample
+    (batch 1) of `dtype`."""
+    analysis = analysis or analyse(network, dtype)
+    inside = members(network)
     rows: list[dict[str, Any]] = []
 
     def visit(path: Path) -> None:
         module = network.modules[path]
         children = {(*path, c) for c in module.children}
-        functional = [n for n in members.get(path, []) if network.node(n).module is None
+        functional = [n for n in inside.get(path, []) if network.node(n).module is None
                       and network.node(n).scope == path]
-        entries: list[tuple[int, Any]] = [(min(members.get(p, [0])), p) for p in children]
+        entries: list[tuple[int, Any]] = [(min(inside.get(p, [0])), p) for p in children]
         entries += [(n, n) for n in functional]
         for _, item in sorted(entries, key=lambda e: e[0]):
             if isinstance(item, int):
                 node = network.node(item)
+                cost = analysis.nodes[item]
                 level = len(path) + 1
                 if depth is None or level <= depth:
                     rows.append({
@@ -73,13 +108,18 @@ def shape_report(network: Network, depth: int | None = None) -> dict[str, Any]:
                         "depth": level,
                         "shape": _json_shape(node.shape),
                         "params": 0,
+                        "macs": cost.macs,
+                        "flops": cost.flops,
+                        "memory": cost.bytes,
+                        **_field_data(cost.field),
                     })
                 continue
             child = network.modules[item]
-            nodes = members.get(item, [])
+            nodes = inside.get(item, [])
             if not nodes:
                 continue
-            out = network.node(_module_output(network, nodes))
+            out = network.node(module_output(network, nodes))
+            totals = analysis.modules[item]
             level = len(item)
             if depth is None or level <= depth:
                 rows.append({
@@ -90,21 +130,60 @@ def shape_report(network: Network, depth: int | None = None) -> dict[str, Any]:
                     "depth": level,
                     "label": describe(network, child),
                     "shape": _json_shape(out.shape),
-                    "params": sum(network.node(n).params for n in nodes),
+                    "params": totals.params,
+                    "macs": totals.macs,
+                    "flops": totals.flops,
+                    "memory": analysis.nodes[out.id].bytes,
+                    **_field_data(analysis.nodes[out.id].field),
                 })
             visit(item)
 
     visit(())
+    t = analysis.totals
     return {
         "name": network.name,
         "doc": network.doc,
         "params": network.total_params,
         "buffers": network.total_buffers,
+        "macs": t.macs,
+        "flops": t.flops,
+        "memory": {
+            "dtype": analysis.dtype,
+            "element_size": analysis.element_size,
+            "batch": 1,
+            "inputs": t.inputs,
+            "activations": t.activations,
+            "peak": t.peak,
+            "peak_at": network.node(t.peak_node).path if t.peak_node is not None else None,
+            "training": t.training,
+        },
+        "rf_input": analysis.reference,
         "inputs": {name: _json_shape(network.node(i).shape) for name, i in network.inputs.items()},
         "outputs": [_json_shape(network.node(i).shape) for _, i in network.outputs],
         "output_names": [name for name, _ in network.outputs],
         "parameters": network.params,
         "layers": rows,
+    }
+
+
+def min_input_data(found: MinInput) -> dict[str, Any]:
+    """`archc shapes --min-input` as JSON-ready data."""
+    names = dim_names(len(found.dims))
+    return {
+        "input": found.input,
+        "declared": list(found.declared),
+        "smallest": None if found.smallest is None else
+        [found.declared[0], *([found.smallest] * len(found.dims))],
+        "failure": found.failure,
+        "dims": {name: {
+            "smallest": d.smallest,
+            "period": d.period,
+            "divisible": None if d.divisible is None else list(d.divisible),
+            "aligned": None if d.aligned is None else list(d.aligned),
+            "invalid": list(d.unknown),
+        } for name, d in zip(names, found.dims, strict=True)},
+        "rounding": list(found.rounding),
+        "elaborations": found.elaborations,
     }
 
 
@@ -115,29 +194,125 @@ def human(count: int) -> str:
     return str(count)
 
 
+def human_bytes(count: int) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= size:
+            return f"{count / size:.2f} {unit}"
+    return f"{count} B"
+
+
 def _shape(dims: list[int | None]) -> str:
     return format_shape(tuple(dims))
 
 
-def render_table(report: dict[str, Any], console: Console) -> None:
-    shape = _shape
+def _per_dim(values: Sequence[Any] | None, whole: Sequence[bool] | None = None) -> str:
+    """`427`, `7×1`, `all` (the whole input), `1/2`; '' when unknown."""
+    if values is None:
+        return ""
+    shown = []
+    for i, value in enumerate(values):
+        if whole is not None and whole[i]:
+            shown.append("all")
+        elif value is None:
+            shown.append("-")
+        elif isinstance(value, float):
+            shown.append(str(Fraction(value).limit_denominator(1000)))
+        else:
+            shown.append(str(value))
+    return shown[0] if len(set(shown)) == 1 else "×".join(shown)
+
+
+_HEADERS = {"op": "op", "shape": "output shape", "params": "params", "macs": "MACs",
+            "flops": "FLOPs", "memory": "memory", "rf": "RF", "stride": "stride"}
+
+
+def _cell(row: dict[str, Any], column: str) -> str:
+    if column == "op":
+        return escape(str(row.get("label", row["op"])))
+    if column == "shape":
+        return _shape(row["shape"])
+    if column == "params":
+        return f"{row['params']:,}" if row["params"] else ""
+    if column in ("macs", "flops"):
+        return human(row[column]) if row[column] else ""
+    if column == "memory":
+        return human_bytes(row["memory"])
+    if column == "rf":
+        return _per_dim(row["rf"], row["rf_whole"])
+    return _per_dim(row["stride"])
+
+
+OP_WIDTH = 24  # the op column wraps at this width before the table outgrows the console
+
+
+def _width(table: Table, console: Console) -> int:
+    """The console's width, or wider when the table would not fit with the op column wrapped
+    at OP_WIDTH: numbers are never cut short (rich would end them with an ellipsis)."""
+    natural = Measurement.get(console, console.options.update(width=10**6), table).maximum
+    ops = [c for c in table.columns if c.header == _HEADERS["op"]]
+    longest = max((Text.from_markup(str(cell)).cell_len for column in ops
+                   for cell in column.cells), default=0)
+    return max(console.width, natural - max(longest - OP_WIDTH, 0))
+
+
+def render_table(report: dict[str, Any], console: Console,
+                 columns: Sequence[str] = DEFAULT_COLUMNS) -> None:
     table = Table(title=f"{report['name']}", title_justify="left", header_style="bold",
                   show_edge=False, pad_edge=False)
     table.add_column("layer", no_wrap=True)
-    table.add_column("op")
-    table.add_column("output shape", no_wrap=True)
-    table.add_column("params", justify="right")
+    for column in columns:
+        if column == "op":
+            table.add_column(_HEADERS[column], min_width=12)
+        else:
+            table.add_column(_HEADERS[column], no_wrap=True,
+                             justify="left" if column == "shape" else "right")
     for name, dims in report["inputs"].items():
-        table.add_row(f"[dim]{name}[/dim]", "[dim]input[/dim]", shape(dims), "")
+        first = {"op": "[dim]input[/dim]", "shape": _shape(dims)}
+        table.add_row(f"[dim]{name}[/dim]", *(first.get(c, "") for c in columns))
     for row in report["layers"]:
         indent = "  " * (row["depth"] - 1)
         leaf = row["path"].rsplit(".", 1)[-1]
-        label = row.get("label", row["op"])
         style = "bold" if row["kind"] in ("block", "container") else ""
-        params = f"{row['params']:,}" if row["params"] else ""
         name = f"[{style}]{indent}{leaf}[/{style}]" if style else f"{indent}{leaf}"
-        table.add_row(name, label, shape(row["shape"]), params)
+        table.add_row(name, *(_cell(row, c) for c in columns))
+    width = _width(table, console)
+    if width > console.width:  # rich caps a print's width at the console's: a wider console
+        console = Console(file=console.file, width=width, highlight=False,
+                          force_terminal=console.is_terminal, no_color=console.no_color)
     console.print(table)
-    outputs = ", ".join(shape(o) for o in report["outputs"])
+    outputs = ", ".join(_shape(o) for o in report["outputs"])
+    memory = report["memory"]
     console.print(f"output {outputs}   params {report['params']:,} ({human(report['params'])})"
                   f"   buffers {report['buffers']:,}")
+    console.print(f"MACs {human(report['macs'])}   FLOPs {human(report['flops'])}")
+    console.print(f"memory ({memory['dtype']}, batch 1): peak {human_bytes(memory['peak'])}, "
+                  f"training {human_bytes(memory['training'])}")
+
+
+def render_min_input(data: dict[str, Any], console: Console) -> None:
+    """The --min-input summary, a few lines under the table."""
+    size = "×".join(map(str, data["smallest"])) if data["smallest"] else "none found"
+    line = f"min input {data['input']}: {size}"
+    if data["failure"]:
+        line += f"; one smaller fails: {data['failure']}"
+    console.print(escape(line), soft_wrap=True)
+    dims = data["dims"]
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for name, d in dims.items():
+        key = (f"{d['smallest']}", residues(d["period"], d["divisible"]),
+               residues(d["period"], d["aligned"]))
+        groups.setdefault(key, []).append(name)
+    for (smallest, divisible, aligned), names in groups.items():
+        which = ", ".join(names)
+        if len(groups) > 1:
+            console.print(f"  {which} ≥ {smallest} (the other dims as declared)")
+        console.print(f"  exact strides (each strided input a multiple of its stride): "
+                      f"{which}: {divisible}", soft_wrap=True)
+        console.print(f"  no remainder (each strided window ends on the padded edge): "
+                      f"{which}: {aligned}", soft_wrap=True)
+    if data["rounding"]:
+        shown = "; ".join(data["rounding"][:3]) + ("; ..." if len(data["rounding"]) > 3 else "")
+        console.print(escape(f"  at the declared size, {len(data['rounding'])} strided inputs "
+                             f"round: {shown}"), soft_wrap=True)
+    count = data["elaborations"]
+    console.print(f"  (searched by elaborating {count} input size{'s' if count != 1 else ''})")

@@ -13,8 +13,12 @@ from archc.ops.registry import (
     Attrs,
     Op,
     OpError,
+    Reach,
     Shape,
+    Window,
     format_shape,
+    numel,
+    per_element,
     register,
     standard_construct,
 )
@@ -35,8 +39,19 @@ def _check_dim(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
     return attrs
 
 
-def _activation(name: str, callee: str, doc: str, *attrs: Attr, **extra: object) -> Op:
+def _inplace(attrs: Attrs) -> bool:
+    return bool(attrs.get("inplace", False))
+
+
+def _activation(name: str, callee: str, doc: str, cost: int | str, *attrs: Attr,
+                **extra: object) -> Op:
+    """An element-wise op; `cost` is its FLOPs per element (or the rule in words when a
+    `flops` rule is given in `extra`)."""
     always = tuple(a.name for a in attrs if a.name == "dim")  # nn.Softmax's default dim warns
+    if isinstance(cost, int):
+        extra = {"flops": per_element(cost), "flops_rule": f"{cost} per element", **extra}
+    else:
+        extra = {"flops_rule": cost, **extra}
     op = Op(
         name=name,
         family="activation",
@@ -46,26 +61,48 @@ def _activation(name: str, callee: str, doc: str, *attrs: Attr, **extra: object)
         module=lambda op, a, inputs: standard_construct(callee, a, op, positional=(),
                                                         always=always),
         shape_rule="unchanged",
+        alias=_inplace,
         **extra,  # type: ignore[arg-type]
     )
     return register(op)
 
 
-INPLACE = Attr("inplace", BOOL, False, "overwrite the input")
+def _gelu_flops(attrs: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+    return (9 if attrs["approximate"] == "tanh" else 5) * numel(output)
 
-_activation("relu", "nn.ReLU", "max(0, x)", INPLACE)
-_activation("relu6", "nn.ReLU6", "min(max(0, x), 6)", INPLACE)
-_activation("leaky_relu", "nn.LeakyReLU", "x if x ≥ 0 else negative_slope·x",
+
+def _along_dim(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
+    """softmax over a spatial dim reads that whole dim; over channels it is pointwise."""
+    rank = len(inputs[0])
+    dim = attrs["dim"] % rank
+    if dim < 2:
+        return None
+    return tuple(None if axis == dim else Window(1) for axis in range(2, rank))
+
+
+INPLACE = Attr("inplace", BOOL, False, "overwrite the input")
+SOFTMAX_WINDOW = "pointwise, except that a softmax over a spatial dim reads all of that dim"
+
+# FLOPs per element count each add, multiply, compare, divide and exp/erf/tanh as 1
+_activation("relu", "nn.ReLU", "max(0, x)", 1, INPLACE)
+_activation("relu6", "nn.ReLU6", "min(max(0, x), 6)", 2, INPLACE)
+_activation("leaky_relu", "nn.LeakyReLU", "x if x ≥ 0 else negative_slope·x", 2,
             Attr("negative_slope", FLOAT, 0.01, "slope for x < 0"), INPLACE)
-_activation("elu", "nn.ELU", "exponential linear unit", Attr("alpha", FLOAT, 1.0, "scale"),
+_activation("elu", "nn.ELU", "exponential linear unit", 4, Attr("alpha", FLOAT, 1.0, "scale"),
             INPLACE)
 _activation("gelu", "nn.GELU", "Gaussian error linear unit",
-            Attr("approximate", STR, "none", "'none' or 'tanh'", choices=("none", "tanh")))
-_activation("silu", "nn.SiLU", "x·sigmoid(x)", INPLACE)
-_activation("sigmoid", "nn.Sigmoid", "1 / (1 + e^-x)")
-_activation("tanh", "nn.Tanh", "hyperbolic tangent")
-_activation("hardswish", "nn.Hardswish", "x·relu6(x + 3) / 6", INPLACE)
-_activation("softmax", "nn.Softmax", "exponentials normalised to sum 1 along dim",
-            Attr("dim", INT, -1, "the dimension that sums to 1"), infer=_check_dim)
-_activation("log_softmax", "nn.LogSoftmax", "log of softmax along dim",
-            Attr("dim", INT, -1, "the dimension that sums to 1"), infer=_check_dim)
+            "5 per element (erf form: scale, erf, add, 2 mul); 9 with approximate='tanh'",
+            Attr("approximate", STR, "none", "'none' or 'tanh'", choices=("none", "tanh")),
+            flops=_gelu_flops)
+_activation("silu", "nn.SiLU", "x·sigmoid(x)", 4, INPLACE)
+_activation("sigmoid", "nn.Sigmoid", "1 / (1 + e^-x)", 3)
+_activation("tanh", "nn.Tanh", "hyperbolic tangent", 1)
+_activation("hardswish", "nn.Hardswish", "x·relu6(x + 3) / 6", 5, INPLACE)
+_activation("softmax", "nn.Softmax", "exponentials normalised to sum 1 along dim", 5,
+            Attr("dim", INT, -1, "the dimension that sums to 1"), infer=_check_dim,
+            window=_along_dim, window_rule=SOFTMAX_WINDOW,
+            flops_rule="5 per element (max, subtract, exp, sum, divide)")
+_activation("log_softmax", "nn.LogSoftmax", "log of softmax along dim", 5,
+            Attr("dim", INT, -1, "the dimension that sums to 1"), infer=_check_dim,
+            window=_along_dim, window_rule=SOFTMAX_WINDOW,
+            flops_rule="5 per element (max, subtract, exp, sum, subtract the log-sum)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from fractions import Fraction
 from math import prod
 from typing import Any
 
@@ -14,12 +15,15 @@ from archc.ops.registry import (
     PADDING,
     STR,
     TENSOR,
+    WITH_BIAS,
     Attr,
     Attrs,
     Construct,
     Op,
     OpError,
+    Reach,
     Shape,
+    Window,
     channels,
     expand,
     format_shape,
@@ -27,6 +31,7 @@ from archc.ops.registry import (
     register,
     spatial_rank,
     standard_construct,
+    with_bias,
 )
 
 
@@ -171,6 +176,16 @@ def conv_macs(attrs: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
     return int(numel(output) * (channels(inputs[0]) // attrs["groups"]) * prod(kernel))
 
 
+def conv_window(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
+    rank = len(inputs[0]) - 2
+    kernel, stride, dilation = _geometry("conv", attrs, rank)
+    padding = _padding("conv", attrs, rank, kernel, dilation, stride)
+    if isinstance(padding, str):  # 'same': PyTorch pads d·(k−1) // 2 on the left
+        padding = tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilation, strict=True))
+    return tuple(Window(k, s, p, d)
+                 for k, s, p, d in zip(kernel, stride, padding, dilation, strict=True))
+
+
 def _key(attrs: Attrs) -> str:
     kernel = attrs["kernel_size"]
     text = "x".join(map(str, kernel)) if isinstance(kernel, tuple) else f"{kernel}x{kernel}"
@@ -205,12 +220,18 @@ CONV = register(Op(
     shape=conv_shape,
     params=conv_params,
     macs=conv_macs,
+    flops=with_bias(conv_macs),
+    window=conv_window,
     module=lambda op, attrs, inputs: _with_weight(standard_construct(
         f"nn.Conv{len(inputs[0]) - 2}d", attrs, op,
         positional=("in_channels", "out_channels", "kernel_size"), omit=("weight",),
     ), attrs),
     shape_rule="[N, C, *S] → [N, out_channels, *S'], S' = ⌊(S + 2·padding − dilation·(kernel−1)"
                " − 1) / stride⌋ + 1 per spatial dim (S' = S for padding='same')",
+    macs_rule="out_channels·∏S' (the output elements) × in_channels/groups × ∏kernel",
+    flops_rule=WITH_BIAS,
+    window_rule="a window of kernel, stride, padding and dilation per spatial dim ('same' pads "
+                "dilation·(kernel−1)//2 on the left)",
     key=_key,
 ))
 
@@ -267,6 +288,21 @@ def conv_transpose_macs(attrs: Attrs, inputs: Sequence[Shape], output: Shape) ->
     return int(numel(inputs[0]) * per_input)
 
 
+def conv_transpose_window(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
+    """Output o reads inputs i with i·stride = o + padding − j·dilation (j < kernel): at most
+    ⌊dilation·(kernel−1)/stride⌋ + 1 neighbouring inputs, one output step being 1/stride of
+    an input step, centred on (o + padding − dilation·(kernel−1)/2) / stride."""
+    rank = len(inputs[0]) - 2
+    kernel, stride, dilation = _geometry("conv_transpose", attrs, rank)
+    padding = expand("conv_transpose", "padding", attrs["padding"], rank)
+    windows = []
+    for k, s, d, p in zip(kernel, stride, dilation, padding, strict=True):
+        reach = d * (k - 1) // s
+        shift = Fraction(2 * p - d * (k - 1), 2 * s)  # centre of output 0, in input steps
+        windows.append(Window(reach + 1, Fraction(1, s), Fraction(reach, 2) - shift, 1))
+    return tuple(windows)
+
+
 CONV_TRANSPOSE = register(Op(
     name="conv_transpose",
     family="convolution",
@@ -286,11 +322,18 @@ CONV_TRANSPOSE = register(Op(
     shape=conv_transpose_shape,
     params=conv_transpose_params,
     macs=conv_transpose_macs,
+    flops=with_bias(conv_transpose_macs),
+    window=conv_transpose_window,
     module=lambda op, attrs, inputs: standard_construct(
         f"nn.ConvTranspose{len(inputs[0]) - 2}d", attrs, op,
         positional=("in_channels", "out_channels", "kernel_size"),
     ),
     shape_rule="[N, C, *S] → [N, out_channels, *S'], S' = (S − 1)·stride − 2·padding + "
                "dilation·(kernel − 1) + output_padding + 1",
+    macs_rule="C·∏S (the input elements) × out_channels/groups × ∏kernel: each input element "
+              "is scattered over a kernel-sized patch of every output channel in its group",
+    flops_rule=WITH_BIAS,
+    window_rule="an output position reads ⌊dilation·(kernel−1)/stride⌋ + 1 neighbouring inputs; "
+                "the effective stride divides by stride",
     key=_key,
 ))

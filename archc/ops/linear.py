@@ -7,15 +7,18 @@ from collections.abc import Sequence
 from archc.ops.registry import (
     BOOL,
     INT,
+    WITH_BIAS,
     Attr,
     Attrs,
     Op,
     OpError,
     Shape,
+    everything,
     format_shape,
     numel,
     register,
     standard_construct,
+    with_bias,
 )
 
 
@@ -40,6 +43,10 @@ def linear_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
     return {**attrs, "in_features": in_features}
 
 
+def _macs(attrs: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+    return numel(inputs[0]) * int(attrs["out_features"])
+
+
 LINEAR = register(Op(
     name="linear",
     family="linear",
@@ -53,9 +60,14 @@ LINEAR = register(Op(
     shape=lambda attrs, inputs: (*inputs[0][:-1], attrs["out_features"]),
     params=lambda attrs, inputs: attrs["in_features"] * attrs["out_features"]
     + (attrs["out_features"] if attrs["bias"] else 0),
-    macs=lambda attrs, inputs, output: numel(inputs[0]) * attrs["out_features"],
+    macs=_macs,
+    flops=with_bias(_macs),
+    window=everything,
     module=lambda op, attrs, inputs: standard_construct(
         "nn.Linear", attrs, op, positional=("in_features", "out_features")),
     shape_rule="[N, *, F] → [N, *, out_features]",
+    macs_rule="numel(input) × out_features (rows × in_features × out_features)",
+    flops_rule=WITH_BIAS,
+    window_rule="global: the output has no spatial layout",
     key=lambda attrs: str(attrs["out_features"]),
 ))

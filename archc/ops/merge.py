@@ -5,9 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from archc.ops.registry import INT, Attr, Attrs, Op, OpError, Shape, format_shape, register
+from archc.ops.registry import (
+    INT,
+    Attr,
+    Attrs,
+    Count,
+    Op,
+    OpError,
+    Shape,
+    format_shape,
+    numel,
+    register,
+)
 
 _DIM_NAMES = {1: "channels", 2: "height", 3: "width"}
+MERGE_WINDOW = "pointwise; the field is the hull of the branches' fields (see docs/analysis.md)"
 
 
 def _describe(shapes: Sequence[Shape]) -> str:
@@ -51,7 +63,17 @@ CONCAT = register(Op(
     function=lambda attrs, args: f"torch.cat([{', '.join(args)}], dim={attrs['dim']})",
     arity=None,
     shape_rule="sizes add up along dim; every other dim must agree",
+    flops_rule="0 (a copy)",
+    window_rule=MERGE_WINDOW,
 ))
+
+
+def _between_branches(attrs: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+    """add and mul: one operation per output element between each pair of branches."""
+    return (len(inputs) - 1) * numel(output)
+
+
+PAIRWISE: Count = _between_branches
 
 
 def broadcast(op: str, inputs: Sequence[Shape], exact: bool) -> Shape:
@@ -87,6 +109,9 @@ ADD = register(Op(
     function=lambda attrs, args: " + ".join(args),
     arity=None,
     shape_rule="all branches equal; unchanged",
+    flops=PAIRWISE,
+    flops_rule="(branches − 1) per output element",
+    window_rule=MERGE_WINDOW,
 ))
 
 MUL = register(Op(
@@ -98,4 +123,7 @@ MUL = register(Op(
     function=lambda attrs, args: " * ".join(args),
     arity=None,
     shape_rule="PyTorch broadcasting",
+    flops=PAIRWISE,
+    flops_rule="(branches − 1) per output element (of the broadcast shape)",
+    window_rule=MERGE_WINDOW,
 ))

@@ -12,6 +12,7 @@ from archc.ops.registry import (
     OPTIONAL_SIZE,
     Attr,
     Attrs,
+    Count,
     Op,
     OpError,
     Shape,
@@ -44,6 +45,31 @@ def bn_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
     return {**attrs, "num_features": found}
 
 
+STATISTICS = 5  # per element: mean (add), centre (sub), variance (mul, add), scale (mul)
+
+
+def _normalise_flops(affine: int) -> Count:
+    """Statistics and normalisation, plus `affine` operations per element (scale, shift)."""
+    def flops(attrs: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+        extra = affine if attrs.get("affine", attrs.get("elementwise_affine")) else 0
+        if extra and attrs.get("bias") is False:  # layernorm without its shift
+            extra -= 1
+        return (STATISTICS + extra) * numel(output)
+
+    return flops
+
+
+def _bn_flops(attrs: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+    if attrs["track_running_stats"]:  # inference: running statistics folded
+        return 2 * numel(output)
+    return _normalise_flops(2)(attrs, inputs, output)
+
+
+NORM_FLOPS = ("5 per element for the statistics and normalisation (mean 1, centre 1, variance 2, "
+              "scale 1)")
+NORM_WINDOW = "pointwise (normalisation statistics are not counted in receptive fields)"
+
+
 def _bn_callee(inputs: Sequence[Shape]) -> str:
     return f"nn.BatchNorm{max(1, len(inputs[0]) - 2)}d"
 
@@ -67,6 +93,10 @@ BN = register(Op(
     module=lambda op, attrs, inputs: standard_construct(
         _bn_callee(inputs), attrs, op, positional=("num_features",)),
     shape_rule="unchanged; C = dim 1",
+    flops=_bn_flops,
+    flops_rule="2 per element (inference: running statistics folded into one scale and one "
+               "shift); with track_running_stats=false the batch statistics are computed: "
+               f"{NORM_FLOPS[:-1]}), plus 2 with affine",
 ))
 
 
@@ -109,6 +139,9 @@ LAYERNORM = register(Op(
     module=lambda op, attrs, inputs: standard_construct(
         "nn.LayerNorm", attrs, op, positional=("normalized_shape",)),
     shape_rule="unchanged",
+    flops=_normalise_flops(2),
+    flops_rule=f"{NORM_FLOPS}, plus 2 with elementwise_affine (1 without bias)",
+    window_rule=NORM_WINDOW,
 ))
 
 
@@ -144,4 +177,7 @@ GROUPNORM = register(Op(
     module=lambda op, attrs, inputs: standard_construct(
         "nn.GroupNorm", attrs, op, positional=("num_groups", "num_channels")),
     shape_rule="unchanged",
+    flops=_normalise_flops(2),
+    flops_rule=f"{NORM_FLOPS}, plus 2 with affine",
+    window_rule=NORM_WINDOW,
 ))

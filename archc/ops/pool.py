@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from fractions import Fraction
 
 from archc.ops.registry import (
     BOOL,
@@ -14,12 +15,16 @@ from archc.ops.registry import (
     SIZE,
     Attr,
     Attrs,
+    Count,
     Op,
     OpError,
+    Reach,
     Shape,
+    Window,
     check_positive_output,
     expand,
     format_shape,
+    numel,
     register,
     spatial_rank,
     standard_construct,
@@ -78,6 +83,32 @@ def _pool_shape(name: str, dilated: bool,  # type: ignore[no-untyped-def]
     return shape
 
 
+def _geometry(name: str, attrs: Attrs, rank: int, dilated: bool) -> list[Window]:
+    kernel = expand(name, "kernel_size", attrs["kernel_size"], rank)
+    stride_value = attrs["stride"] if attrs["stride"] is not None else attrs["kernel_size"]
+    stride = expand(name, "stride", stride_value, rank)
+    padding = expand(name, "padding", attrs["padding"], rank)
+    dilation = expand(name, "dilation", attrs["dilation"], rank) if dilated else (1,) * rank
+    return [Window(k, s, p, d)
+            for k, s, p, d in zip(kernel, stride, padding, dilation, strict=True)]
+
+
+def _pool_window(name: str, dilated: bool):  # type: ignore[no-untyped-def]
+    def window(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
+        return tuple(_geometry(name, attrs, len(inputs[0]) - 2, dilated))
+
+    return window
+
+
+def _pool_flops(name: str, dilated: bool, extra: int) -> Count:
+    """(∏kernel − 1) comparisons or additions per output element, plus `extra` (a divide)."""
+    def flops(attrs: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+        windows = _geometry(name, attrs, len(inputs[0]) - 2, dilated)
+        return (math.prod(w.kernel for w in windows) - 1 + extra) * numel(output)
+
+    return flops
+
+
 def _key(attrs: Attrs) -> str:
     kernel, stride = attrs["kernel_size"], attrs["stride"]
     text = "x".join(map(str, kernel)) if isinstance(kernel, tuple) else f"{kernel}x{kernel}"
@@ -101,6 +132,11 @@ MAXPOOL = register(Op(
     doc="Max pooling (MaxPool1d/2d/3d by input rank).",
     attrs=(*_WINDOW, Attr("dilation", INTS, 1, "spacing between window elements"), CEIL),
     shape=_pool_shape("maxpool", dilated=True),
+    flops=_pool_flops("maxpool", dilated=True, extra=0),
+    window=_pool_window("maxpool", dilated=True),
+    flops_rule="∏kernel − 1 comparisons per output element (padding included)",
+    window_rule="a window of kernel, stride (default: kernel), padding and dilation per "
+                "spatial dim",
     module=lambda op, attrs, inputs: standard_construct(
         f"nn.MaxPool{len(inputs[0]) - 2}d", attrs, op, positional=("kernel_size",)),
     shape_rule=RULE,
@@ -132,6 +168,10 @@ AVGPOOL = register(Op(
     ),
     infer=_avgpool_infer,
     shape=_pool_shape("avgpool", dilated=False, unpadded_fit=(3,)),
+    flops=_pool_flops("avgpool", dilated=False, extra=1),
+    window=_pool_window("avgpool", dilated=False),
+    flops_rule="∏kernel per output element (∏kernel − 1 additions and a divide)",
+    window_rule="a window of kernel, stride (default: kernel) and padding per spatial dim",
     module=lambda op, attrs, inputs: standard_construct(
         f"nn.AvgPool{len(inputs[0]) - 2}d", attrs, op, positional=("kernel_size",),
         omit=("divisor_override",) if len(inputs[0]) == 3 else ()),
@@ -162,6 +202,50 @@ def _adaptive_shape(name: str):  # type: ignore[no-untyped-def]
     return shape
 
 
+def _bins(size: int, out: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive pooling windows along one dim: [⌊o·size/out⌋, ⌈(o+1)·size/out⌉)."""
+    return [(o * size // out, -(-(o + 1) * size // out)) for o in range(out)]
+
+
+def _adaptive_sizes(attrs: Attrs, x: Shape) -> list[tuple[int, int]]:
+    """(input size, output size) per spatial dim."""
+    size = attrs["output_size"]
+    rank = len(x) - 2
+    sizes = (size,) * rank if isinstance(size, int) else tuple(size)
+    pairs = []
+    for n, m in zip(x[2:], sizes, strict=True):
+        assert n is not None
+        pairs.append((n, n if m is None else m))
+    return pairs
+
+
+def _adaptive_window(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
+    windows: list[Window | None] = []
+    for n, m in _adaptive_sizes(attrs, inputs[0]):
+        if m == 1:
+            windows.append(None)  # one value over the whole dim
+        elif n % m == 0:
+            windows.append(Window(n // m, n // m))
+        else:  # uneven windows: the widest, n/m apart, centred like the first
+            bins = _bins(n, m)
+            widest = max(end - start for start, end in bins)
+            windows.append(Window(widest, Fraction(n, m), Fraction(widest - bins[0][1], 2)))
+    return tuple(windows)
+
+
+def _adaptive_flops(extra: int) -> Count:
+    """Each input element of each window once (windows may overlap), minus one per output
+    element, plus `extra` per output element (avg: the divide)."""
+    def flops(attrs: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+        read = math.prod(sum(end - start for start, end in _bins(n, m))
+                         for n, m in _adaptive_sizes(attrs, inputs[0]))
+        channels = inputs[0][1]
+        assert channels is not None
+        return channels * read + (extra - 1) * numel(output)
+
+    return flops
+
+
 def _adaptive(name: str, kind: str) -> Op:
     op = Op(
         name=name,
@@ -173,6 +257,12 @@ def _adaptive(name: str, kind: str) -> Op:
             f"nn.Adaptive{kind.capitalize()}Pool{len(inputs[0]) - 2}d", attrs, op,
             positional=("output_size",)),
         shape_rule="[N, C, *S] → [N, C, *output_size]",
+        flops=_adaptive_flops(1 if kind == "avg" else 0),
+        flops_rule="the elements of every window (additions, comparisons) minus 1 per output "
+                   "element" + (", plus a divide per output element" if kind == "avg" else ""),
+        window=_adaptive_window,
+        window_rule="output size 1: the whole dim; else windows ⌊o·S/out⌋ .. ⌈(o+1)·S/out⌉, S/out "
+                    "apart (the widest one when they are uneven)",
         key=lambda attrs: f"→ {attrs['output_size']}",
     )
     return register(op)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from math import prod
 from typing import Any
 
@@ -188,6 +189,61 @@ def zero(attrs: Attrs, inputs: Sequence[Shape]) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ costs and windows
+
+
+Count = Callable[[Attrs, Sequence[Shape], Shape], int]  # (attrs, inputs, output) -> a count
+
+
+def per_element(cost: int) -> Count:
+    """A FLOP rule: `cost` operations per output element."""
+    return lambda attrs, inputs, output: cost * numel(output)
+
+
+def with_bias(macs: Count) -> Count:
+    """The FLOP rule of a conv or linear layer: 2 per MAC, and one add per output element for
+    the bias."""
+    def flops(attrs: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+        return 2 * macs(attrs, inputs, output) + (numel(output) if attrs["bias"] else 0)
+
+    return flops
+
+
+WITH_BIAS = "2 per MAC, plus 1 per output element for the bias"
+
+
+@dataclass(frozen=True)
+class Window:
+    """How one spatial dim of an op's output reads its input: output position o reads input
+    positions o·stride − padding + j·dilation for j < kernel. Upsampling ops read with a
+    fractional stride (input positions per output position) and padding."""
+
+    kernel: int
+    stride: int | Fraction = 1
+    padding: int | Fraction = 0
+    dilation: int = 1
+
+
+# An op's reach: None for a pointwise op (output position i of each spatial dim reads input
+# position i: activations, normalisation, merges); else one entry per spatial dim of the
+# input, a Window, or None where the op reduces that dim entirely (global pooling, softmax
+# over it). GLOBAL (no entries) says the output has no spatial layout (flatten, linear).
+Reach = tuple[Window | None, ...] | None
+GLOBAL: Reach = ()
+
+
+def pointwise(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
+    return None
+
+
+def everything(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
+    return GLOBAL
+
+
+def never(attrs: Attrs) -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class Op:
     """Everything about one op. Exactly one of `module` and `function` is set.
@@ -195,7 +251,14 @@ class Op:
     - `infer(attrs, inputs) -> attrs`: fills inferred attributes and checks the rules;
     - `shape(attrs, inputs) -> Shape`: the output shape;
     - `params(attrs, inputs)`: trainable parameter count; `buffers`: non-trainable state;
-    - `macs(attrs, inputs, output)`: multiply-accumulates (conv, linear);
+    - `macs(attrs, inputs, output)`: multiply-accumulates (conv, conv_transpose, linear);
+      `macs_rule` says how, in words, for docs/ops.md;
+    - `flops(attrs, inputs, output)`: the full operation count (2 per MAC, bias, and each
+      op's stated cost per element); `flops_rule` says what is counted;
+    - `window(attrs, inputs) -> Reach`: which input positions an output position reads, per
+      spatial dim (receptive fields); `window_rule` in words;
+    - `alias(attrs)`: the output is its first input's storage (a view, or written in place),
+      so it allocates no memory;
     - `module(op, attrs, inputs) -> Construct`: the nn.Module this op becomes;
     - `function(attrs, args) -> str`: a forward expression over argument variables (merges,
       reshape): such ops hold no state and make no module.
@@ -209,11 +272,17 @@ class Op:
     infer: Callable[[Attrs, Sequence[Shape]], Attrs] = lambda attrs, inputs: attrs
     params: Callable[[Attrs, Sequence[Shape]], int] = zero
     buffers: Callable[[Attrs, Sequence[Shape]], int] = zero
-    macs: Callable[[Attrs, Sequence[Shape], Shape], int] = lambda a, i, o: 0
+    macs: Count = lambda a, i, o: 0
+    flops: Count = lambda a, i, o: 0
+    window: Callable[[Attrs, Sequence[Shape]], Reach] = pointwise
+    alias: Callable[[Attrs], bool] = never
     module: Callable[[Op, Attrs, Sequence[Shape]], Construct] | None = None
     function: Callable[[Attrs, Sequence[str]], str] | None = None
     arity: int | None = 1  # None: any number of inputs (merges)
     shape_rule: str = ""  # the shape rule in words, for docs/ops.md
+    macs_rule: str = ""  # the MAC count in words ("" means none)
+    flops_rule: str = ""  # the FLOP count in words
+    window_rule: str = "pointwise"  # the receptive-field rule in words
     key: Callable[[Attrs], str] = field(default=lambda attrs: "")  # short label: "3x3 /2, 64"
 
     def construct(self, attrs: Attrs, inputs: Sequence[Shape]) -> Construct:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from fractions import Fraction
 
 from archc.ops.registry import (
     FLOAT,
+    GLOBAL,
     INT,
     INTS,
     OPTIONAL_BOOL,
@@ -17,13 +19,21 @@ from archc.ops.registry import (
     Attrs,
     Op,
     OpError,
+    Reach,
     Shape,
+    Window,
     check_positive_output,
     format_shape,
     numel,
     register,
     standard_construct,
 )
+
+VIEW = "0 (a view)"
+
+
+def _view(attrs: Attrs) -> bool:
+    return True
 
 
 def _same(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
@@ -60,6 +70,10 @@ FLATTEN = register(Op(
     shape=flatten_shape,
     module=lambda op, attrs, inputs: standard_construct("nn.Flatten", attrs, op, positional=()),
     shape_rule="[N, d1, ..., dk] → [N, d1·...·dk] (between start_dim and end_dim)",
+    flops_rule=VIEW,
+    alias=_view,
+    window=lambda attrs, inputs: None if flatten_shape(attrs, inputs) == inputs[0] else GLOBAL,
+    window_rule="global (the output has no spatial layout) unless it leaves the shape as it is",
 ))
 
 
@@ -96,6 +110,10 @@ RESHAPE = register(Op(
     + ", ".join(str(d) for d in attrs["resolved"]) + ")",
     infer=lambda attrs, inputs: {**attrs, "resolved": reshape_shape(attrs, inputs)[1:]},
     shape_rule="[N, *S] → [N, *shape], same element count",
+    flops_rule=VIEW,
+    alias=_view,
+    window=lambda attrs, inputs: None if reshape_shape(attrs, inputs) == inputs[0] else GLOBAL,
+    window_rule="global (the output has no spatial layout) unless it leaves the shape as it is",
 ))
 
 
@@ -113,6 +131,12 @@ def permute_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
     return tuple(x[d] for d in dims)
 
 
+def _permute_window(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
+    dims = attrs["dims"]
+    order = [d % len(inputs[0]) for d in ((dims,) if isinstance(dims, int) else dims)]
+    return None if order == list(range(len(inputs[0]))) else GLOBAL
+
+
 PERMUTE = register(Op(
     name="permute",
     family="reshape",
@@ -123,6 +147,10 @@ PERMUTE = register(Op(
     + ", ".join(str(d) for d in ((attrs["dims"],) if isinstance(attrs["dims"], int)
                                  else attrs["dims"])) + ")",
     shape_rule="dims reordered",
+    flops_rule=VIEW,
+    alias=_view,
+    window=_permute_window,
+    window_rule="global (the spatial layout changes) unless the order stays the same",
 ))
 
 IDENTITY = register(Op(
@@ -133,7 +161,12 @@ IDENTITY = register(Op(
     shape=_same,
     function=lambda attrs, args: args[0],
     shape_rule="unchanged",
+    flops_rule="0 (the input itself)",
+    alias=_view,
 ))
+
+
+INFERENCE_IDENTITY = "0 (at inference it returns its input)"
 
 
 def _probability(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
@@ -152,6 +185,8 @@ DROPOUT = register(Op(
     shape=_same,
     module=lambda op, attrs, inputs: standard_construct("nn.Dropout", attrs, op, positional=()),
     shape_rule="unchanged",
+    flops_rule=INFERENCE_IDENTITY,
+    alias=_view,
 ))
 
 
@@ -171,6 +206,8 @@ DROPOUT2D = register(Op(
     module=lambda op, attrs, inputs: standard_construct("nn.Dropout2d", attrs, op,
                                                     positional=()),
     shape_rule="unchanged",
+    flops_rule=INFERENCE_IDENTITY,
+    alias=_view,
 ))
 
 _MODES = {"nearest": (1, 2, 3), "nearest-exact": (1, 2, 3), "linear": (1,), "bilinear": (2,),
@@ -209,6 +246,31 @@ def upsample_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
                                  f"scale_factor={attrs['scale_factor']} shrinks a size to 0")
 
 
+# interpolation taps per spatial dim, and FLOPs per output element (a linear interpolation
+# a + t·(b − a) is 3; bilinear is 3 of them, trilinear 7; bicubic 4 + 1 cubic ones of 7)
+_TAPS = {"nearest": 1, "nearest-exact": 1, "linear": 2, "bilinear": 2, "bicubic": 4,
+         "trilinear": 2}
+_INTERPOLATION_FLOPS = {"nearest": 0, "nearest-exact": 0, "linear": 3, "bilinear": 9,
+                        "bicubic": 35, "trilinear": 21}
+
+
+def _upsample_window(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
+    x = inputs[0]
+    output = upsample_shape(attrs, inputs)
+    taps = _TAPS[attrs["mode"]]
+    scale = attrs["scale_factor"]
+    windows = []
+    for axis, (n, m) in enumerate(zip(x[2:], output[2:], strict=True)):
+        assert n is not None and m is not None
+        if scale is None:
+            step = Fraction(n, m)
+        else:  # PyTorch maps output o to input o / scale_factor
+            factor = scale if isinstance(scale, float) else scale[axis]
+            step = 1 / Fraction(factor).limit_denominator(10**6)
+        windows.append(Window(taps, step, (taps - 1) // 2))
+    return tuple(windows)
+
+
 UPSAMPLE = register(Op(
     name="upsample",
     family="resize",
@@ -223,4 +285,8 @@ UPSAMPLE = register(Op(
     module=lambda op, attrs, inputs: standard_construct("nn.Upsample", attrs, op,
                                                     positional=()),
     shape_rule="[N, C, *S] → [N, C, *size] or [N, C, ⌊S·scale_factor⌋]",
+    flops=lambda attrs, inputs, output: _INTERPOLATION_FLOPS[attrs["mode"]] * numel(output),
+    flops_rule="per output element: nearest 0, linear 3, bilinear 9, trilinear 21, bicubic 35",
+    window=_upsample_window,
+    window_rule="taps per dim (nearest 1, linear modes 2, bicubic 4), input/output size apart",
 ))

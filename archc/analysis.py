@@ -1,0 +1,509 @@
+"""Static analysis of an IR network: parameters, MACs, FLOPs, activation memory and receptive
+fields, per node, per module and in total; and the smallest valid input size. No torch.
+
+Input: an `ir.Network` (for `min_input`, also a function that elaborates the spec at other
+input sizes). Output: an `Analysis` (a record per node and per module path, and totals) and a
+`MinInput`. Every cost comes from the op's registry entry (`Op.macs`, `Op.flops`,
+`Op.window`, `Op.alias`); nothing here branches on an op's name. The conventions are
+documented in docs/analysis.md:
+
+- MACs: multiply-accumulates of conv, conv_transpose and linear only;
+- FLOPs: 2 per MAC plus each op's stated cost per element (docs/ops.md);
+- memory: bytes per sample (batch 1) of each output; the peak of live tensors over the
+  elaboration (topological) order, freeing a tensor after its last consumer, views and
+  in-place ops sharing their input's storage; the training total of every stored tensor;
+- receptive field per spatial dim of the reference input, forward over the DAG:
+  rf' = rf + (k−1)·d·jump, jump' = jump·s, start' = start + ((k−1)·d/2 − p)·jump; a node with
+  several inputs takes the hull of their fields.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+import networkx as nx
+
+from archc.errors import ArchcError
+from archc.ir import Network, Node, Path
+from archc.ops import OPS
+from archc.ops.registry import Reach, Shape, Window, numel
+
+DTYPES: dict[str, int] = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
+
+# ------------------------------------------------------------------ receptive fields
+
+
+@dataclass(frozen=True)
+class Extent:
+    """The receptive field of a node's output along one spatial dim of the reference input.
+
+    `size`: input positions that output position 0 reads (padding included, so it may exceed
+    the input); `jump`: input positions between neighbouring output positions (the effective
+    stride), None when the output has no grid along this dim; `start`: input coordinate of
+    the centre of output position 0's field (input position i is at coordinate i);
+    `whole`: the output depends on the entire input along this dim, and `size` is the input's
+    size.
+    """
+
+    size: Fraction
+    jump: Fraction | None
+    start: Fraction | None
+    whole: bool = False
+
+
+Field = tuple[Extent, ...]
+ORIGIN = Extent(Fraction(1), Fraction(1), Fraction(0))
+
+
+def _whole(full: int, like: Extent | None = None) -> Extent:
+    """The whole input along a dim; a grid (jump, start) may survive (a broadcast gate)."""
+    return Extent(Fraction(full), like.jump if like else None, like.start if like else None,
+                  True)
+
+
+def _reduce(extent: Extent, size: int, full: int) -> Extent:
+    """An output that reads all `size` positions of its input along a dim: the union of their
+    fields, the whole input when it covers it."""
+    if extent.whole or extent.jump is None or extent.start is None:
+        return _whole(full) if extent.whole else extent
+    half = (extent.size - 1) / 2
+    low = extent.start - half
+    high = extent.start + (size - 1) * extent.jump + half
+    if low <= 0 and high >= full - 1:
+        return _whole(full)
+    return Extent(high - low + 1, None, (low + high) / 2)
+
+
+def _apply(extent: Extent, window: Window, size: int, out: int, full: int) -> Extent:
+    span = (window.kernel - 1) * window.dilation
+    if out == 1 and span - window.padding >= size - 1:  # one window over the whole input
+        return _reduce(extent, size, full)
+    if extent.jump is None or extent.start is None:
+        return extent  # no grid to move along: the field stays as it is
+    jump = extent.jump * window.stride
+    start = extent.start + (Fraction(span, 2) - window.padding) * extent.jump
+    grown = Fraction(full) if extent.whole else extent.size + span * extent.jump
+    return Extent(grown, jump, start, extent.whole)
+
+
+def _spatial(shape: Shape, dims: int) -> tuple[int, ...] | None:
+    """The spatial sizes of a tensor laid out like the reference input, else None."""
+    if len(shape) != dims + 2:
+        return None
+    return tuple(d for d in shape[2:] if d is not None)
+
+
+def _hull(items: Sequence[tuple[Extent, int | None]], full: int) -> Extent:
+    """Several inputs (merges): the hull of their fields at output position 0 (the largest
+    field when they are centred alike, as in residual and Inception blocks); the grid of the
+    finest input that is not broadcast; the whole input if any input sees all of it."""
+    sizes = [n for _, n in items if n is not None]
+    largest = max(sizes, default=None)
+    grid = [e for e, n in items if e.jump is not None
+            and not (n == 1 and largest is not None and largest > 1)]
+    finest = min(grid, key=lambda e: e.jump or 0, default=None)
+    if any(e.whole for e, _ in items):
+        return _whole(full, finest)
+    spans = [(e.start - (e.size - 1) / 2, e.start + (e.size - 1) / 2)
+             for e, _ in items if e.start is not None]
+    if not spans:
+        return items[0][0]
+    low = min(s for s, _ in spans)
+    high = max(h for _, h in spans)
+    return Extent(high - low + 1, finest.jump if finest else None,
+                  (low + high) / 2 if finest else None)
+
+
+def node_field(network: Network, node: Node, fields: dict[int, Field | None],
+               full: tuple[int, ...]) -> Field | None:
+    """A node's receptive field from its inputs' fields and its op's window rule."""
+    dims = len(full)
+    known = [(fields[i], network.node(i).shape) for i in node.inputs if fields[i] is not None]
+    if not known:
+        return None
+    shapes = [network.node(i).shape for i in node.inputs]
+    if len(known) == 1:
+        merged = known[0][0]
+        assert merged is not None
+    else:
+        laid_out = [(f, _spatial(s, dims)) for f, s in known]
+        merged = tuple(_hull([(f[d], sizes[d] if sizes else None)  # type: ignore[index]
+                              for f, sizes in laid_out], full[d])
+                       for d in range(dims))
+    reach: Reach = OPS[node.op].window(node.attrs, shapes)
+    if reach is None:
+        return merged
+    sizes_in = _spatial(shapes[0], dims)
+    sizes_out = _spatial(node.shape, dims)
+    if len(reach) != dims or sizes_in is None:
+        # the output has no spatial layout: the union of the fields of every input position
+        return tuple(_reduce(e, sizes_in[d] if sizes_in else 1, n)
+                     for d, (e, n) in enumerate(zip(merged, full, strict=True)))
+    result = []
+    for d, (extent, window) in enumerate(zip(merged, reach, strict=True)):
+        if window is None:
+            result.append(_reduce(extent, sizes_in[d], full[d]))
+        else:
+            out = sizes_out[d] if sizes_out is not None else 1
+            result.append(_apply(extent, window, sizes_in[d], out, full[d]))
+    return tuple(result)
+
+
+def reference_input(network: Network) -> tuple[str, int] | None:
+    """The input receptive fields are measured on: the first one with spatial dims."""
+    for name, node_id in network.inputs.items():
+        if len(network.node(node_id).shape) >= 3:
+            return name, node_id
+    return None
+
+
+# ------------------------------------------------------------------ records
+
+
+@dataclass(frozen=True)
+class NodeCost:
+    """One node: its counts, the bytes of its output (per sample) and its receptive field."""
+
+    id: int
+    params: int
+    buffers: int
+    macs: int
+    flops: int
+    bytes: int
+    allocates: bool  # False for views and in-place ops, which reuse their input's storage
+    field: Field | None
+
+
+@dataclass(frozen=True)
+class ModuleCost:
+    """A module (block instance, container, op module, the root) and everything inside it."""
+
+    path: Path
+    nodes: tuple[int, ...]
+    output: int  # the node whose output the module gives
+    params: int
+    buffers: int
+    macs: int
+    flops: int
+    activations: int  # bytes of the tensors its nodes allocate
+
+
+@dataclass(frozen=True)
+class Totals:
+    params: int
+    buffers: int
+    macs: int
+    flops: int
+    inputs: int  # bytes of the network's inputs
+    activations: int  # bytes of every tensor the nodes allocate
+    peak: int  # the most bytes live at once in one inference, inputs included
+    peak_node: int | None  # the node being computed at the peak
+    training: int  # bytes stored for a backward pass: the inputs and every allocated tensor
+
+
+@dataclass(frozen=True)
+class Analysis:
+    dtype: str
+    element_size: int
+    reference: str | None  # the input receptive fields refer to (None: no spatial input)
+    input_size: tuple[int, ...]  # its spatial sizes
+    nodes: dict[int, NodeCost]
+    modules: dict[Path, ModuleCost]
+    totals: Totals
+
+
+def members(network: Network) -> dict[Path, list[int]]:
+    """Module path → the nodes computed inside it (at any depth), in order."""
+    found: dict[Path, list[int]] = {}
+    for node in network.nodes():
+        if node.op == "input":
+            continue
+        owner = node.module if node.module is not None else node.scope
+        for depth in range(len(owner) + 1):
+            found.setdefault(owner[:depth], []).append(node.id)
+    return found
+
+
+def module_output(network: Network, nodes: Sequence[int]) -> int:
+    """The node a module gives: the last one used outside it (or a network output)."""
+    inside = set(nodes)
+    outputs = {n for _, n in network.outputs}
+    gives = [n for n in nodes if n in outputs or any(
+        c not in inside for c in network.consumers(n))]
+    return max(gives) if gives else max(nodes)
+
+
+def _storages(network: Network) -> dict[int, int]:
+    """Node → the node that allocated its output's storage (itself unless it is an alias)."""
+    storage: dict[int, int] = {}
+    for node in network.nodes():
+        aliases = node.op != "input" and bool(node.inputs) and OPS[node.op].alias(node.attrs)
+        storage[node.id] = storage[node.inputs[0]] if aliases else node.id
+    return storage
+
+
+def _peak(network: Network, storage: dict[int, int], size: dict[int, int]) -> tuple[int,
+                                                                                     int | None]:
+    """Walk the nodes in order; a storage lives from its node until the last consumer of any
+    node sharing it; inputs (held by the caller) and outputs stay live."""
+    keep = {storage[i] for i in network.inputs.values()}
+    keep |= {storage[n] for _, n in network.outputs}
+    last: dict[int, int] = {}
+    for node in network.nodes():
+        use = max(network.consumers(node.id), default=node.id)
+        last[storage[node.id]] = max(last.get(storage[node.id], use), use)
+    frees: dict[int, list[int]] = {}
+    for owner, at in last.items():
+        if owner not in keep:
+            frees.setdefault(at, []).append(owner)
+    live = sum(size[storage[i]] for i in network.inputs.values())
+    peak, where = live, None
+    for node in network.nodes():
+        if node.op == "input":
+            continue
+        if storage[node.id] == node.id:
+            live += size[node.id]
+        if live > peak:
+            peak, where = live, node.id
+        live -= sum(size[owner] for owner in frees.get(node.id, []))
+    return peak, where
+
+
+def analyse(network: Network, dtype: str = "float32") -> Analysis:
+    """Counts, memory and receptive fields of every node and module of `network`."""
+    if dtype not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}: use one of {', '.join(DTYPES)}")
+    element = DTYPES[dtype]
+    reference = reference_input(network)
+    full: tuple[int, ...] = ()
+    fields: dict[int, Field | None] = {}
+    if reference is not None:
+        full = tuple(d for d in network.node(reference[1]).shape[2:] if d is not None)
+    storage = _storages(network)
+    nodes: dict[int, NodeCost] = {}
+    for node in network.nodes():
+        size = numel(node.shape) * element
+        if node.op == "input":
+            is_reference = reference is not None and node.id == reference[1]
+            fields[node.id] = (ORIGIN,) * len(full) if is_reference else None
+            nodes[node.id] = NodeCost(node.id, 0, 0, 0, 0, size, True, fields[node.id])
+            continue
+        op = OPS[node.op]
+        shapes = [network.node(i).shape for i in node.inputs]
+        fields[node.id] = node_field(network, node, fields, full) if full else None
+        nodes[node.id] = NodeCost(
+            node.id, node.params, node.buffers, node.macs, op.flops(node.attrs, shapes,
+                                                                    node.shape),
+            size, storage[node.id] == node.id, fields[node.id])
+    sizes = {n: c.bytes for n, c in nodes.items()}
+    peak, where = _peak(network, storage, sizes)
+    inputs = sum(nodes[i].bytes for i in network.inputs.values())
+    computed = [c for c in nodes.values() if network.node(c.id).op != "input"]
+    activations = sum(c.bytes for c in computed if c.allocates)
+    totals = Totals(
+        params=sum(c.params for c in computed), buffers=sum(c.buffers for c in computed),
+        macs=sum(c.macs for c in computed), flops=sum(c.flops for c in computed),
+        inputs=inputs, activations=activations, peak=peak, peak_node=where,
+        training=inputs + activations,
+    )
+    modules: dict[Path, ModuleCost] = {}
+    for path, ids in members(network).items():
+        costs = [nodes[i] for i in ids]
+        modules[path] = ModuleCost(
+            path, tuple(ids), module_output(network, ids),
+            params=sum(c.params for c in costs), buffers=sum(c.buffers for c in costs),
+            macs=sum(c.macs for c in costs), flops=sum(c.flops for c in costs),
+            activations=sum(c.bytes for c in costs if c.allocates),
+        )
+    return Analysis(dtype, element, reference[0] if reference else None, full, nodes, modules,
+                    totals)
+
+
+# ------------------------------------------------------------------ valid input sizes
+
+
+@dataclass(frozen=True)
+class Strided:
+    """One strided window along one spatial dim at one input size."""
+
+    node: int
+    dim: int
+    size: int  # the op's input size along the dim
+    window: Window
+
+    @property
+    def stride(self) -> int:
+        return int(self.window.stride)
+
+    @property
+    def divisible(self) -> bool:
+        """The input size is a multiple of the stride: output = input / stride for a
+        'same'-padded layer, and flooring drops nothing."""
+        return self.size % self.stride == 0
+
+    @property
+    def aligned(self) -> bool:
+        """The last window ends exactly at the padded edge (no remainder in the size rule)."""
+        span = (self.window.kernel - 1) * self.window.dilation + 1
+        return (self.size + 2 * self.window.padding - span) % self.stride == 0
+
+
+def strided(network: Network) -> Iterator[Strided]:
+    """Every window with an integer stride > 1 along a spatial dim of a tensor laid out like
+    the reference input and computed from it."""
+    reference = reference_input(network)
+    if reference is None:
+        return
+    dims = len(network.node(reference[1]).shape) - 2
+    reached = nx.descendants(network.graph, reference[1])
+    for node in network.nodes():
+        if node.id not in reached:
+            continue
+        shapes = [network.node(i).shape for i in node.inputs]
+        reach = OPS[node.op].window(node.attrs, shapes)
+        sizes = _spatial(shapes[0], dims)
+        if reach is None or len(reach) != dims or sizes is None:
+            continue
+        for d, window in enumerate(reach):
+            if (window is not None and window.stride > 1
+                    and Fraction(window.stride).denominator == 1
+                    and Fraction(window.padding).denominator == 1):
+                yield Strided(node.id, d, sizes[d], window)
+
+
+@dataclass(frozen=True)
+class DimSizes:
+    """What one spatial dim of the reference input may be."""
+
+    smallest: int | None  # the smallest valid size, the other dims as declared
+    period: int  # the lcm of the effective strides of the strided ops along this dim
+    divisible: tuple[int, ...] | None  # sizes mod period where every strided input divides
+    aligned: tuple[int, ...] | None  # sizes mod period where no window leaves a remainder
+    unknown: tuple[int, ...] = ()  # residues not checked: the size there was invalid
+
+
+@dataclass(frozen=True)
+class MinInput:
+    input: str
+    declared: tuple[int, ...]  # the input's shape without the batch dim
+    smallest: int | None  # the smallest valid size with every spatial dim equal
+    failure: str | None  # why the size below `smallest` is invalid
+    dims: tuple[DimSizes, ...]
+    rounding: tuple[str, ...]  # at the declared size: strided ops whose input does not divide
+    elaborations: int  # how many input sizes were elaborated
+
+
+MAX_PERIOD = 256
+
+
+def dim_names(count: int) -> tuple[str, ...]:
+    """Names of the spatial dims: L; H, W; D, H, W (as `in.l`, `in.h`, `in.w`, `in.d`)."""
+    return {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}.get(
+        count, tuple(f"dim {i + 2}" for i in range(count)))
+
+
+def min_input(network: Network, build: Callable[[list[int]], Network],
+              dtype: str = "float32") -> MinInput | None:
+    """The smallest valid spatial size of the reference input, and the sizes that keep every
+    strided op exact. `build(shape)` elaborates the spec with that input shape (no batch) and
+    raises ArchcError when it is invalid. Elaboration takes milliseconds, so this searches:
+    sizes from 1 up, and one period of sizes around the declared one, the period being the
+    lcm of the effective strides (jumps) of the strided ops on the static graph. Structure
+    that depends on `in` is elaborated anew at every size. Spatial dims declared equal are
+    searched together (as one size); otherwise each dim alone, the others as declared.
+    None when the network has no spatial input."""
+    reference = reference_input(network)
+    if reference is None:
+        return None
+    name, node_id = reference
+    declared = tuple(d for d in network.node(node_id).shape[1:] if d is not None)
+    channels, spatial = declared[0], declared[1:]
+    cache: dict[tuple[int, ...], Network | ArchcError] = {declared: network}
+
+    def attempt(sizes: Sequence[int]) -> Network | ArchcError:
+        shape = (channels, *sizes)
+        if shape not in cache:
+            try:
+                cache[shape] = build(list(shape))
+            except ArchcError as error:
+                cache[shape] = error
+        return cache[shape]
+
+    def first_valid(sizes: Callable[[int], Sequence[int]], limit: int) -> int | None:
+        return next((s for s in range(1, limit + 1)
+                     if isinstance(attempt(sizes(s)), Network)), None)
+
+    square = len(set(spatial)) == 1
+    smallest = first_valid(lambda s: (s,) * len(spatial), max(spatial))
+    failure = None
+    if smallest is not None and smallest > 1:
+        error = attempt((smallest - 1,) * len(spatial))
+        assert isinstance(error, ArchcError)
+        failure = f"{error.span}: {error.message}" if error.span.line else error.message
+        if error.found:
+            failure += f" ({error.found})"
+
+    fields = analyse(network, dtype).nodes
+    ops = list(strided(network))
+    names = dim_names(len(spatial))
+    uneven: dict[tuple[int, int, int], list[str]] = {}
+    for s in ops:
+        if not s.divisible:
+            uneven.setdefault((s.node, s.size, s.stride), []).append(names[s.dim])
+    rounding = tuple(f"{network.node(node).path}: {', '.join(which)} = {size} is not a "
+                     f"multiple of {stride}" for (node, size, stride), which in uneven.items())
+    periods = []
+    for d in range(len(spatial)):
+        period = 1
+        for s in ops:
+            extents = fields[s.node].field
+            jump = extents[d].jump if extents is not None and s.dim == d else None
+            if jump is not None and jump.denominator == 1:
+                period = math.lcm(period, int(jump))
+        periods.append(period)
+
+    def scan(d: int, along: Callable[[int], Sequence[int]], low: int | None,
+             period: int) -> DimSizes:
+        if low is None or period > MAX_PERIOD:
+            return DimSizes(low, period, None, None)
+        first = max(spatial[d] - spatial[d] % period, low)  # the period of the declared size
+        divisible, aligned, unknown = [], [], []
+        for n in range(first, first + period):
+            found = attempt(along(n))
+            if not isinstance(found, Network):
+                unknown.append(n % period)
+                continue
+            checks = [s for s in strided(found) if s.dim == d]
+            if all(s.divisible for s in checks):
+                divisible.append(n % period)
+            if all(s.aligned for s in checks):
+                aligned.append(n % period)
+        return DimSizes(low, period, tuple(sorted(divisible)), tuple(sorted(aligned)),
+                        tuple(sorted(unknown)))
+
+    dims: list[DimSizes] = []
+    for d in range(len(spatial)):
+        def along(s: int, d: int = d) -> tuple[int, ...]:
+            if square:
+                return (s,) * len(spatial)
+            return tuple(s if i == d else n for i, n in enumerate(spatial))
+
+        low = smallest if square else first_valid(along, spatial[d])
+        dims.append(scan(d, along, low, periods[d]))
+    return MinInput(name, declared, smallest, failure, tuple(dims), rounding, len(cache) - 1)
+
+
+def residues(period: int, values: Sequence[int] | None) -> str:
+    """`multiples of 32`, `≡ 1 (mod 32)`, `any size`, `none`, or `not searched`."""
+    if values is None:
+        return "not searched (period too large)"
+    if not values:
+        return "none"
+    if len(values) == period:
+        return "any size"
+    if tuple(values) == (0,):
+        return f"multiples of {period}"
+    return f"≡ {', '.join(map(str, values))} (mod {period})"
