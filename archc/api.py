@@ -7,6 +7,7 @@ IR network, an nn.Module, the shape report or a diagram. torch is imported only 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from archc.elaborate import elaborate
 from archc.errors import ArchcError, Span, suggest
 from archc.frontend import ast
+from archc.frontend.text import parse_text
 from archc.frontend.yaml import parse_yaml
 from archc.ir import Network
 
@@ -24,7 +26,8 @@ if TYPE_CHECKING:
 
 SpecLike = str | os.PathLike[str] | ast.Spec
 InputShapes = Mapping[str, Sequence[int]] | Sequence[int] | None
-SPEC_SUFFIXES = (".yaml", ".yml")
+SPEC_SUFFIXES = (".yaml", ".yml", ".arch")
+TEXT_FORM = re.compile(r"\A(\s*#[^\n]*\n|\s)*network\b")
 MAX_SPEC_BYTES = 4 * 1024 * 1024
 
 
@@ -47,8 +50,16 @@ def load(spec: SpecLike) -> ast.Spec:
             raise ArchcError(f"no such spec file: {path}") from None
         except (OSError, UnicodeDecodeError) as error:
             raise ArchcError(f"cannot read {path}: {error}") from None
-        return parse_yaml(text, str(path), default_name=_default_name(path))
-    return parse_yaml(spec, "<string>")
+        return parse(text, str(path), default_name=_default_name(path))
+    return parse(spec, "<string>")
+
+
+def parse(text: str, path: str = "<string>", default_name: str = "network") -> ast.Spec:
+    """Spec text in either spelling → AST: `.arch` files and text starting with `network` are
+    the text form, everything else YAML."""
+    if path.endswith(".arch") or (not path.endswith((".yaml", ".yml")) and TEXT_FORM.match(text)):
+        return parse_text(text, path)
+    return parse_yaml(text, path, default_name=default_name)
 
 
 def _default_name(path: Path) -> str:

@@ -227,6 +227,109 @@ def check(specs: Sequence[str], params: Sequence[str]) -> None:
         sys.exit(1)
 
 
+SPELLINGS = {".arch": "arch", ".yaml": "yaml", ".yml": "yaml"}
+
+
+def _print_spec(spec: Any, spelling: str) -> str:
+    from archc.frontend.printer import print_text, print_yaml
+
+    return print_text(spec) if spelling == "arch" else print_yaml(spec)
+
+
+def _spelling(path: str) -> str:
+    suffix = Path(path).suffix
+    if suffix not in SPELLINGS:
+        raise click.BadParameter(f"{path}: unknown spec extension {suffix!r}; use .arch, .yaml "
+                                 "or .yml")
+    return SPELLINGS[suffix]
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Where to write; the extension picks the spelling (.arch or .yaml).")
+@click.option("--to", "target", type=click.Choice(["arch", "yaml"]),
+              help="The spelling to print to standard output (without -o).")
+def convert(spec: str, output: str | None, target: str | None) -> None:
+    """Convert a spec between the YAML and the text (.arch) spelling.
+
+    \b
+    Names, parameter expressions (not their values) and comments are kept:
+      archc convert specs/googlenet.yaml -o googlenet.arch
+      archc convert net.arch --to yaml
+    """
+    from archc.files import atomic_write
+
+    if output is None and target is None:
+        raise click.UsageError("give -o OUT.(arch|yaml) or --to arch|yaml")
+    spelling = _spelling(output) if output else str(target)
+    if output and Path(output).resolve() == Path(spec).resolve():
+        raise click.BadParameter("refusing to overwrite the input; use archc fmt to reformat "
+                                 "a file in place", param_hint="-o/--output")
+    try:
+        tree = api.load(spec)
+        text = _print_spec(tree, spelling)
+        if api.parse(text, f"<converted>.{spelling}") != tree:
+            raise ArchcError("the converted spec would not read back the same: this is a bug "
+                             "in archc; please report it with the spec")
+    except ArchcError as error:
+        _fail(error)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+
+    def write(path: Path) -> None:
+        path.write_text(text, encoding="utf-8")
+
+    atomic_write(Path(output), write)
+    click.echo(f"wrote {output} ({'text form' if spelling == 'arch' else 'YAML'})")
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--check", is_flag=True, help="Change nothing; exit 1 if a file would change "
+                                             "(for CI and pre-commit).")
+@click.option("--diff", "show_diff", is_flag=True, help="Print what would change as a diff.")
+def fmt(specs: Sequence[str], check: bool, show_diff: bool) -> None:
+    """Rewrite specs in the canonical layout (.arch and YAML), keeping comments.
+
+    Idempotent: formatting a formatted file changes nothing.
+    """
+    import difflib
+
+    from archc.files import atomic_write
+
+    changed = failed = 0
+    for spec in specs:
+        try:
+            original = Path(spec).read_text(encoding="utf-8")
+            formatted = _print_spec(api.load(spec), _spelling(spec))
+        except ArchcError as error:
+            click.echo(error.render(), err=True)
+            failed += 1
+            continue
+        except OSError as error:
+            click.echo(f"error: cannot read {spec}: {error.strerror}", err=True)
+            failed += 1
+            continue
+        if formatted == original:
+            continue
+        changed += 1
+        if show_diff:
+            click.echo("".join(difflib.unified_diff(
+                original.splitlines(True), formatted.splitlines(True), spec, spec)), nl=False)
+        if check:
+            click.echo(f"would reformat {spec}")
+        else:
+            def write(path: Path, text: str = formatted) -> None:
+                path.write_text(text, encoding="utf-8")
+
+            atomic_write(Path(spec), write)
+            click.echo(f"reformatted {spec}")
+    if failed or (check and changed):
+        sys.exit(1)
+
+
 @main.command()
 @click.argument("name", required=False)
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown"]), default="table",

@@ -77,7 +77,7 @@ def zoo_table(root: Path) -> str:
     from archc.report import human
 
     lines = ["| spec | network | input | params |", "|---|---|---|---|"]
-    for path in sorted((root / "specs").rglob("*.yaml")):
+    for path in sorted([*(root / "specs").rglob("*.yaml"), *(root / "specs").rglob("*.arch")]):
         net = network(path)
         inputs = ", ".join("×".join(str(d) for d in net.node(i).shape[1:])
                            for i in net.inputs.values())

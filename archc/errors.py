@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class Source:
     """The text a span points into: a file path (or `<string>`) and its contents."""
 
     path: str
-    text: str
+    text: str = field(repr=False)
 
     def line(self, number: int) -> str:
         lines = self.text.splitlines()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC_FILES = sorted((ROOT / "specs").rglob("*.yaml"))
+SPEC_FILES = sorted([*(ROOT / "specs").rglob("*.yaml"), *(ROOT / "specs").rglob("*.arch")])
 CONSTRUCT_FILES = sorted((ROOT / "examples" / "constructs").glob("*.yaml"))
 ALL_SPECS = SPEC_FILES + CONSTRUCT_FILES
 

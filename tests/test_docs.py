@@ -14,14 +14,25 @@ from archc.docsgen import markdown, readme_with_zoo
 from tests.conftest import ROOT
 
 LANGUAGE = (ROOT / "docs" / "language.md").read_text()
-EXAMPLES = [m for m in re.findall(r"```yaml\n(.*?)```", LANGUAGE, re.S) if "layers:" in m]
+EXAMPLES = [m for m in re.findall(r"```(?:yaml|arch)\n(.*?)```", LANGUAGE, re.S)
+            if "layers:" in m or m.startswith("network")]
+SECTIONS = LANGUAGE.split("\n## ")
 
 
 def test_language_reference_has_examples() -> None:
-    assert len(EXAMPLES) >= 8
+    assert len(EXAMPLES) >= 16
 
 
-@pytest.mark.parametrize("text", EXAMPLES, ids=lambda t: t.split("\n", 1)[0])
+@pytest.mark.parametrize("section", [s for s in SECTIONS if "```arch" in s],
+                         ids=lambda s: s.split("\n", 1)[0])
+def test_both_spellings_in_a_section_mean_the_same(section: str) -> None:
+    yaml_text = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    arch_text = re.findall(r"```arch\n(.*?)```", section, re.S)
+    assert len(yaml_text) == len(arch_text) == 1
+    assert archc.load(yaml_text[0]) == archc.load(arch_text[0])
+
+
+@pytest.mark.parametrize("text", EXAMPLES, ids=lambda t: t.split("\n", 1)[0][:40])
 def test_language_example_compiles_and_runs(text: str) -> None:
     network = archc.network(text)
     model = archc.build(text).eval()

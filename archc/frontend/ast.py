@@ -20,6 +20,7 @@ class Literal:
 
     value: int | float | str | bool | None
     span: Span = field(compare=False)
+    raw: str | None = field(default=None, compare=False)  # a number as written: 1e-3
 
 
 @dataclass(frozen=True)
@@ -224,3 +225,30 @@ class Spec:
     body: Sequence
     outputs: tuple[Ref, ...]
     span: Span = field(compare=False)
+    comments: tuple[Comment, ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A `# ...` comment of the source, kept so that fmt and convert can put it back."""
+
+    line: int
+    column: int
+    text: str  # without the leading '#'
+
+
+def scan_comments(text: str, yaml: bool) -> tuple[Comment, ...]:
+    """The comments of a spec: `#` outside quotes (in YAML, only after a space or at the start
+    of a line, as YAML itself reads them)."""
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        quote = None
+        for index, char in enumerate(line):
+            if quote:
+                quote = None if char == quote else quote
+            elif char in "'\"":
+                quote = char
+            elif char == "#" and (not yaml or index == 0 or line[index - 1] in " \t"):
+                found.append(Comment(number, index + 1, line[index + 1:].rstrip()))
+                break
+    return tuple(found)

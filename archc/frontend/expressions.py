@@ -8,12 +8,21 @@ point into the file. Syntax errors become ArchcErrors that name the expected tok
 from __future__ import annotations
 
 import ast as python_ast
+import re
+from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from lark import Lark, Token, Transformer, Tree, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
+from lark.lark import PostLex
 from lark.lexer import PatternStr
 
 from archc.errors import ArchcError, Source, Span
@@ -22,13 +31,34 @@ from archc.frontend import ast
 KEYWORDS = frozenset({"if", "else", "and", "or", "not", "in", "true", "false", "none"})
 
 
+class _Newlines(PostLex):
+    """Line breaks separate statements, except inside ( ) and [ ], where they are spaces."""
+
+    always_accept = ("_NL",)
+    opening = frozenset({"LPAR", "LSQB"})
+    closing = frozenset({"RPAR", "RSQB"})
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        depth = 0
+        for token in stream:
+            if token.type in self.opening:
+                depth += 1
+            elif token.type in self.closing:
+                depth = max(0, depth - 1)
+            elif token.type == "_NL" and depth:
+                continue
+            yield token
+
+
 @cache
 def parser() -> Lark:
     grammar = resources.files("archc.frontend").joinpath("grammar.lark").read_text()
     return Lark(
         grammar,
         parser="lalr",
-        start=["layer", "expression"],
+        lexer="contextual",
+        postlex=_Newlines(),
+        start=["layer", "expression", "network"],
         propagate_positions=True,
         maybe_placeholders=False,
     )
@@ -90,11 +120,11 @@ class _Lower(Transformer[Token, Any]):
     # -- expressions
     @v_args(tree=True)
     def int(self, tree: Any) -> ast.Literal:
-        return ast.Literal(int(tree.children[0]), self._span(tree))
+        return ast.Literal(int(tree.children[0]), self._span(tree), str(tree.children[0]))
 
     @v_args(tree=True)
     def float(self, tree: Any) -> ast.Literal:
-        return ast.Literal(float(tree.children[0]), self._span(tree))
+        return ast.Literal(float(tree.children[0]), self._span(tree), str(tree.children[0]))
 
     @v_args(tree=True)
     def string(self, tree: Any) -> ast.Literal:
@@ -192,8 +222,13 @@ class _Lower(Transformer[Token, Any]):
         return ast.Unary("not", tree.children[0], self._span(tree))
 
     @v_args(tree=True)
-    def neg(self, tree: Any) -> ast.Unary:
-        return ast.Unary("-", tree.children[0], self._span(tree))
+    def neg(self, tree: Any) -> ast.Unary | ast.Literal:
+        operand = tree.children[0]
+        value = operand.value if isinstance(operand, ast.Literal) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            raw = None if operand.raw is None else "-" + operand.raw
+            return ast.Literal(-value, self._span(tree), raw)  # -3 is a number
+        return ast.Unary("-", operand, self._span(tree))
 
     @v_args(tree=True)
     def pos(self, tree: Any) -> ast.Unary:
@@ -209,6 +244,7 @@ def describe_terminal(name: str) -> str:
         "STRING": "a string",
         "COMPARE": "a comparison",
         "$END": "the end of the text",
+        "_NL": "a line break",
     }
     if name in words:
         return words[name]
@@ -268,18 +304,58 @@ def _syntax_error(
     if isinstance(error, UnexpectedCharacters):
         expected_names = set(error.allowed or ())
     span = Span(source, err_line, err_col, err_line, err_col + width).shifted(line, column)
-    notes = []
-    if found == "'='":
-        notes.append("hint: keyword arguments are written name=value inside a call")
-    if found.strip("'") in {"{", "}"}:
-        notes.append("hint: lists are written with [ ] in expressions")
     return ArchcError(
         f"syntax error in {what}",
         span,
         expected=describe_expected(expected_names) or None,
         found=found,
-        notes=notes,
+        notes=_hints(found, expected_names, text, what,
+                     (text.splitlines() or [""])[min(err_line, len(text.splitlines()) or 1) - 1]),
     )
+
+
+def _hints(found: str, expected: set[str], text: str, what: str, line: str) -> list[str]:
+    """Advice for the slips people make most, from what the parser found and wanted."""
+    token = found.strip("'")
+    hints = []
+    if token == "=" and "COLON" in expected:
+        hints.append("hint: name an entry with `name: layer`, not `name = layer`")
+    elif token == "=":
+        hints.append("hint: keyword arguments are written name=value inside a call")
+    python = line.split()[:1] in (["def"], ["class"], ["import"], ["return"], ["from"])
+    if {"SEMICOLON", "_NL"} & expected and not python and token not in (
+            "=", "{", "}", "the end of the text"):
+        hints.append("hint: separate statements with ';' or a line break")
+    if line.split()[:1] in (["def"], ["class"], ["import"], ["return"], ["from"]):
+        hints.append("hint: a spec is not Python: blocks are `block name(params) { ... }`")
+    if token == "the end of the text" and "RBRACE" in expected:
+        opening = _unclosed_brace(text)
+        where = f" (the one on line {opening})" if opening else ""
+        hints.append(f"hint: a '{{' is not closed{where}")
+    if token == "}" and what == "spec" and "RBRACE" not in expected:
+        hints.append("hint: this '}' closes nothing, or a statement before it is unfinished")
+    if token in ("{", "}") and what != "spec":
+        hints.append("hint: lists are written with [ ] in expressions")
+    return hints
+
+
+def _unclosed_brace(text: str) -> int | None:
+    """The line of the innermost '{' that is never closed (outside strings and comments)."""
+    stack: list[int] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        quote = None
+        for char in line:
+            if quote:
+                quote = None if char == quote else quote
+            elif char in "'\"":
+                quote = char
+            elif char == "#":
+                break
+            elif char == "{":
+                stack.append(number)
+            elif char == "}" and stack:
+                stack.pop()
+    return stack[-1] if stack else None
 
 
 def _parse(text: str, start: str, source: Source | None, line: int, column: int, what: str) -> Any:
@@ -287,7 +363,17 @@ def _parse(text: str, start: str, source: Source | None, line: int, column: int,
         tree = parser().parse(text, start=start)
     except UnexpectedInput as error:
         raise _syntax_error(error, text, source, line, column, what) from None
-    return _Lower(source, line, column).transform(tree)
+    return transform(_Lower(source, line, column), tree)
+
+
+def transform(lower: _Lower, tree: Any) -> Any:
+    """Run a lowering transformer; an ArchcError it raises reaches the caller as itself."""
+    try:
+        return lower.transform(tree)
+    except VisitError as error:
+        if isinstance(error.orig_exc, ArchcError):
+            raise error.orig_exc from None
+        raise
 
 
 def parse_layer(
@@ -304,3 +390,25 @@ def parse_expression(
 ) -> ast.Expr:
     node = _parse(text, "expression", source, line, column, "expression")
     return node  # type: ignore[no-any-return]
+
+
+TEMPLATE_PART = re.compile(r"\{([^{}]+)\}")
+
+
+def parse_name_template(text: str, source: Source | None, line: int, column: int,
+                        span: Span) -> tuple[str | ast.Expr, ...]:
+    """`denselayer{i + 1}` → ('denselayer', <i + 1>): an entry name with expressions."""
+    parts: list[str | ast.Expr] = []
+    position = 0
+    for match in TEMPLATE_PART.finditer(text):
+        if match.start() > position:
+            parts.append(text[position:match.start()])
+        parts.append(parse_expression(match.group(1), source, line, column + match.start(1)))
+        position = match.end()
+    if position < len(text):
+        parts.append(text[position:])
+    literal = "".join(p for p in parts if isinstance(p, str))
+    if "{" in literal or "}" in literal or not re.fullmatch(r"[A-Za-z0-9_]*", literal):
+        raise ArchcError("an entry name may hold letters, digits, _ and {expression} parts",
+                         span, found=repr(text))
+    return tuple(parts)

@@ -15,7 +15,7 @@ import yaml
 
 from archc.errors import ArchcError, Source, Span, suggest
 from archc.frontend import ast
-from archc.frontend.expressions import parse_expression, parse_layer
+from archc.frontend.expressions import parse_expression, parse_layer, parse_name_template
 
 MERGES = ("concat", "add", "mul")
 TOP_LEVEL_KEYS = (
@@ -23,7 +23,6 @@ TOP_LEVEL_KEYS = (
 )
 BLOCK_KEYS = ("params", "body", "inline", "doc")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-TEMPLATE_PART = re.compile(r"\{([^{}]+)\}")
 FLOW_HINT = ("hint: in a one-line [ ] list YAML splits at every comma and bracket; write a "
              "one-line sequence as `conv(64, 3); bn; relu`, or use a block list (- item)")
 MAX_NODES = 200_000  # YAML aliases can make a small file a huge tree; refuse before it is walked
@@ -168,24 +167,8 @@ class _Reader:
         return ast.Named(name, self.entry(value), self.span(key))
 
     def name_template(self, key: yaml.ScalarNode) -> tuple[str | ast.Expr, ...]:
-        """`denselayer{i + 1}` → ('denselayer', <i + 1>)."""
-        text = key.value
         line, column = self.text_start(key)
-        parts: list[str | ast.Expr] = []
-        position = 0
-        for match in TEMPLATE_PART.finditer(text):
-            if match.start() > position:
-                parts.append(text[position:match.start()])
-            parts.append(parse_expression(match.group(1), self.source, line,
-                                          column + match.start(1)))
-            position = match.end()
-        if position < len(text):
-            parts.append(text[position:])
-        literal = "".join(p for p in parts if isinstance(p, str))
-        if "{" in literal or "}" in literal or not re.fullmatch(r"[A-Za-z0-9_]*", literal):
-            raise self.error("an entry name may hold letters, digits, _ and {expression} parts",
-                             key, found=repr(text))
-        return tuple(parts)
+        return parse_name_template(key.value, self.source, line, column, self.span(key))
 
     def check_flow(self, node: yaml.SequenceNode) -> None:
         """YAML splits `[conv(64, 3), relu]` at the comma inside the call: say so."""
@@ -330,7 +313,7 @@ class _Reader:
                 outputs_node]
             outputs = tuple(self.output(item) for item in items)
         return ast.Spec(name, doc, params, self.inputs(keys), tuple(blocks), body, outputs,
-                        self.span(root))
+                        self.span(root), ast.scan_comments(self.source.text, yaml=True))
 
     def output(self, node: yaml.Node) -> ast.Ref:
         text = self.string(node, "an output")

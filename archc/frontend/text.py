@@ -1,0 +1,204 @@
+"""The text spelling (*.arch): lark parse tree → the same AST the YAML spelling gives.
+
+Input: the text of a `.arch` spec and its path. Output: an `ast.Spec` (with the file's comments
+kept beside it for `archc fmt` and `archc convert`). The grammar is `grammar.lark`'s `network`
+rule; layer calls and expressions share the rules YAML layer strings use, so the two spellings
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lark import Token, v_args
+from lark.exceptions import UnexpectedInput
+
+from archc.errors import ArchcError, Source, Span
+from archc.frontend import ast
+from archc.frontend.expressions import (
+    _Lower,
+    _syntax_error,
+    parse_name_template,
+    parser,
+    transform,
+)
+
+
+class _LowerText(_Lower):
+    """Rules of the text form; calls, references and expressions come from `_Lower`."""
+
+    def network(self, children: list[Any]) -> ast.Spec:
+        name, *rest = children
+        params: tuple[ast.Param, ...] = ()
+        if rest and isinstance(rest[0], tuple):
+            params, rest = rest[0], rest[1:]
+        doc: str | None = None
+        inputs: list[ast.InputDecl] = []
+        blocks: list[ast.BlockDef] = []
+        outputs: tuple[ast.Ref, ...] = ()
+        body: list[ast.Entry] = []
+        for item in rest:
+            if isinstance(item, _Doc):
+                doc = item.text
+            elif isinstance(item, ast.InputDecl):
+                inputs.append(item)
+            elif isinstance(item, ast.BlockDef):
+                blocks.append(item)
+            elif isinstance(item, _Outputs):
+                outputs = item.refs
+            else:
+                body.append(item)
+        span = self._span(name)
+        if not body:
+            raise ArchcError(f"network {name} has no layers", span)
+        first, last = body[0].span, body[-1].span
+        sequence = ast.Sequence(tuple(body), Span(self.source, first.line, first.column,
+                                                  last.end_line, last.end_column))
+        comments = ast.scan_comments(self.source.text, yaml=False) if self.source else ()
+        return ast.Spec(str(name), doc, params, tuple(inputs), tuple(blocks), sequence, outputs,
+                        span, comments)
+
+    def parameters(self, children: list[ast.Param]) -> tuple[ast.Param, ...]:
+        seen: set[str] = set()
+        for param in children:
+            if param.name in seen:
+                raise ArchcError(f"parameter '{param.name}' is declared twice", param.span)
+            seen.add(param.name)
+        return tuple(children)
+
+    def parameter(self, children: list[Any]) -> ast.Param:
+        name = children[0]
+        default = children[1] if len(children) > 1 else None
+        return ast.Param(str(name), default, self._span(name))
+
+    def doc(self, children: list[Token]) -> _Doc:
+        return _Doc(str(self.string([children[0]]).value))
+
+    def string(self, children: list[Token]) -> ast.Literal:
+        import ast as python_ast
+
+        token = children[0]
+        return ast.Literal(python_ast.literal_eval(str(token)), self._span(token))
+
+    @v_args(tree=True)
+    def input(self, tree: Any) -> ast.InputDecl:
+        children = tree.children
+        name = "x"
+        if children and isinstance(children[0], Token):
+            name, children = str(children[0]), children[1:]
+        return ast.InputDecl(name, tuple(children), self._span(tree))
+
+    def block(self, children: list[Any]) -> ast.BlockDef:
+        inline = False
+        if isinstance(children[0], Token) and children[0].type == "INLINE":
+            inline, children = True, children[1:]
+        name, *rest = children
+        params: tuple[ast.Param, ...] = ()
+        if rest and isinstance(rest[0], tuple):
+            params, rest = rest[0], rest[1:]
+        doc = None
+        statements: list[ast.Entry] = []
+        for item in rest:
+            if isinstance(item, _Doc):
+                doc = item.text
+            else:
+                statements.append(item)
+        span = self._span(name)
+        if not statements:
+            raise ArchcError(f"block {name} has no body", span)
+        return ast.BlockDef(str(name), params, self._body(statements), inline, doc, span)
+
+    def _body(self, statements: list[ast.Entry], span: Span | None = None) -> ast.Entry:
+        """Braced statements: one statement is itself, several are a sequence."""
+        if len(statements) == 1:
+            return statements[0]
+        if not statements:
+            assert span is not None
+            return ast.Sequence((), span)
+        first, last = statements[0].span, statements[-1].span
+        return ast.Sequence(tuple(statements), Span(self.source, first.line, first.column,
+                                                    last.end_line, last.end_column))
+
+    def outputs(self, children: list[ast.Ref]) -> _Outputs:
+        return _Outputs(tuple(children))
+
+    @v_args(tree=True)
+    def output_name(self, tree: Any) -> ast.Ref:
+        return ast.Ref(tuple(str(t) for t in tree.children), self._span(tree))
+
+    @v_args(tree=True)
+    def named(self, tree: Any) -> ast.Named:
+        name, entry = tree.children
+        return ast.Named(str(name), entry, self._span(name))
+
+    @v_args(tree=True)
+    def named_template(self, tree: Any) -> ast.Named:
+        token, entry = tree.children
+        span = self._span(token)
+        text = str(token)[1:-1]
+        parts = parse_name_template(text, self.source, span.line, span.column + 1, span)
+        return ast.Named(text, entry, span, parts)
+
+    @v_args(tree=True)
+    def sequence(self, tree: Any) -> ast.Sequence:
+        return ast.Sequence(tuple(tree.children), self._span(tree))
+
+    @v_args(tree=True)
+    def merge(self, tree: Any) -> ast.Merge:
+        call, *branches = tree.children
+        if call.name not in ("concat", "add", "mul"):
+            raise ArchcError(f"'{call.name}' is not a merge: only concat, add and mul take "
+                             "branches in { }", call.span, expected="concat { ... }",
+                             notes=[f"hint: to name a sequence, write `{call.name}: {{ ... }}`",
+                                    "hint: to start a new sequence, put it on its own line"])
+        if any(a.name is None for a in call.args):
+            raise ArchcError(f"{call.name} takes keyword options only, e.g. concat(dim=2)",
+                             call.span)
+        return ast.Merge(call.name, tuple(branches), call.args, self._span(tree))
+
+    @v_args(tree=True)
+    def repeat(self, tree: Any) -> ast.Repeat:
+        children = tree.children
+        count, rest = children[0], children[1:]
+        var = None
+        if len(rest) == 2:
+            var = str(rest[0])
+        return ast.Repeat(count, var, rest[-1], self._span(tree))
+
+    @v_args(tree=True)
+    def condition(self, tree: Any) -> ast.If:
+        test, *rest = tree.children
+        orelse = None
+        if rest and isinstance(rest[-1], _Else):
+            orelse, rest = rest[-1].entry, rest[:-1]
+        return ast.If(test, self._body(list(rest), self._span(tree)), orelse, self._span(tree))
+
+    def else_branch(self, children: list[ast.Entry]) -> _Else:
+        return _Else(children[0])
+
+
+class _Doc:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+class _Else:
+    def __init__(self, entry: ast.Entry) -> None:
+        self.entry = entry
+
+
+class _Outputs:
+    def __init__(self, refs: tuple[ast.Ref, ...]) -> None:
+        self.refs = refs
+
+
+def parse_text(text: str, path: str = "<string>") -> ast.Spec:
+    """Text-form spec → AST. Raises ArchcError with a span for every mistake."""
+    source = Source(path, text)
+    try:
+        tree = parser().parse(text, start="network")
+    except UnexpectedInput as error:
+        raise _syntax_error(error, text, source, 1, 1, "spec") from None
+    spec = transform(_LowerText(source, 1, 1), tree)
+    assert isinstance(spec, ast.Spec)
+    return spec
