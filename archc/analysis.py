@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-import networkx as nx
 
 from archc.errors import ArchcError
 from archc.ir import Network, Node, Path
@@ -358,6 +357,8 @@ def strided(network: Network) -> Iterator[Strided]:
     if reference is None:
         return
     dims = len(network.node(reference[1]).shape) - 2
+    import networkx as nx  # only --min-input needs graph algorithms
+
     reached = nx.descendants(network.graph, reference[1])
     for node in network.nodes():
         if node.id not in reached:

@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import networkx as nx
 
 from archc.errors import ArchcError, Frame, Span, suggest
 from archc.frontend import ast
@@ -284,7 +283,8 @@ class Elaborator:
     def __init__(self, spec: ast.Spec) -> None:
         self.spec = spec
         self.blocks = {b.name: b for b in spec.blocks}
-        self.graph = nx.DiGraph()
+        self.node_list: list[Node] = []
+        self.child_names: dict[Path, set[str]] = {}  # the children of each module, for lookups
         self.modules: dict[Path, Module] = {}
         self.next_id = 0
         self.seen_blocks: set[str] = set()
@@ -316,27 +316,25 @@ class Elaborator:
                 notes=["check repeat counts and recursion"]), ctx)
         node = Node(self.next_id, op, attrs, tuple(inputs), shape, span, ctx.scope.path, module,
                     ctx.name, ctx.frames, params, buffers, macs, sources or {})
-        self.graph.add_node(node.id, node=node)
-        for i in inputs:
-            self.graph.add_edge(i, node.id)
+        self.node_list.append(node)
         self.next_id += 1
         return node.id
 
     def add_module(self, ctx: _Context, module: Module, span: Span) -> None:
         parent = self.modules[module.path[:-1]]
-        if module.path[-1] in parent.children:
+        taken = self.child_names.setdefault(module.path[:-1], set())
+        if module.path[-1] in taken:
             where = ".".join(module.path[:-1]) or "the network"
             raise self._fail(ArchcError(
                 f"duplicate name '{module.path[-1]}' in {where}", span,
                 notes=["names within one module must be unique; they become attribute names"]),
                 ctx)
         parent.children.append(module.path[-1])
+        taken.add(module.path[-1])
         self.modules[module.path] = module
 
     def shape(self, node: int) -> Shape:
-        value = self.graph.nodes[node]["node"]
-        assert isinstance(value, Node)
-        return value.shape
+        return self.node_list[node].shape
 
     def name_entry(self, ctx: _Context, node: int) -> None:
         if ctx.name is not None:
@@ -365,7 +363,7 @@ class Elaborator:
                 raise self._fail(ArchcError(f"the name '{entry.name}' gives '{name}', which is "
                                             "not a name", entry.span), ctx)
             entry = ast.Named(name, entry.entry, entry.span)
-        if entry.name in self.modules[ctx.scope.path].children:
+        if entry.name in self.child_names.get(ctx.scope.path, ()):
             where = ".".join(ctx.scope.path) or "the network"
             raise self._fail(ArchcError(
                 f"duplicate name '{entry.name}' in {where}", entry.span,
@@ -646,8 +644,8 @@ class Elaborator:
         return out
 
     def node_path(self, node: int) -> Path:
-        value = self.graph.nodes[node]["node"]
-        assert isinstance(value, Node) and value.module is not None
+        value = self.node_list[node]
+        assert value.module is not None
         return value.module
 
     def bind_block(self, block: ast.BlockDef, call: ast.Call, x: int,
@@ -729,7 +727,7 @@ class Elaborator:
             p.name: constant for p in b.params
             if p.default is not None and (constant := _constant(p.default)) is not _NOT_CONSTANT
         }) for b in spec.blocks}
-        network = Network(spec.name, spec.doc, self.graph, self.modules, inputs, outputs,
+        network = Network(spec.name, spec.doc, self.node_list, self.modules, inputs, outputs,
                           dict(self.globals), blocks)
         return verify(network)
 

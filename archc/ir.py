@@ -1,4 +1,4 @@
-"""The IR: a networkx DiGraph of op nodes, plus the module tree they live in.
+"""The IR: a DAG of op nodes (networkx on demand), plus the module tree they live in.
 
 Input: built by `elaborate`. Output: what every backend and analysis reads: each node's op,
 resolved attributes, inputs, static output shape, parameter count, source span and module
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-import networkx as nx
 
 from archc.errors import Frame, Span
 from archc.ops import OPS
@@ -77,30 +77,49 @@ class BlockInfo:
 
 @dataclass
 class Network:
-    """The elaborated network: graph, module tree, inputs and outputs."""
+    """The elaborated network: its nodes (a DAG in topological order), the module tree, inputs
+    and outputs. `graph` gives the same DAG as a networkx DiGraph for graph algorithms; it is
+    built on first use, so the paths that never need it (archc shapes, check) never import
+    networkx."""
 
     name: str
     doc: str | None
-    graph: nx.DiGraph
+    node_list: list[Node]  # node i has id i; inputs always have smaller ids
     modules: dict[Path, Module]
     inputs: dict[str, int]  # input name -> node id, in declaration order
     outputs: list[tuple[str, int]]  # (name, node id), in order
     params: dict[str, Any]  # the spec parameters' final values
     blocks: dict[str, BlockInfo] = field(default_factory=dict)
+    consumer_lists: list[list[int]] = field(default_factory=list, init=False, repr=False)
 
+    def __post_init__(self) -> None:
+        self.consumer_lists = [[] for _ in self.node_list]
+        for node in self.node_list:
+            for source in node.inputs:
+                if not self.consumer_lists[source] or self.consumer_lists[source][-1] != node.id:
+                    self.consumer_lists[source].append(node.id)
 
     def node(self, node_id: int) -> Node:
-        value = self.graph.nodes[node_id]["node"]
-        assert isinstance(value, Node)
-        return value
+        return self.node_list[node_id]
 
     def nodes(self) -> Iterator[Node]:
         """Every node, in elaboration order (which is a topological order)."""
-        for node_id in sorted(self.graph.nodes):
-            yield self.node(node_id)
+        return iter(self.node_list)
 
     def consumers(self, node_id: int) -> list[int]:
-        return sorted(self.graph.successors(node_id))
+        """The nodes that read `node_id`'s output, in order (each once)."""
+        return self.consumer_lists[node_id]
+
+    @cached_property
+    def graph(self) -> Any:
+        """The DAG as a networkx DiGraph (node attribute `node` holds the Node)."""
+        import networkx as nx
+        
+        graph = nx.DiGraph()
+        for node in self.node_list:
+            graph.add_node(node.id, node=node)
+            graph.add_edges_from((source, node.id) for source in node.inputs)
+        return graph
 
     @property
     def total_params(self) -> int:
@@ -116,9 +135,9 @@ class Network:
 
 def verify(network: Network) -> Network:
     """Check the invariants elaboration promises; an AssertionError here is a compiler bug."""
-    graph = network.graph
-    assert nx.is_directed_acyclic_graph(graph), "the graph has a cycle"
-    for node in network.nodes():
+    # inputs always precede their consumers, so the nodes are a topological order of a DAG
+    for index, node in enumerate(network.nodes()):
+        assert node.id == index, "node ids are not positions"
         assert all(i < node.id for i in node.inputs), f"node {node.id} uses a later node"
         if node.op == "input":
             continue
@@ -127,5 +146,5 @@ def verify(network: Network) -> Network:
         assert op.shape(node.attrs, shapes) == node.shape, f"shape of node {node.id} drifted"
         assert op.params(node.attrs, shapes) == node.params
     for _, node_id in network.outputs:
-        assert node_id in graph
+        assert 0 <= node_id < len(network.node_list)
     return network

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast as python_ast
 import re
 from collections.abc import Iterator
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -61,7 +61,30 @@ def parser() -> Lark:
         start=["layer", "expression", "network"],
         propagate_positions=True,
         maybe_placeholders=False,
+        cache=_cache_file(grammar),
     )
+
+
+def _cache_file(grammar: str) -> str | bool:
+    """Where lark keeps the analysed LALR tables between runs (built once per grammar and
+    lark version: building them is most of a cold start); no caching if no folder is
+    writable."""
+    import hashlib
+    import os
+    import tempfile
+
+    import lark
+
+    key = hashlib.sha256(f"{lark.__version__}\0{grammar}".encode()).hexdigest()[:16]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    for folder in (os.path.join(base, "archc"), os.path.join(tempfile.gettempdir(), "archc")):
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(folder, os.W_OK):
+            return os.path.join(folder, f"grammar-{key}.lark-cache")
+    return False
 
 
 class _Lower(Transformer[Token, Any]):
@@ -358,9 +381,17 @@ def _unclosed_brace(text: str) -> int | None:
     return stack[-1] if stack else None
 
 
+@lru_cache(maxsize=4096)
+def _tree(text: str, start: str) -> Any:
+    """The parse tree of a layer string or expression; specs repeat the same strings (a large
+    generated spec may hold the same layer thousands of times), and lowering does not change
+    the tree, so each distinct text is parsed once."""
+    return parser().parse(text, start=start)
+
+
 def _parse(text: str, start: str, source: Source | None, line: int, column: int, what: str) -> Any:
     try:
-        tree = parser().parse(text, start=start)
+        tree = _tree(text, start)
     except UnexpectedInput as error:
         raise _syntax_error(error, text, source, line, column, what) from None
     return transform(_Lower(source, line, column), tree)

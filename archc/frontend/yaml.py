@@ -25,6 +25,9 @@ BLOCK_KEYS = ("params", "body", "inline", "doc")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FLOW_HINT = ("hint: in a one-line [ ] list YAML splits at every comma and bracket; write a "
              "one-line sequence as `conv(64, 3); bn; relu`, or use a block list (- item)")
+# libyaml's safe loader where PyYAML was built with it (several times faster on large specs);
+# both keep node marks and construct no Python objects
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_NODES = 200_000  # YAML aliases can make a small file a huge tree; refuse before it is walked
 
 
@@ -49,7 +52,7 @@ class _Reader:
         from the file as written (YAML folds its line breaks), so positions stay exact."""
         line, column = self.text_start(node)
         start, end = node.start_mark, node.end_mark
-        if start.line == end.line or node.style not in (None, "'", '"'):
+        if start.line == end.line or node.style not in (None, "", "'", '"'):
             return node.value, line, column
         quoted = node.style in ("'", '"')
         raw = self.source.text[start.index + (1 if quoted else 0):end.index - (1 if quoted else 0)]
@@ -358,9 +361,14 @@ def parse_yaml(text: str, path: str = "<string>", default_name: str = "network")
     """YAML spec text → AST. Raises ArchcError with a span for every mistake."""
     source = Source(path, text)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as error:
-        raise _yaml_error(error, source) from None
+        root = yaml.compose(text, Loader=SAFE_LOADER)
+    except yaml.YAMLError:
+        # the pure-Python reader words its errors better and marks them more precisely
+        try:
+            yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.MarkedYAMLError as error:
+            raise _yaml_error(error, source) from None
+        raise
     if root is None:
         raise ArchcError("the spec is empty", Span(source, 1, 1, 1, 1),
                          expected="a mapping with at least 'layers'")
