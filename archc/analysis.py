@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-
 from archc.errors import ArchcError
 from archc.ir import Network, Node, Path
 from archc.ops import OPS

@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-
 from archc.errors import ArchcError, Frame, Span, suggest
 from archc.frontend import ast
 from archc.ir import BlockInfo, Module, Network, Node, Path, verify

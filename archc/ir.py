@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-
 from archc.errors import Frame, Span
 from archc.ops import OPS
 from archc.ops.registry import Shape
@@ -114,7 +113,7 @@ class Network:
     def graph(self) -> Any:
         """The DAG as a networkx DiGraph (node attribute `node` holds the Node)."""
         import networkx as nx
-        
+
         graph = nx.DiGraph()
         for node in self.node_list:
             graph.add_node(node.id, node=node)
