@@ -9,7 +9,7 @@ TORCH   := torch==2.13.0
 # torchvision is a test-only reference (its CUDA ops are not used); --no-deps keeps torch pinned.
 TORCHVISION := torchvision==0.28.0
 
-.PHONY: demo test lint install docs clean
+.PHONY: demo test lint install docs clean bench
 
 $(PYTHON):
 	python3 -m venv $(VENV)
@@ -47,6 +47,11 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check archc tests examples $(wildcard bench)
 	$(VENV)/bin/mypy
+
+# benchmarks: never part of `make test`; torchinfo is the bench-only reference tool
+bench: $(STAMP)
+	$(PYTHON) -m pip install -q --no-deps torchinfo==1.8.0
+	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
 docs: $(STAMP)
 	$(PYTHON) -m archc.docsgen .

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
 from archc import api
 from archc.elaborate import Evaluator
@@ -152,6 +151,8 @@ def shapes(spec: str, inputs: Sequence[str], params: Sequence[str], block: str |
     if fmt == "json":
         click.echo(json.dumps(report, indent=2))
         return
+    from rich.console import Console
+
     console = Console(highlight=False)
     render_table(report, console, chosen)
     if min_input:
@@ -348,6 +349,8 @@ def ops(name: str | None, fmt: str) -> None:
         return
     if name is not None and name not in OPS:
         _fail(ArchcError(f"unknown op '{name}'", suggestions=suggest(name, OPS)))
+    from rich.console import Console
+
     console = Console(highlight=False)
     if name is None:
         table = Table(show_edge=False, header_style="bold")

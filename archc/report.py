@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.measure import Measurement
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:  # rich is imported where a table is drawn: JSON output never loads it
+    from rich.console import Console
+    from rich.table import Table
 
 from archc.analysis import (
     Analysis,
@@ -227,6 +225,8 @@ _HEADERS = {"op": "op", "shape": "output shape", "params": "params", "macs": "MA
 
 
 def _cell(row: dict[str, Any], column: str) -> str:
+    from rich.markup import escape
+
     if column == "op":
         return escape(str(row.get("label", row["op"])))
     if column == "shape":
@@ -248,6 +248,9 @@ OP_WIDTH = 24  # the op column wraps at this width before the table outgrows the
 def _width(table: Table, console: Console) -> int:
     """The console's width, or wider when the table would not fit with the op column wrapped
     at OP_WIDTH: numbers are never cut short (rich would end them with an ellipsis)."""
+    from rich.measure import Measurement
+    from rich.text import Text
+
     natural = Measurement.get(console, console.options.update(width=10**6), table).maximum
     ops = [c for c in table.columns if c.header == _HEADERS["op"]]
     longest = max((Text.from_markup(str(cell)).cell_len for column in ops
@@ -257,6 +260,9 @@ def _width(table: Table, console: Console) -> int:
 
 def render_table(report: dict[str, Any], console: Console,
                  columns: Sequence[str] = DEFAULT_COLUMNS) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"{report['name']}", title_justify="left", header_style="bold",
                   show_edge=False, pad_edge=False)
     table.add_column("layer", no_wrap=True)
@@ -291,6 +297,8 @@ def render_table(report: dict[str, Any], console: Console,
 
 def render_min_input(data: dict[str, Any], console: Console) -> None:
     """The --min-input summary, a few lines under the table."""
+    from rich.markup import escape
+
     size = "×".join(map(str, data["smallest"])) if data["smallest"] else "none found"
     line = f"min input {data['input']}: {size}"
     if data["failure"]:

@@ -1,0 +1,228 @@
+"""archc's benchmarks, side by side with what people do today (`make bench`).
+
+Each comparison alternates the two sides over several repetitions and reports medians and their
+ratio, so a slow moment of the machine hits both sides alike. Results go to bench/results/ as
+Markdown and JSON. Never run as a timed test: tests assert behaviour, this measures speed.
+
+  1. `archc shapes` of ResNet-50, a fresh process, against import torch + build the model +
+     torchinfo.summary at 1x3x224x224 (what users run today).            goal: >= 10x faster
+  2. archc.build of ResNet-50 and DenseNet-121 against torchvision's constructors.
+                                                                           goal: <= 1.10x
+  3. forward latency of the built module against torchvision's, eager and under torch.compile,
+     1x3x224x224.                                                          goal: <= 1.02x
+  4. parse + elaborate + infer of generated specs of 100, 1,000 and 10,000 layers (a chain,
+     residual blocks, dense blocks).                     goal: 10k <= 1 s, t(10k)/t(1k) <= 12
+  5. `archc draw` to DOT of ResNet-50 at full depth, a fresh process, without importing torch.
+
+Usage: python bench/run.py [--quick] [--no-compile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from generate import KINDS  # noqa: E402
+
+RESNET50 = ROOT / "specs" / "torchvision" / "resnet50.yaml"
+DENSENET121 = ROOT / "specs" / "torchvision" / "densenet121.yaml"
+BASELINE_SUMMARY = """
+import torch, torchinfo
+from tests.test_torchvision import import_torchvision_models
+model = import_torchvision_models().resnet50(weights=None)
+torchinfo.summary(model, input_size=(1, 3, 224, 224), verbose=0)
+"""
+
+
+def fresh_process(args: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(args, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def alternate(a: Callable[[], float], b: Callable[[], float], repeats: int) -> tuple[float, float]:
+    """Median seconds of a and b, measured in turn."""
+    times_a, times_b = [], []
+    for _ in range(repeats):
+        times_a.append(a())
+        times_b.append(b())
+    return statistics.median(times_a), statistics.median(times_b)
+
+
+def timed(call: Callable[[], Any]) -> Callable[[], float]:
+    def run() -> float:
+        start = time.perf_counter()
+        call()
+        return time.perf_counter() - start
+
+    return run
+
+
+def bench_shapes(repeats: int) -> dict[str, Any]:
+    archc_cmd = [sys.executable, "-m", "archc", "shapes", str(RESNET50), "--format", "json"]
+    baseline_cmd = [sys.executable, "-c", BASELINE_SUMMARY]
+    fresh_process(archc_cmd)  # warm the lark table cache and the OS file cache
+    ours, theirs = alternate(lambda: fresh_process(archc_cmd),
+                             lambda: fresh_process(baseline_cmd), repeats)
+    return {"name": "shapes of ResNet-50, fresh process",
+            "archc": ours, "baseline": theirs, "baseline_label": "torch + torchinfo.summary",
+            "speedup": theirs / ours, "goal": "≥ 10x faster", "met": theirs / ours >= 10}
+
+
+def bench_build(repeats: int) -> list[dict[str, Any]]:
+    import torch
+
+    import archc
+    from tests.test_torchvision import import_torchvision_models
+
+    models = import_torchvision_models()
+    rows = []
+    for spec, reference in ((RESNET50, models.resnet50), (DENSENET121, models.densenet121)):
+        torch.manual_seed(0)
+        ours, theirs = alternate(timed(lambda s=spec: archc.build(s)),
+                                 timed(lambda r=reference: r(weights=None)), repeats)
+        rows.append({"name": f"build {spec.stem}", "archc": ours, "baseline": theirs,
+                     "baseline_label": "torchvision constructor", "ratio": ours / theirs,
+                     "goal": "≤ 1.10x", "met": ours / theirs <= 1.10})
+    return rows
+
+
+def bench_forward(repeats: int, compiled: bool) -> list[dict[str, Any]]:
+    import torch
+
+    import archc
+    from tests.test_torchvision import import_torchvision_models
+
+    torch.set_num_threads(2)
+    models = import_torchvision_models()
+    rows = []
+    x = torch.randn(1, 3, 224, 224)
+    for spec, reference in ((RESNET50, models.resnet50),):
+        theirs_model = reference(weights=None).eval()
+        ours_model = archc.build(spec).eval()
+        ours_model.load_state_dict(theirs_model.state_dict())
+        modes = [("eager", lambda m: m)]
+        if compiled:
+            modes.append(("torch.compile", lambda m: torch.compile(m)))
+        for mode, wrap in modes:
+            ours_run, theirs_run = wrap(ours_model), wrap(theirs_model)
+            with torch.no_grad():
+                for _ in range(3):  # warm up (and compile)
+                    ours_run(x)
+                    theirs_run(x)
+
+                def step(model: Any) -> Callable[[], float]:
+                    def run() -> float:
+                        start = time.perf_counter()
+                        with torch.no_grad():
+                            model(x)
+                        return time.perf_counter() - start
+
+                    return run
+
+                ours, theirs = alternate(step(ours_run), step(theirs_run), repeats * 4)
+            rows.append({"name": f"forward {spec.stem} ({mode})", "archc": ours,
+                         "baseline": theirs, "baseline_label": "torchvision",
+                         "ratio": ours / theirs, "goal": "≤ 1.02x", "met": ours / theirs <= 1.02})
+    return rows
+
+
+def bench_scaling(repeats: int) -> list[dict[str, Any]]:
+    import archc
+
+    rows = []
+    for kind, make in KINDS.items():
+        times = {}
+        for layers in (100, 1_000, 10_000):
+            text = make(layers)
+            archc.network(text)  # the same text once untimed: caches are part of steady state
+            times[layers] = statistics.median(
+                timed(lambda t=text: archc.network(t))() for _ in range(repeats))
+        ratio = times[10_000] / times[1_000]
+        rows.append({"name": f"parse + elaborate + infer, {kind}", "times": times,
+                     "ratio_10k_1k": ratio, "goal": "10k ≤ 1 s, t(10k)/t(1k) ≤ 12",
+                     "met": times[10_000] <= 1.0 and ratio <= 12})
+    return rows
+
+
+def bench_draw(repeats: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / "resnet50.dot"
+        script = ("import sys; from archc.cli import main\n"
+                  f"try:\n    main(['draw', {str(RESNET50)!r}, '-o', {str(target)!r}])\n"
+                  "except SystemExit:\n    pass\n"
+                  "assert 'torch' not in sys.modules, 'draw imported torch'\n")
+        seconds = statistics.median(
+            fresh_process([sys.executable, "-c", script]) for _ in range(repeats))
+        size = target.stat().st_size
+    return {"name": "draw ResNet-50 to DOT, full depth, fresh process", "archc": seconds,
+            "bytes": size, "torch_imported": False}
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [f"# archc benchmarks ({results['when']}, {results['machine']})", "",
+             "| benchmark | archc | baseline | ratio | goal | met |", "|---|---|---|---|---|---|"]
+    shapes = results["shapes"]
+    lines.append(f"| {shapes['name']} | {shapes['archc']:.3f} s | {shapes['baseline']:.3f} s "
+                 f"({shapes['baseline_label']}) | {shapes['speedup']:.1f}x faster | "
+                 f"{shapes['goal']} | {'yes' if shapes['met'] else 'no'} |")
+    for row in results["build"] + results["forward"]:
+        unit, scale = ("ms", 1000) if row["archc"] < 1 else ("s", 1)
+        lines.append(f"| {row['name']} | {row['archc'] * scale:.1f} {unit} | "
+                     f"{row['baseline'] * scale:.1f} {unit} ({row['baseline_label']}) | "
+                     f"{row['ratio']:.3f}x | {row['goal']} | {'yes' if row['met'] else 'no'} |")
+    for row in results["scaling"]:
+        times = ", ".join(f"{n:,}: {t * 1000:.0f} ms" for n, t in row["times"].items())
+        lines.append(f"| {row['name']} | {times} | | t(10k)/t(1k) = "
+                     f"{row['ratio_10k_1k']:.1f} | {row['goal']} | "
+                     f"{'yes' if row['met'] else 'no'} |")
+    draw = results["draw"]
+    lines.append(f"| {draw['name']} | {draw['archc']:.3f} s ({draw['bytes']:,} bytes, no torch) "
+                 "| | | | |")
+    lines += ["", f"Produced by `{results['command']}`; medians of alternating runs."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--no-compile", action="store_true", help="skip torch.compile")
+    options = parser.parse_args()
+    repeats = 3 if options.quick else 5
+    results: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, Python {platform.python_version()}",
+        "command": "make bench" + (" (--quick)" if options.quick else ""),
+    }
+    steps: list[tuple[str, Callable[[], Any]]] = [
+        ("shapes", lambda: bench_shapes(repeats)),
+        ("scaling", lambda: bench_scaling(repeats)),
+        ("draw", lambda: bench_draw(repeats)),
+        ("build", lambda: bench_build(repeats)),
+        ("forward", lambda: bench_forward(repeats, not options.no_compile)),
+    ]
+    for key, step in steps:
+        print(f"== {key}", flush=True)
+        results[key] = step()
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "latest.md").write_text(markdown(results))
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()
