@@ -94,11 +94,14 @@ _PYTHON_FUNCTIONS = {"min", "max", "abs", "round", "len", "int", "float", "sum"}
 
 def pure_expression(expr: Any, params: set[str],
                     channels: tuple[str, frozenset[str]] | None = None,
+                    constants: dict[str, Any] | None = None,
                     ) -> tuple[str, frozenset[str]] | None:
     """The spec expression as Python over `params` (and `in.c` as `channels`, the incoming
-    channel count as code), or None if it needs anything else (loop variables, spec-level
-    parameters, other shape attributes)."""
+    channel count as code), or None if it needs anything else (loop variables, other shape
+    attributes). Spec-level parameters (`constants`) are fixed for the whole network, so they
+    are written as their values: `planes * expansion` becomes `planes * 4`."""
     uses: set[str] = set()
+    constants = constants or {}
 
     def show(node: Any, nested: bool) -> str | None:
         if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.InShape)
@@ -109,7 +112,8 @@ def pure_expression(expr: Any, params: set[str],
             return literal(node.value)
         if isinstance(node, ast.Name):
             if node.id not in params:
-                return None
+                value = constants.get(node.id)
+                return literal(value) if isinstance(value, (int, float, str)) else None
             uses.add(node.id)
             return node.id
         if isinstance(node, ast.ListExpr):
@@ -255,7 +259,8 @@ class Generator:
                     known = self.channels.get(reads[0]) if len(reads) == 1 else None
                 else:
                     source = module.sources.get(param)
-                    known = pure_expression(source, self.params) if source is not None else None
+                    known = None if source is None else pure_expression(
+                        source, self.params, None, self.network.params)
                 text, uses = known if known else (None, frozenset[str]())
                 template.hole(value, HoleMeta(owner, param, param == "in_channels", text, uses))
             template.text(")")
@@ -307,7 +312,7 @@ class Generator:
                 known = self.channels.get(node.inputs[0])
         elif attr in node.sources:
             known = pure_expression(node.sources[attr], self.params,
-                                    self.channels.get(node.inputs[0]))
+                                    self.channels.get(node.inputs[0]), self.network.params)
         text, uses = known if known else (None, frozenset[str]())
         return HoleMeta(owner, attr, inferred, text, uses)
 
@@ -321,19 +326,20 @@ class Generator:
         reads, _ = self.boundary(self.members.get(module.path, []))
         if module.kind == "block" and len(reads) == 1:
             self.channels[reads[0]] = ("in_channels", frozenset({"in_channels"}))
-        nested = [p for p in self.instances if len(p) > len(module.path)
-                  and p[:len(module.path)] == module.path]
+        depth = len(module.path)
         for node_id in self.members.get(module.path, []):
             node = self.network.node(node_id)
             owner = node.module if node.module is not None else node.scope
-            inside = next((p for p in nested if owner[:len(p)] == p), None)
+            # the outermost class instance below this module that holds the node, if any
+            inside = next((owner[:end] for end in range(depth + 1, len(owner) + 1)
+                           if owner[:end] in self.instances), None)
             channels = node.shape[1] if len(node.shape) > 1 else None
             if inside is not None:
                 sources = self.network.modules[inside].sources
                 candidates = [(name, e) for name, e in sources.items()]
                 for name, expr in candidates:
                     if self.network.modules[inside].args.get(name) == channels:
-                        known = pure_expression(expr, self.params)
+                        known = pure_expression(expr, self.params, None, self.network.params)
                         if known:
                             self.channels[node_id] = known
                             break
@@ -341,7 +347,8 @@ class Generator:
             incoming = self.channels.get(node.inputs[0]) if len(node.inputs) == 1 else None
             for attr, expr in node.sources.items():
                 if node.attrs.get(attr) == channels:
-                    known = pure_expression(expr, self.params, incoming)
+                    known = pure_expression(expr, self.params, incoming,
+                                            self.network.params)
                     if known:
                         self.channels[node_id] = known
                         break
@@ -589,37 +596,42 @@ class Generator:
     # -- the whole file
     def generate(self) -> str:
         self.collect(())
+        # a class can be written once the classes of the instances nested in it are: count,
+        # for each instance, its nested instances that have no class yet
+        parent: dict[Path, Path | None] = {}
+        waiting: dict[Path, int] = dict.fromkeys(self.instances, 0)
+        for path in self.instances:
+            above = next((path[:depth] for depth in range(len(path) - 1, -1, -1)
+                          if path[:depth] in self.instances), None)
+            parent[path] = above
+            if above is not None:
+                waiting[above] += 1
         pending = list(self.instances.values())
         classes: list[list[str]] = []
         while pending:
-            ready = [i for i in pending if all(
-                self.instances[p].class_name for p in self.instances
-                if p[:len(i.module.path)] == i.module.path and p != i.module.path)]
-            families = {i.family for i in ready} - {i.family for i in pending if i not in ready}
+            ready = [i for i in pending if not waiting[i.module.path]]
+            blocked = {i.family for i in pending if waiting[i.module.path]}
+            families = {i.family for i in ready} - blocked
             if not families:  # families nest in each other: resolve the deepest ready ones
                 families = {ready[0].family}
+            done: set[Path] = set()
             for family in sorted(families):
                 members = [i for i in ready if i.family == family]
+                groups: dict[tuple[Any, ...], list[ClassInstance]] = {}
                 for inst in members:
                     self.build_template(inst)
-                groups: list[list[ClassInstance]] = []
+                    assert inst.init is not None
+                    key = (inst.chain, inst.init.key(), tuple(inst.forward))
+                    groups.setdefault(key, []).append(inst)
+                for group in groups.values():
+                    classes.append(self.resolve_class(group, self._class_name(group[0])))
                 for inst in members:
-                    for group in groups:
-                        if self._same(group[0], inst):
-                            group.append(inst)
-                            break
-                    else:
-                        groups.append([inst])
-                for group in groups:
-                    name = self._class_name(group[0])
-                    classes.append(self.resolve_class(group, name))
-                pending = [i for i in pending if i not in members]
+                    done.add(inst.module.path)
+                    above = parent[inst.module.path]
+                    if above is not None:
+                        waiting[above] -= 1
+            pending = [i for i in pending if i.module.path not in done]
         return self.render(classes)
-
-    @staticmethod
-    def _same(a: ClassInstance, b: ClassInstance) -> bool:
-        assert a.init is not None and b.init is not None
-        return a.chain == b.chain and a.init.key() == b.init.key() and a.forward == b.forward
 
     def _class_name(self, instance: ClassInstance) -> str:
         base = camel(instance.family)
