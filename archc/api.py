@@ -6,11 +6,9 @@ IR network, an nn.Module, the shape report or a diagram. torch is imported only 
 
 from __future__ import annotations
 
-import gc
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +18,7 @@ from archc.errors import ArchcError, Span, suggest
 from archc.frontend import ast
 from archc.frontend.text import parse_text
 from archc.frontend.yaml import parse_yaml
+from archc.gcpause import collector_paused
 from archc.ir import Network
 
 if TYPE_CHECKING:
@@ -107,24 +106,13 @@ def network(spec: SpecLike, inputs: InputShapes = None, block: str | None = None
 
     `block` takes one block of the spec as the network; `params` then also fill its arguments.
     """
-    with _collector_paused():
+    with collector_paused():
         tree = load(spec)
         if block is not None:
             tree, params = select_block(tree, block, params)
         return elaborate(tree, params, _inputs(inputs))
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Elaboration allocates many small objects and frees none of them until it returns, so the
-    cyclic garbage collector's passes are pure overhead (and grow with the spec): pause it."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def build(spec: SpecLike, inputs: InputShapes = None, block: str | None = None,

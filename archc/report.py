@@ -23,6 +23,7 @@ from archc.analysis import (
     residues,
 )
 from archc.elaborate import render_value
+from archc.gcpause import without_collector
 from archc.ir import Module, Network, Path
 from archc.ops import OPS
 from archc.ops.registry import Shape, format_shape
@@ -78,6 +79,7 @@ def describe(network: Network, module: Module) -> str:
     return "sequence"
 
 
+@without_collector
 def shape_report(network: Network, depth: int | None = None, dtype: str = "float32",
                  analysis: Analysis | None = None) -> dict[str, Any]:
     """The report as JSON-ready data; counts are exact integers, memory in bytes per sample

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archc.frontend import ast
+from archc.gcpause import without_collector
 from archc.ir import Module, Network, Node, Path
 from archc.ops import OPS
 from archc.ops.registry import Construct
@@ -671,6 +672,7 @@ class Source:
     class_name: str
 
 
+@without_collector
 def generate_source(network: Network) -> Source:
     """IR network → the source text of a standalone PyTorch module (deterministic)."""
     generator = Generator(network)
