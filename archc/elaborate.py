@@ -479,26 +479,16 @@ class Elaborator:
                 expected="{" + entry.name + ": [branch, branch, ...]}" if merge else None), ctx)
         op = OPS[entry.name]
         shapes = [self.shape(x)]
-        with self.located(ctx, entry.span):
-            attrs = self.bind(op, entry.args, ctx, shapes[0], entry.span)
-        sources = dict(self.last_sources)
-        arg_spans = {a.name: a.span for a in entry.args if a.name}
-        positional = [a for a in op.attrs if not a.inferred and not a.keyword_only]
-        given = [a for a in entry.args if a.name is None]
-        for attr, arg in zip(positional, given, strict=False):
-            arg_spans.setdefault(attr.name, arg.span)
-            if attr.variadic and len(given) > 1:
-                last = given[-1].span
-                arg_spans[attr.name] = Span(arg.span.source, arg.span.line, arg.span.column,
-                                            last.end_line, last.end_column)
-        bound = attrs
         try:
+            attrs = self.bind(op, entry.args, ctx, shapes[0], entry.span)
+            bound = attrs
             attrs = dict(op.infer(attrs, shapes))
             shape = op.shape(attrs, shapes)
         except OpError as error:
-            span = arg_spans.get(error.attr or "", entry.span)
+            span = self.argument_spans(op, entry).get(error.attr or "", entry.span)
             raise self._fail(ArchcError(error.message, span, expected=error.expected,
                                         found=error.found, notes=error.notes), ctx) from None
+        sources = self.last_sources
         # the written expression stands for the value in generated code only where inference
         # kept the value, and where it is a scalar (a list literal is not PyTorch's tuple)
         sources = {name: expr for name, expr in sources.items()
@@ -516,6 +506,20 @@ class Elaborator:
             self.add_module(ctx, Module(module, "op", entry.span, node=node), entry.span)
         self.name_entry(ctx, node)
         return node
+
+    @staticmethod
+    def argument_spans(op: Op, entry: ast.Call) -> dict[str, Span]:
+        """Where each attribute was written in a call (for errors about one argument)."""
+        spans = {a.name: a.span for a in entry.args if a.name}
+        positional = [a for a in op.attrs if not a.inferred and not a.keyword_only]
+        given = [a for a in entry.args if a.name is None]
+        for attr, arg in zip(positional, given, strict=False):
+            spans.setdefault(attr.name, arg.span)
+            if attr.variadic and len(given) > 1:
+                last = given[-1].span
+                spans[attr.name] = Span(arg.span.source, arg.span.line, arg.span.column,
+                                        last.end_line, last.end_column)
+        return spans
 
     # -- arguments
     def bind(self, op: Op, args: Sequence[ast.Argument], ctx: _Context, shape: Shape,

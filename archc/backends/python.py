@@ -181,6 +181,8 @@ class Generator:
         self.uses_ordered_dict = False
         self.class_names: set[str] = {"OrderedDict", "with_weights", "torch", "nn"}
         self.params: set[str] = set()  # parameters of the class being written
+        self.boundaries: dict[tuple[int, ...], tuple[list[int], list[int]]] = {}
+        self.outputs = {n for _, n in network.outputs}
         self.channels: dict[int, tuple[str, frozenset[str]]] = {}  # value -> its channels as code
 
     # -- units of a module: its direct children and its own functional nodes
@@ -195,12 +197,18 @@ class Generator:
         return list(groups.items())
 
     def boundary(self, nodes: Sequence[int]) -> tuple[list[int], list[int]]:
-        """The values a set of nodes reads from outside, and the ones it gives outside."""
+        """The values a set of nodes reads from outside, and the ones it gives outside (asked
+        many times of the same modules while writing classes, so remembered)."""
+        key = tuple(nodes)
+        known = self.boundaries.get(key)
+        if known is not None:
+            return known
         inside = set(nodes)
         reads = sorted({i for n in nodes for i in self.network.node(n).inputs if i not in inside})
-        outputs = {n for _, n in self.network.outputs}
         gives = sorted(n for n in nodes
-                       if n in outputs or any(c not in inside for c in self.network.consumers(n)))
+                       if n in self.outputs or any(c not in inside
+                                                   for c in self.network.consumers(n)))
+        self.boundaries[key] = (reads, gives)
         return reads, gives
 
     def is_chain(self, module: Module) -> bool:
