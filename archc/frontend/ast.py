@@ -252,3 +252,15 @@ def scan_comments(text: str, yaml: bool) -> tuple[Comment, ...]:
                 found.append(Comment(number, index + 1, line[index + 1:].rstrip()))
                 break
     return tuple(found)
+
+
+def unique_params(params: tuple[Param, ...]) -> tuple[Param, ...]:
+    """The parameters, refused if one name is declared twice."""
+    from archc.errors import ArchcError
+
+    seen: set[str] = set()
+    for param in params:
+        if param.name in seen:
+            raise ArchcError(f"parameter '{param.name}' is declared twice", param.span)
+        seen.add(param.name)
+    return params

@@ -161,21 +161,29 @@ def align(line: str) -> str:
     return code + " " * max(2, int(column) - 1 - len(code)) + comment
 
 
-# ------------------------------------------------------------------ the text form
+class _Printer:
+    """Lines of output, indented by `unit` per level, with the source's comments to place."""
 
+    unit = " "
 
-class TextPrinter:
     def __init__(self, spec: ast.Spec) -> None:
         self.spec = spec
         self.comments = _Comments(spec.comments)
         self.lines: list[str] = []
 
     def emit(self, indent: int, text: str) -> None:
-        self.lines.append("  " * indent + text if text else "")
+        self.lines.append(self.unit * indent + text if text else "")
 
     def emit_comments(self, indent: int, line: int) -> None:
         for comment in self.comments.before(line):
             self.emit(indent, comment)
+
+
+# ------------------------------------------------------------------ the text form
+
+
+class TextPrinter(_Printer):
+    unit = "  "  # levels of nesting
 
     def print(self) -> str:
         spec = self.spec
@@ -327,18 +335,8 @@ def yaml_value(expr: ast.Expr, flow: bool = False) -> str:
     return yaml_scalar(expression(expr), flow)
 
 
-class YamlPrinter:
-    def __init__(self, spec: ast.Spec) -> None:
-        self.spec = spec
-        self.comments = _Comments(spec.comments)
-        self.lines: list[str] = []
-
-    def emit(self, indent: int, text: str) -> None:
-        self.lines.append(" " * indent + text if text else "")
-
-    def emit_comments(self, indent: int, line: int) -> None:
-        for comment in self.comments.before(line):
-            self.emit(indent, comment)
+class YamlPrinter(_Printer):
+    unit = " "  # columns
 
     def print(self) -> str:
         spec = self.spec

@@ -59,12 +59,7 @@ class _LowerText(_Lower):
                         span, comments)
 
     def parameters(self, children: list[ast.Param]) -> tuple[ast.Param, ...]:
-        seen: set[str] = set()
-        for param in children:
-            if param.name in seen:
-                raise ArchcError(f"parameter '{param.name}' is declared twice", param.span)
-            seen.add(param.name)
-        return tuple(children)
+        return ast.unique_params(tuple(children))
 
     def parameter(self, children: list[Any]) -> ast.Param:
         name = children[0]

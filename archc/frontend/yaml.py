@@ -130,12 +130,7 @@ class _Reader:
             else:
                 params.append(ast.Param(self.identifier(item, "a parameter name"), None,
                                         self.span(item)))
-        seen: set[str] = set()
-        for param in params:
-            if param.name in seen:
-                raise ArchcError(f"parameter '{param.name}' is declared twice", param.span)
-            seen.add(param.name)
-        return tuple(params)
+        return ast.unique_params(tuple(params))
 
     # -- entries
     def entry(self, node: yaml.Node) -> ast.Entry:
