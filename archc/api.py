@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archc.elaborate import elaborate
-from archc.errors import ArchcError, Span, suggest
+from archc.errors import ArchcError, Source, Span, suggest
 from archc.frontend import ast
 from archc.frontend.text import parse_text
 from archc.frontend.yaml import parse_yaml
@@ -33,7 +33,7 @@ MAX_SPEC_BYTES = 4 * 1024 * 1024
 
 
 def _looks_like_path(text: str) -> bool:
-    return "\n" not in text and text.endswith(SPEC_SUFFIXES)
+    return "\n" not in text and (text.endswith(SPEC_SUFFIXES) or os.path.isfile(text))
 
 
 def load(spec: SpecLike) -> ast.Spec:
@@ -58,9 +58,13 @@ def load(spec: SpecLike) -> ast.Spec:
 def parse(text: str, path: str = "<string>", default_name: str = "network") -> ast.Spec:
     """Spec text in either spelling → AST: `.arch` files and text starting with `network` are
     the text form, everything else YAML."""
-    if path.endswith(".arch") or (not path.endswith((".yaml", ".yml")) and TEXT_FORM.match(text)):
-        return parse_text(text, path)
-    return parse_yaml(text, path, default_name=default_name)
+    try:
+        if path.endswith(".arch") or (not path.endswith((".yaml", ".yml"))
+                                      and TEXT_FORM.match(text)):
+            return parse_text(text, path)
+        return parse_yaml(text, path, default_name=default_name)
+    except RecursionError:
+        raise _too_deep(Span(Source(path, text), 1, 1, 1, 2)) from None
 
 
 def _default_name(path: Path) -> str:
@@ -110,7 +114,16 @@ def network(spec: SpecLike, inputs: InputShapes = None, block: str | None = None
         tree = load(spec)
         if block is not None:
             tree, params = select_block(tree, block, params)
-        return elaborate(tree, params, _inputs(inputs))
+        try:
+            return elaborate(tree, params, _inputs(inputs))
+        except RecursionError:
+            raise _too_deep(tree.span) from None
+
+
+def _too_deep(span: Span) -> ArchcError:
+    return ArchcError("the spec nests too deeply to read", span,
+                      notes=["brackets, braces or entries nested hundreds of levels deep: "
+                             "flatten them"])
 
 
 

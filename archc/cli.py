@@ -19,6 +19,7 @@ import click
 from archc import api
 from archc.elaborate import Evaluator
 from archc.errors import ArchcError
+from archc.files import check_output
 from archc.frontend.expressions import parse_expression
 
 EPILOG = """\b
@@ -181,6 +182,10 @@ def compile_command(spec: str, output: str | None, inputs: Sequence[str],
     except ArchcError as error:
         _fail(error)
     target = Path(output) if output else Path(f"{network.name}.pt")
+    try:
+        check_output(target, [Path(spec)])
+    except ArchcError as error:
+        _fail(error)
     if target.suffix not in FORMATS:
         raise click.BadParameter(f"unknown extension {target.suffix!r}; use "
                                  + ", ".join(FORMATS), param_hint="-o/--output")
@@ -268,6 +273,8 @@ def convert(spec: str, output: str | None, target: str | None) -> None:
         raise click.BadParameter("refusing to overwrite the input; use archc fmt to reformat "
                                  "a file in place", param_hint="-o/--output")
     try:
+        if output:
+            check_output(Path(output), [Path(spec)])
         tree = api.load(spec)
         text = _print_spec(tree, spelling)
         if api.parse(text, f"<converted>.{spelling}") != tree:
@@ -403,6 +410,7 @@ def draw(spec: str, output: str | None, depth: int | None, direction: str, colla
     try:
         network = api.network(spec, _inputs(inputs), block, **_params(params))
         target = Path(output) if output else Path(f"{network.name}.svg")
+        check_output(target, [Path(spec)])
         graph = diagrams.diagram(network, depth, direction.upper(), collapse)
         diagrams.write(graph, target)
     except ArchcError as error:

@@ -28,6 +28,8 @@ FLOW_HINT = ("hint: in a one-line [ ] list YAML splits at every comma and bracke
 # libyaml's safe loader where PyYAML was built with it (several times faster on large specs);
 # both keep node marks and construct no Python objects
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+CORE_TAGS = frozenset(f"tag:yaml.org,2002:{kind}"
+                      for kind in ("str", "int", "float", "bool", "null", "seq", "map"))
 MAX_NODES = 200_000  # YAML aliases can make a small file a huge tree; refuse before it is walked
 
 
@@ -65,6 +67,10 @@ class _Reader:
 
     def count(self, node: yaml.Node) -> None:
         self.visited += 1
+        if node.tag not in CORE_TAGS:
+            raise self.error(f"YAML tag {node.tag!r} is not allowed", node,
+                             notes=["a spec is data: it never constructs objects or runs code"],
+                             expected="plain values, lists and mappings")
         if self.visited > MAX_NODES:
             raise self.error(
                 f"spec too large: more than {MAX_NODES} YAML nodes (are aliases expanding it?)",
@@ -363,8 +369,36 @@ def parse_yaml(text: str, path: str = "<string>", default_name: str = "network")
             yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as error:
             raise _yaml_error(error, source) from None
+        except yaml.reader.ReaderError as error:
+            line = text.count("\n", 0, error.position) + 1
+            column = error.position - (text.rfind("\n", 0, error.position) + 1) + 1
+            raise ArchcError(f"the spec holds a character YAML does not allow "
+                             f"(code {error.character!r})", Span(source, line, column, line,
+                                                                column + 1),
+                             notes=["is this a binary file?"]) from None
+        except yaml.YAMLError as error:
+            raise ArchcError(f"YAML error: {error}", Span(source, 1, 1, 1, 1)) from None
         raise
     if root is None:
         raise ArchcError("the spec is empty", Span(source, 1, 1, 1, 1),
                          expected="a mapping with at least 'layers'")
-    return _Reader(source).spec(root, default_name)
+    reader = _Reader(source)
+    if _expanded_size(root, {}) > MAX_NODES:
+        raise reader.error(f"spec too large: more than {MAX_NODES} YAML nodes once its aliases "
+                           "are expanded", root, notes=["is it an alias bomb?"])
+    return reader.spec(root, default_name)
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many nodes the tree has with every alias expanded, counted without expanding them
+    (an alias is the same node object, so each distinct node is sized once)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(item, sizes) for item in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    sizes[id(node)] = min(size, MAX_NODES + 1)
+    return sizes[id(node)]

@@ -296,7 +296,7 @@ def test_cli_draws_svg_named_after_the_network(tmp_path: Path,
 
 
 def test_cli_options_reach_the_drawing(tmp_path: Path) -> None:
-    target = tmp_path / "out" / "g.dot"
+    target = tmp_path / "g.dot"
     result = CliRunner().invoke(main, [
         "draw", str(RESNET18), "-o", str(target), "--depth", "1", "--direction", "lr",
         "-p", "num_classes=7", "--input", "3x64x64"])
