@@ -9,7 +9,7 @@ TORCH   := torch==2.13.0
 # torchvision is a test-only reference (its CUDA ops are not used); --no-deps keeps torch pinned.
 TORCHVISION := torchvision==0.28.0
 
-.PHONY: demo test lint install docs clean bench
+.PHONY: demo test lint install docs clean bench fuzz
 
 $(PYTHON):
 	python3 -m venv $(VENV)
@@ -52,6 +52,14 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PYTHON) -m pip install -q --no-deps torchinfo==1.8.0
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
+
+# the long hardening profiles (not part of make test): 100,000 mutated specs over two
+# processes, and the registry-wide shape property at 10,000 examples
+fuzz: $(STAMP)
+	$(PYTHON) -m tests.test_fuzz 50000 1 & first=$$!; \
+	$(PYTHON) -m tests.test_fuzz 50000 2 && wait $$first
+	ARCHC_PROPERTY_EXAMPLES=10000 $(PYTHON) -m pytest tests/ops/test_ops.py -q \
+		-k test_any_arguments_give_archc_error_or_agree
 
 docs: $(STAMP)
 	$(PYTHON) -m archc.docsgen .

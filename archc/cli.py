@@ -64,6 +64,14 @@ def _inputs(values: Sequence[str]) -> dict[str, list[int]] | None:
     return dict(parse_input(v) for v in values) if values else None
 
 
+def _warn(network: Any) -> None:
+    """Print the spec's warnings on stderr; they never change the exit status."""
+    from archc.lint import lint
+
+    for warning in lint(network):
+        click.echo(warning.render(), err=True)
+
+
 def _fail(error: ArchcError) -> None:
     click.echo(error.render(), err=True)
     sys.exit(1)
@@ -136,6 +144,7 @@ def shapes(spec: str, inputs: Sequence[str], params: Sequence[str], block: str |
         values = _params(params)
         network = api.network(tree, _inputs(inputs), block, **values)
         report = shape_report(network, depth, dtype)
+        _warn(network)
         if min_input:
             sizes = {name: [d for d in network.node(i).shape[1:] if d is not None]
                      for name, i in network.inputs.items()}
@@ -227,6 +236,7 @@ def check(specs: Sequence[str], params: Sequence[str]) -> None:
             "[" + ", ".join("N" if d is None else str(d) for d in s) + "]"
             for s in network.output_shapes())
         click.echo(f"ok  {spec}: {network.name} → {shapes}, {network.total_params:,} params")
+        _warn(network)
     if failed:
         click.echo(f"{failed} of {len(specs)} spec{'s' if len(specs) > 1 else ''} failed",
                    err=True)

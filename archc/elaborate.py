@@ -488,6 +488,12 @@ class Elaborator:
             span = self.argument_spans(op, entry).get(error.attr or "", entry.span)
             raise self._fail(ArchcError(error.message, span, expected=error.expected,
                                         found=error.found, notes=error.notes), ctx) from None
+        except (OverflowError, ValueError, ZeroDivisionError, MemoryError) as error:
+            # arithmetic the op's rule could not finish (inf, nan, absurd sizes)
+            raise self._fail(ArchcError(
+                f"{op.name}: its arguments give sizes that cannot be computed", entry.span,
+                found=str(error), notes=["check for huge, zero or infinite values"]),
+                ctx) from None
         sources = self.last_sources
         # the written expression stands for the value in generated code only where inference
         # kept the value, and where it is a scalar (a list literal is not PyTorch's tuple)

@@ -241,7 +241,7 @@ def scan_comments(text: str, yaml: bool) -> tuple[Comment, ...]:
     """The comments of a spec: `#` outside quotes (in YAML, only after a space or at the start
     of a line, as YAML itself reads them)."""
     found = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
         quote = None
         for index, char in enumerate(line):
             if quote:

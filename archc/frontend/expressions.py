@@ -7,7 +7,6 @@ point into the file. Syntax errors become ArchcErrors that name the expected tok
 
 from __future__ import annotations
 
-import ast as python_ast
 import re
 from collections.abc import Iterator
 from functools import cache, lru_cache
@@ -87,6 +86,16 @@ def _cache_file(grammar: str) -> str | bool:
     return False
 
 
+_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", "'": "'", '"': '"'}
+
+
+def unquote(token: str) -> str:
+    """A STRING token's value: quotes removed, \\n \\t \\\\ \\' \\" unescaped, any other
+    backslash kept as written (never Python's literal_eval)."""
+    body = token[1:-1]
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(0)), body)
+
+
 class _Lower(Transformer[Token, Any]):
     """lark tree → AST, one method per grammar rule (named as the rule or its alias)."""
 
@@ -152,7 +161,7 @@ class _Lower(Transformer[Token, Any]):
     @v_args(tree=True)
     def string(self, tree: Any) -> ast.Literal:
         text = str(tree.children[0])
-        return ast.Literal(python_ast.literal_eval(text), self._span(tree))
+        return ast.Literal(unquote(text), self._span(tree))
 
     @v_args(tree=True)
     def true(self, tree: Any) -> ast.Literal:
@@ -309,7 +318,7 @@ def _syntax_error(
     if isinstance(error, UnexpectedEOF) or (
         isinstance(error, UnexpectedToken) and error.token.type == "$END"
     ):
-        lines = text.splitlines() or [""]
+        lines = text.rstrip("\n").split("\n")
         err_line, err_col = len(lines), len(lines[-1]) + 1
         found = "the end of the text"
         width = 1
@@ -318,7 +327,8 @@ def _syntax_error(
         width = max(1, len(str(error.token)))
     else:
         assert isinstance(error, UnexpectedCharacters)
-        found = f"'{text.splitlines()[err_line - 1][err_col - 1]}'"
+        position = min(max(error.pos_in_stream or 0, 0), max(len(text) - 1, 0))
+        found = repr(text[position]) if text else "nothing"
         width = 1
     expected_names: set[str] = set(getattr(error, "expected", None) or ())
     if isinstance(error, UnexpectedToken) and error.interactive_parser is not None:
@@ -333,7 +343,7 @@ def _syntax_error(
         expected=describe_expected(expected_names) or None,
         found=found,
         notes=_hints(found, expected_names, text, what,
-                     (text.splitlines() or [""])[min(err_line, len(text.splitlines()) or 1) - 1]),
+                     text.split("\n")[min(err_line, len(text.split("\n"))) - 1]),
     )
 
 
@@ -365,7 +375,7 @@ def _hints(found: str, expected: set[str], text: str, what: str, line: str) -> l
 def _unclosed_brace(text: str) -> int | None:
     """The line of the innermost '{' that is never closed (outside strings and comments)."""
     stack: list[int] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
         quote = None
         for char in line:
             if quote:

@@ -21,6 +21,7 @@ from archc.frontend.expressions import (
     parse_name_template,
     parser,
     transform,
+    unquote,
 )
 
 
@@ -70,10 +71,8 @@ class _LowerText(_Lower):
         return _Doc(str(self.string([children[0]]).value))
 
     def string(self, children: list[Token]) -> ast.Literal:
-        import ast as python_ast
-
         token = children[0]
-        return ast.Literal(python_ast.literal_eval(str(token)), self._span(token))
+        return ast.Literal(unquote(str(token)), self._span(token))
 
     @v_args(tree=True)
     def input(self, tree: Any) -> ast.InputDecl:

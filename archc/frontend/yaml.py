@@ -343,7 +343,7 @@ def _describe(node: yaml.Node) -> str:
 
 def _yaml_error(error: yaml.MarkedYAMLError, source: Source) -> ArchcError:
     mark = error.problem_mark or error.context_mark
-    lines = source.text.splitlines()
+    lines = source.text.split("\n")
     if (error.context_mark is not None and mark is not None
             and (mark.line >= len(lines) or not lines[mark.line].strip())):
         mark = error.context_mark  # the problem is at the end of the text: point at its cause

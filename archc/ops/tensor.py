@@ -121,14 +121,15 @@ def permute_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
     x = inputs[0]
     dims = attrs["dims"]
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
-    if sorted(d % len(x) for d in dims) != list(range(len(x))) or len(dims) != len(x):
+    if (any(not -len(x) <= d < len(x) for d in dims)
+            or sorted(d % len(x) for d in dims) != list(range(len(x))) or len(dims) != len(x)):
         raise OpError("permute: dims must be a permutation of the input's dims", attr="dims",
                       expected=f"a permutation of 0..{len(x) - 1} for {format_shape(x)}",
                       found=str(list(dims)))
     if dims[0] % len(x) != 0:
         raise OpError("permute: the batch dimension must stay first", attr="dims",
                       expected="dims starting with 0", found=str(list(dims)))
-    return tuple(x[d] for d in dims)
+    return tuple(x[d % len(x)] for d in dims)
 
 
 def _permute_window(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:

@@ -10,6 +10,7 @@ tests check that every mistake is an `ArchcError` that says what is wrong and wh
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,7 +29,9 @@ from archc import ArchcError
 from archc.ir import Network
 from archc.ops import OPS
 
-PROPERTY = settings(max_examples=30, deadline=None)
+# `make fuzz` sets ARCHC_PROPERTY_EXAMPLES=10000 for the long profile
+PROPERTY = settings(max_examples=int(os.environ.get("ARCHC_PROPERTY_EXAMPLES", "30")),
+                    deadline=None)
 
 # ------------------------------------------------------------------ helpers
 

@@ -1,0 +1,91 @@
+"""Warnings: specs that are valid but probably not what their author meant.
+
+Input: an elaborated `ir.Network`. Output: a list of ArchcErrors of kind "warning", each
+located at the entry it is about and rendered like an error (`path:line:col: warning: ...`).
+`archc check` and `archc shapes` print them; they never change an exit status. Torch-free.
+"""
+
+from __future__ import annotations
+
+from archc.analysis import strided
+from archc.errors import ArchcError
+from archc.ir import Network, Node
+from archc.ops import OPS
+
+DIMS = {1: "columns", 2: "rows"}
+
+
+def lint(network: Network) -> list[ArchcError]:
+    """The warnings for a network, one per place in the spec (a block used nine times warns
+    once, saying so)."""
+    found = [*_unused(network), *_bias_before_norm(network), *_dropped_rows(network)]
+    places: dict[tuple[str, int, int, str], list[ArchcError]] = {}
+    for warning in found:
+        key = (warning.span.path, warning.span.line, warning.span.column, warning.message)
+        places.setdefault(key, []).append(warning)
+    merged = []
+    for same in places.values():
+        first = same[0]
+        if len(same) > 1:
+            first.notes.append(f"(in {len(same)} places this entry is used)")
+        merged.append(first)
+    return sorted(merged, key=lambda w: (w.span.line, w.span.column, w.message))
+
+
+def _warning(message: str, node: Node, notes: list[str]) -> ArchcError:
+    return ArchcError(message, node.span, notes=notes, kind="warning")
+
+
+def _unused(network: Network) -> list[ArchcError]:
+    """A computed value that nothing reads and that is not an output: a dead side path."""
+    outputs = {n for _, n in network.outputs}
+    warnings = []
+    for node in network.nodes():
+        if node.op == "input" or network.consumers(node.id) or node.id in outputs:
+            continue
+        what = f"'{node.name}'" if node.name else f"the output of {node.op}"
+        warnings.append(_warning(f"{what} is never used", node, [
+            "nothing reads it and it is not among the outputs: list it in `outputs`, "
+            "reference it with @, or remove it"]))
+    return warnings
+
+
+def _bias_before_norm(network: Network) -> list[ArchcError]:
+    """A layer's bias cancelled by the batch norm that takes its output alone."""
+    warnings = []
+    for node in network.nodes():
+        if not node.attrs.get("bias") or OPS.get(node.op) is None:
+            continue
+        readers = network.consumers(node.id)
+        if len(readers) == 1 and network.node(readers[0]).op == "bn" \
+                and network.node(readers[0]).attrs.get("affine", True):
+            warnings.append(_warning(
+                f"{node.op} has a bias that the batch norm after it cancels", node,
+                [f"hint: {node.op}(..., bias=false) saves the parameters; the norm's own shift "
+                 "does the same job"]))
+    return warnings
+
+
+def _dropped_rows(network: Network) -> list[ArchcError]:
+    """A strided window whose last positions never reach the end of the input: input rows or
+    columns (not just padding) are silently ignored."""
+    warnings = []
+    seen: set[tuple[int, int]] = set()
+    for item in strided(network):
+        window = item.window
+        node = network.node(item.node)
+        span = (window.kernel - 1) * window.dilation + 1
+        if span < item.stride or node.attrs.get("ceil_mode"):
+            continue  # windows that skip positions by design, or a ceiling that covers the end
+        left = (item.size + 2 * window.padding - span) % item.stride
+        dropped = left - window.padding
+        if dropped <= 0 or (item.node, item.dim) in seen:
+            continue
+        seen.add((item.node, item.dim))
+        where = DIMS.get(len(node.shape) - 2 - item.dim, f"positions along dim {item.dim + 2}")
+        warnings.append(_warning(
+            f"{node.op} ignores the last {dropped} input {where} "
+            f"(size {item.size}, kernel {window.kernel}, stride {item.stride})", node,
+            ["the output size is floored; pad the input, change the size, or use ceil_mode "
+             "for pools, if those values matter"]))
+    return warnings

@@ -1,0 +1,50 @@
+"""Warnings for valid but suspicious specs: located, printed on stderr, exit status unchanged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+import archc
+from archc.cli import main
+from archc.lint import lint
+from tests.conftest import ROOT
+
+
+def warnings_of(text: str) -> list[str]:
+    return [w.message for w in lint(archc.network(text))]
+
+
+def test_bias_before_batch_norm() -> None:
+    assert warnings_of("input: [3, 8, 8]\nlayers:\n  - conv(8, 3, padding=1); bn\n") == [
+        "conv has a bias that the batch norm after it cancels"]
+    assert warnings_of("input: [3, 8, 8]\nlayers:\n  - conv(8, 3, padding=1, bias=false); bn\n"
+                       ) == []
+
+
+def test_pooling_that_ignores_input_rows() -> None:
+    found = warnings_of("input: [3, 9, 8]\nlayers:\n  - maxpool(2)\n")
+    assert found == ["maxpool ignores the last 1 input rows (size 9, kernel 2, stride 2)"]
+    assert warnings_of("input: [3, 9, 9]\nlayers:\n  - maxpool(2, ceil_mode=true)\n") == []
+    assert warnings_of("input: [3, 8, 8]\nlayers:\n  - conv(4, 1, stride=2)\n") == []
+
+
+def test_unused_side_path() -> None:
+    found = warnings_of("input: [4]\nlayers:\n  - side: linear(3)\n  - '@x'\n  - linear(2)\n")
+    assert found == ["'side' is never used"]
+
+
+def test_the_torchvision_zoo_has_no_warnings() -> None:
+    for path in sorted((ROOT / "specs" / "torchvision").glob("*.yaml")):
+        assert lint(archc.network(path)) == [], path
+
+
+def test_check_prints_warnings_and_still_succeeds(tmp_path: Path) -> None:
+    spec = tmp_path / "net.yaml"
+    spec.write_text("input: [3, 8, 8]\nlayers:\n  - conv(8, 3, padding=1); bn\n")
+    result = CliRunner().invoke(main, ["check", str(spec)])
+    assert result.exit_code == 0
+    assert f"{spec}:3:5: warning: conv has a bias" in result.stderr
+    result = CliRunner().invoke(main, ["shapes", str(spec), "--format", "json"])
+    assert result.exit_code == 0 and "warning:" in result.stderr and "warning" not in result.stdout
