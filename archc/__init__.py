@@ -6,7 +6,8 @@ The public API: `load` (spec → AST), `network` (→ IR with static shapes), `b
 """
 
 from archc.api import build, draw, load, network, shapes, source
+from archc.elaborate import Limits
 from archc.errors import ArchcError
 
-__all__ = ["ArchcError", "build", "draw", "load", "network", "shapes", "source"]
+__all__ = ["ArchcError", "Limits", "build", "draw", "load", "network", "shapes", "source"]
 __version__ = "0.1.0"

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archc.elaborate import elaborate
+from archc.elaborate import Limits, elaborate
 from archc.errors import ArchcError, Source, Span, suggest
 from archc.frontend import ast
 from archc.frontend.text import parse_text
@@ -105,7 +105,7 @@ def select_block(spec: ast.Spec, block: str, params: dict[str, Any]) -> tuple[as
 
 
 def network(spec: SpecLike, inputs: InputShapes = None, block: str | None = None,
-            **params: Any) -> Network:
+            limits: Limits | None = None, **params: Any) -> Network:
     """Spec → elaborated IR network with static shapes (no torch).
 
     `block` takes one block of the spec as the network; `params` then also fill its arguments.
@@ -115,7 +115,7 @@ def network(spec: SpecLike, inputs: InputShapes = None, block: str | None = None
         if block is not None:
             tree, params = select_block(tree, block, params)
         try:
-            return elaborate(tree, params, _inputs(inputs))
+            return elaborate(tree, params, _inputs(inputs), limits)
         except RecursionError:
             raise _too_deep(tree.span) from None
 

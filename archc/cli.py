@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from archc import api
-from archc.elaborate import Evaluator
+from archc.elaborate import MAX_DEPTH, MAX_NODES, Evaluator, Limits
 from archc.errors import ArchcError
 from archc.files import check_output
 from archc.frontend.expressions import parse_expression
@@ -88,12 +88,25 @@ input_option = click.option("--input", "inputs", multiple=True, metavar="[NAME=]
 
 @click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="archc")
-def main() -> None:
+@click.option("--max-nodes", type=click.IntRange(min=1), default=MAX_NODES, show_default=True,
+              help="Refuse networks that elaborate to more nodes than this.")
+@click.option("--max-depth", type=click.IntRange(min=1), default=MAX_DEPTH, show_default=True,
+              help="Refuse blocks nested deeper than this.")
+@click.pass_context
+def main(context: click.Context, max_nodes: int, max_depth: int) -> None:
     """archc: an architecture compiler for PyTorch.
 
-    Write a network as a short YAML spec; archc checks every shape statically, before
-    anything runs, and compiles it to TorchScript, torch.export or readable PyTorch source.
+    Write a network as a short spec (YAML or the .arch text form); archc checks every shape
+    statically, before anything runs, and compiles it to TorchScript, torch.export, readable
+    PyTorch source or a diagram.
     """
+    context.obj = Limits(max_nodes=max_nodes, max_depth=max_depth)
+
+
+def _limits() -> Limits:
+    """The limits given to the `archc` command (--max-nodes, --max-depth)."""
+    limits = click.get_current_context().find_root().obj
+    return limits if isinstance(limits, Limits) else Limits()
 
 
 @main.command()
@@ -142,7 +155,7 @@ def shapes(spec: str, inputs: Sequence[str], params: Sequence[str], block: str |
     try:
         tree = api.load(spec)  # parsed once: --min-input elaborates it at many sizes
         values = _params(params)
-        network = api.network(tree, _inputs(inputs), block, **values)
+        network = api.network(tree, _inputs(inputs), block, _limits(), **values)
         report = shape_report(network, depth, dtype)
         _warn(network)
         if min_input:
@@ -152,7 +165,7 @@ def shapes(spec: str, inputs: Sequence[str], params: Sequence[str], block: str |
             searched = reference[0] if reference else ""
 
             def build(shape: list[int]) -> Any:
-                return api.network(tree, {**sizes, searched: shape}, block, **values)
+                return api.network(tree, {**sizes, searched: shape}, block, _limits(), **values)
 
             found = analysis.min_input(network, build, dtype)
             report["min_input"] = min_input_data(found) if found else None
@@ -187,7 +200,7 @@ def compile_command(spec: str, output: str | None, inputs: Sequence[str],
                     params: Sequence[str], block: str | None) -> None:
     """Compile a spec into a module artefact (TorchScript by default)."""
     try:
-        network = api.network(spec, _inputs(inputs), block, **_params(params))
+        network = api.network(spec, _inputs(inputs), block, _limits(), **_params(params))
     except ArchcError as error:
         _fail(error)
     target = Path(output) if output else Path(f"{network.name}.pt")
@@ -227,7 +240,7 @@ def check(specs: Sequence[str], params: Sequence[str]) -> None:
     failed = 0
     for spec in specs:
         try:
-            network = api.network(spec, None, **_params(params))
+            network = api.network(spec, None, None, _limits(), **_params(params))
         except ArchcError as error:
             click.echo(error.render(), err=True)
             failed += 1
@@ -418,7 +431,7 @@ def draw(spec: str, output: str | None, depth: int | None, direction: str, colla
         raise click.BadParameter(f"unknown extension {Path(output).suffix!r}; use "
                                  + ", ".join(diagrams.FORMATS), param_hint="-o/--output")
     try:
-        network = api.network(spec, _inputs(inputs), block, **_params(params))
+        network = api.network(spec, _inputs(inputs), block, _limits(), **_params(params))
         target = Path(output) if output else Path(f"{network.name}.svg")
         check_output(target, [Path(spec)])
         graph = diagrams.diagram(network, depth, direction.upper(), collapse)

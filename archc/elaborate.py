@@ -25,6 +25,16 @@ MAX_DEPTH = 64
 MAX_REPEAT = 10_000
 
 
+@dataclass(frozen=True)
+class Limits:
+    """How large a network may grow before elaboration refuses it (every spec in the zoo fits
+    with room to spare: DenseNet-121 has about 600 nodes and 3 levels of blocks)."""
+
+    max_nodes: int = MAX_NODES  # op nodes in the elaborated network
+    max_depth: int = MAX_DEPTH  # block instances nested in each other
+    max_repeat: int = MAX_REPEAT  # iterations of one repeat
+
+
 # ------------------------------------------------------------------ values of expressions
 
 
@@ -279,7 +289,8 @@ class _Context:
 
 
 class Elaborator:
-    def __init__(self, spec: ast.Spec) -> None:
+    def __init__(self, spec: ast.Spec, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
         self.spec = spec
         self.blocks = {b.name: b for b in spec.blocks}
         self.node_list: list[Node] = []
@@ -309,9 +320,9 @@ class Elaborator:
                  span: Span, ctx: _Context, module: Path | None, params: int = 0,
                  buffers: int = 0, macs: int = 0,
                  sources: dict[str, ast.Expr] | None = None) -> int:
-        if self.next_id >= MAX_NODES:
+        if self.next_id >= self.limits.max_nodes:
             raise self._fail(ArchcError(
-                f"the network grows past {MAX_NODES} nodes", span,
+                f"the network grows past {self.limits.max_nodes} nodes", span,
                 notes=["check repeat counts and recursion"]), ctx)
         node = Node(self.next_id, op, attrs, tuple(inputs), shape, span, ctx.scope.path, module,
                     ctx.name, ctx.frames, params, buffers, macs, sources or {})
@@ -446,9 +457,10 @@ class Elaborator:
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise self._fail(ArchcError("repeat needs a count ≥ 0", entry.count.span,
                                         found=repr(count)), ctx)
-        if count > MAX_REPEAT:
+        if count > self.limits.max_repeat:
             raise self._fail(ArchcError(f"repeat count {count} is over the limit",
-                                        entry.count.span, expected=f"≤ {MAX_REPEAT}"), ctx)
+                                        entry.count.span,
+                                        expected=f"≤ {self.limits.max_repeat}"), ctx)
         for i in range(count):
             env = {**ctx.env, entry.var: i} if entry.var else ctx.env
             x = self.entry(entry.body, x, ctx.child(env=env))
@@ -623,9 +635,10 @@ class Elaborator:
             chain = " → ".join((*ctx.blocks[ctx.blocks.index(block.name):], block.name))
             raise self._fail(ArchcError(f"recursion between blocks: {chain}", call.span,
                                         notes=["a block cannot contain itself"]), ctx)
-        if len(ctx.frames) >= MAX_DEPTH:
+        if len(ctx.frames) >= self.limits.max_depth:
             raise self._fail(ArchcError("blocks nest too deeply", call.span,
-                                        expected=f"at most {MAX_DEPTH} levels"), ctx)
+                                        expected=f"at most {self.limits.max_depth} levels"),
+                             ctx)
         args = self.bind_block(block, call, x, ctx)
         sources = dict(self.last_sources)
         rendered = ", ".join(render_value(v) for v in args.values())
@@ -791,6 +804,7 @@ def _constant(expr: ast.Expr) -> Any:
 
 
 def elaborate(spec: ast.Spec, params: Mapping[str, Any] | None = None,
-              inputs: Mapping[str, Sequence[int]] | None = None) -> Network:
+              inputs: Mapping[str, Sequence[int]] | None = None,
+              limits: Limits | None = None) -> Network:
     """Spec AST → IR network with every shape inferred (raises ArchcError)."""
-    return Elaborator(spec).network(params or {}, inputs)
+    return Elaborator(spec, limits).network(params or {}, inputs)

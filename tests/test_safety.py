@@ -119,3 +119,25 @@ def test_outputs_are_identical_across_processes_and_hash_seeds(tmp_path: Path,
                        cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
         outputs.append(target.read_bytes())
     assert outputs[0] == outputs[1] == outputs[2]
+
+
+def test_limits_are_configurable_from_python_and_the_command_line(tmp_path: Path) -> None:
+    spec = tmp_path / "long.yaml"
+    spec.write_text("input: [3]\nlayers:\n  - repeat: 50\n    body: linear(3)\n")
+    assert len(archc.network(spec).node_list) == 51
+    with pytest.raises(archc.ArchcError, match="grows past 20 nodes") as caught:
+        archc.network(spec, limits=archc.Limits(max_nodes=20))
+    assert caught.value.span.line == 4
+    result = CliRunner().invoke(main, ["--max-nodes", "20", "check", str(spec)])
+    assert result.exit_code == 1 and "grows past 20 nodes" in result.stderr
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("input: [3]\nblocks:\n  a: b\n  b: c\n  c: relu\nlayers:\n  - a\n")
+    with pytest.raises(archc.ArchcError, match="nest too deeply"):
+        archc.network(deep, limits=archc.Limits(max_depth=2))
+
+
+def test_the_whole_zoo_fits_the_default_limits() -> None:
+    from tests.conftest import ALL_SPECS
+
+    for path in ALL_SPECS:
+        archc.network(path)  # raises if a default limit is too tight
