@@ -1,7 +1,9 @@
 """Fuzzing the front ends: every spec in the repository, in both spellings, mutated (lines and
 tokens deleted, duplicated and swapped, numbers set to 0, -1 or huge, unicode and binary junk
-inserted, files cut short). The only allowed outcomes are a network or an ArchcError located
-inside the file, within 2 s per input; never another exception.
+inserted, files cut short), and random specs generated from the grammar's constructs and the
+registry's ops, printed in either spelling and sometimes mutated too. The only allowed outcomes
+are a network or an ArchcError located inside the file, within 2 s per input; never another
+exception.
 
 `make test` runs a sample; `make fuzz` runs ARCHC_FUZZ_INPUTS=100000 (see the Makefile).
 """
@@ -19,7 +21,10 @@ import pytest
 
 import archc
 from archc.api import parse
+from archc.errors import UNKNOWN_SPAN as S
+from archc.frontend import ast
 from archc.frontend.printer import print_text, print_yaml
+from archc.ops import OPS
 from tests.conftest import ALL_SPECS
 
 INPUTS = int(os.environ.get("ARCHC_FUZZ_INPUTS", "400"))
@@ -85,6 +90,36 @@ def mutate(text: str, rng: random.Random) -> str:
     return "".join(lines)
 
 
+def generate(rng: random.Random) -> ast.Spec:
+    """A random spec from the grammar's constructs and the registry's ops (grammar-aware
+    generation: mostly well-formed, often ill-typed or ill-shaped)."""
+    ops = sorted(OPS)
+
+    def number() -> ast.Expr:
+        return ast.Literal(rng.choice([0, 1, 2, 3, 4, 8, 16, -1, 1.5, True, "same"]), S)
+
+    def call() -> ast.Entry:
+        args = tuple(ast.Argument(None, number(), S) for _ in range(rng.randrange(3)))
+        return ast.Call(rng.choice(ops), args, S)
+
+    def entry(depth: int) -> ast.Entry:
+        kind = rng.randrange(8) if depth < 3 else 0
+        if kind <= 3:
+            return call()
+        if kind == 4:
+            return ast.Sequence(tuple(entry(depth + 1) for _ in range(rng.randrange(1, 4))), S)
+        if kind == 5:
+            return ast.Merge(rng.choice(["concat", "add", "mul"]),
+                             tuple(entry(depth + 1) for _ in range(rng.randrange(1, 3))), (), S)
+        if kind == 6:
+            return ast.Repeat(ast.Literal(rng.randrange(4), S), "i", entry(depth + 1), S)
+        return ast.Named(f"n{rng.randrange(5)}", entry(depth + 1), S)
+
+    dims = tuple(ast.Literal(rng.choice([1, 3, 8, 16]), S) for _ in range(rng.randrange(1, 4)))
+    body = ast.Sequence(tuple(entry(0) for _ in range(rng.randrange(1, 5))), S)
+    return ast.Spec("generated", None, (), (ast.InputDecl("x", dims, S),), (), body, (), S)
+
+
 def check(name: str, text: str) -> None:
     start = time.perf_counter()
     try:
@@ -101,9 +136,14 @@ def check(name: str, text: str) -> None:
 def run(inputs: int, seed: int) -> int:
     rng = random.Random(seed)
     texts = corpus()
-    for _ in range(inputs):
-        name, text = rng.choice(texts)
-        for _ in range(rng.randrange(1, 4)):
+    for index in range(inputs):
+        if index % 4 == 3:  # every fourth input is generated, in one of the two spellings
+            spec = generate(rng)
+            name, text = rng.choice([("generated.arch", print_text(spec)),
+                                     ("generated.yaml", print_yaml(spec))])
+        else:
+            name, text = rng.choice(texts)
+        for _ in range(rng.randrange(0 if index % 4 == 3 else 1, 4)):
             text = mutate(text, rng)
         try:
             check(name, text)

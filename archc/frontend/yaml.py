@@ -364,9 +364,10 @@ def parse_yaml(text: str, path: str = "<string>", default_name: str = "network")
     try:
         root = yaml.compose(text, Loader=SAFE_LOADER)
     except yaml.YAMLError:
-        # the pure-Python reader words its errors better and marks them more precisely
+        # the pure-Python reader words its errors better and marks them more precisely (and
+        # accepts a few things libyaml refuses: then its reading stands)
         try:
-            yaml.compose(text, Loader=yaml.SafeLoader)
+            root = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as error:
             raise _yaml_error(error, source) from None
         except yaml.reader.ReaderError as error:
@@ -378,7 +379,6 @@ def parse_yaml(text: str, path: str = "<string>", default_name: str = "network")
                              notes=["is this a binary file?"]) from None
         except yaml.YAMLError as error:
             raise ArchcError(f"YAML error: {error}", Span(source, 1, 1, 1, 1)) from None
-        raise
     if root is None:
         raise ArchcError("the spec is empty", Span(source, 1, 1, 1, 1),
                          expected="a mapping with at least 'layers'")
