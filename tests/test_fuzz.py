@@ -28,7 +28,9 @@ from archc.ops import OPS
 from tests.conftest import ALL_SPECS
 
 INPUTS = int(os.environ.get("ARCHC_FUZZ_INPUTS", "400"))
-BUDGET = 2.0  # seconds per input
+# seconds per input: a bound against hangs, not a speed goal (make fuzz uses the issue's 2 s;
+# the sample in make test allows for a loaded CI machine)
+BUDGET = float(os.environ.get("ARCHC_FUZZ_BUDGET", "5"))
 TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+(\.\d+)?|\S")
 NUMBER = re.compile(r"\b\d+\b")
 JUNK = ["\x00", "\xff", "\u200b", "\u00e9", "\U0001f600", "\t", "\r", "\\", "'", '"', "{", "}",
