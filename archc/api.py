@@ -129,11 +129,25 @@ def _too_deep(span: Span) -> ArchcError:
 
 
 def build(spec: SpecLike, inputs: InputShapes = None, block: str | None = None,
+          weights: str | os.PathLike[str] | None = None, seed: int | None = None,
           **params: Any) -> torch.nn.Module:
-    """Spec → nn.Module, built from the same source `archc compile -o model.py` writes."""
+    """Spec → nn.Module, built from the same source `archc compile -o model.py` writes;
+    `seed` makes the initial weights reproducible, `weights` loads a checkpoint strictly."""
+    from pathlib import Path
+
+    import torch
+
     from archc.backends.torch import build_module
 
-    return build_module(network(spec, inputs, block, **params))
+    net = network(spec, inputs, block, **params)
+    if seed is not None:
+        torch.manual_seed(seed)
+    module = build_module(net)
+    if weights is not None:
+        from archc.backends.artefacts import load_weights
+
+        load_weights(module, Path(weights), net)
+    return module
 
 
 def source(spec: SpecLike, inputs: InputShapes = None, block: str | None = None,

@@ -64,6 +64,13 @@ def _inputs(values: Sequence[str]) -> dict[str, list[int]] | None:
     return dict(parse_input(v) for v in values) if values else None
 
 
+def _seed(text: str) -> int:
+    match = re.fullmatch(r"seed=(\d+)", text.strip())
+    if not match:
+        raise click.BadParameter(f"expected seed=N, got {text!r}", param_hint="--init")
+    return int(match.group(1))
+
+
 def _warn(network: Any) -> None:
     """Print the spec's warnings on stderr; they never change the exit status."""
     from archc.lint import lint
@@ -196,8 +203,12 @@ FORMATS = {".pt": "TorchScript", ".py": "PyTorch source", ".pt2": "torch.export 
 @input_option
 @param_option
 @block_option
+@click.option("--weights", type=click.Path(dir_okay=False), metavar="CKPT",
+              help="Load a checkpoint (a state_dict, or one under 'state_dict'/'model') strictly.")
+@click.option("--init", metavar="seed=N", help="Reproducible initial weights: --init seed=0.")
 def compile_command(spec: str, output: str | None, inputs: Sequence[str],
-                    params: Sequence[str], block: str | None) -> None:
+                    params: Sequence[str], block: str | None, weights: str | None,
+                    init: str | None) -> None:
     """Compile a spec into a module artefact (TorchScript by default)."""
     try:
         network = api.network(spec, _inputs(inputs), block, _limits(), **_params(params))
@@ -223,9 +234,18 @@ def compile_command(spec: str, output: str | None, inputs: Sequence[str],
     else:
         from archc.backends.torch import build_module
 
+        if init is not None:
+            import torch
+
+            torch.manual_seed(_seed(init))
         module = build_module(network)
+        if weights is not None:
+            try:
+                artefacts.load_weights(module, Path(weights), network)
+            except ArchcError as error:
+                _fail(error)
         if target.suffix == ".pt":
-            artefacts.write_torchscript(module, target)
+            artefacts.write_torchscript(module, target, network)
         else:
             artefacts.write_export(module, network, target)
     click.echo(f"wrote {target} ({FORMATS[target.suffix]}): {network.name}, "

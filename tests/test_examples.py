@@ -22,7 +22,8 @@ def test_run_torchscript_example(tmp_path: Path) -> None:
     from archc.backends.artefacts import write_torchscript
 
     target = tmp_path / "vgg.pt"
-    write_torchscript(archc.build(ROOT / "specs" / "vgg.yaml"), target)
+    spec = ROOT / "specs" / "vgg.yaml"
+    write_torchscript(archc.build(spec), target, archc.network(spec))
     result = subprocess.run([sys.executable, str(ROOT / "examples" / "run_torchscript.py"),
                              str(target), "3x32x32"], capture_output=True, text=True,
                             check=False, timeout=300)
