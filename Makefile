@@ -17,7 +17,7 @@ $(PYTHON):
 $(STAMP): pyproject.toml | $(PYTHON)
 	$(PYTHON) -m pip install -q --upgrade pip
 	$(PYTHON) -m pip install -q $(TORCH)
-	$(PYTHON) -m pip install -q -e '.[dev]'
+	$(PYTHON) -m pip install -q -e '.[dev,onnx]'
 	$(PYTHON) -m pip install -q --no-deps $(TORCHVISION) pillow numpy
 	touch $@
 

@@ -131,18 +131,23 @@ def _too_deep(span: Span) -> ArchcError:
 def build(spec: SpecLike, inputs: InputShapes = None, block: str | None = None,
           weights: str | os.PathLike[str] | None = None, seed: int | None = None,
           **params: Any) -> torch.nn.Module:
-    """Spec → nn.Module, built from the same source `archc compile -o model.py` writes;
-    `seed` makes the initial weights reproducible, `weights` loads a checkpoint strictly."""
-    from pathlib import Path
+    """Spec → nn.Module, built from the same source `archc compile -o model.py` writes.
 
+    `seed` seeds torch while the module is built (the caller's random state is left as it
+    was), so the initial weights are reproducible; `weights` loads a checkpoint (a state_dict
+    file, plain or under 'state_dict' / 'model') strictly, and raises an ArchcError listing
+    what does not fit."""
     import torch
 
     from archc.backends.torch import build_module
 
     net = network(spec, inputs, block, **params)
-    if seed is not None:
-        torch.manual_seed(seed)
-    module = build_module(net)
+    if seed is None:
+        module = build_module(net)
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            module = build_module(net)
     if weights is not None:
         from archc.backends.artefacts import load_weights
 

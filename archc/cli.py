@@ -64,10 +64,13 @@ def _inputs(values: Sequence[str]) -> dict[str, list[int]] | None:
     return dict(parse_input(v) for v in values) if values else None
 
 
-def _seed(text: str) -> int:
+def _seed(context: click.Context, param: click.Parameter, text: str | None) -> int | None:
+    """`--init seed=N` → N."""
+    if text is None:
+        return None
     match = re.fullmatch(r"seed=(\d+)", text.strip())
     if not match:
-        raise click.BadParameter(f"expected seed=N, got {text!r}", param_hint="--init")
+        raise click.BadParameter(f"expected seed=N, got {text!r}")
     return int(match.group(1))
 
 
@@ -192,23 +195,26 @@ def shapes(spec: str, inputs: Sequence[str], params: Sequence[str], block: str |
             render_min_input(report["min_input"], console)
 
 
-FORMATS = {".pt": "TorchScript", ".py": "PyTorch source", ".pt2": "torch.export program"}
+FORMATS = {".pt": "TorchScript", ".py": "PyTorch source", ".pt2": "torch.export program",
+           ".onnx": "ONNX"}
 
 
 @main.command(name="compile")
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Output file; its extension picks the format: .pt (TorchScript, default), "
-                   ".py (readable source), .pt2 (torch.export).")
+                   ".py (readable source), .pt2 (torch.export), .onnx (ONNX; needs "
+                   "pip install 'archc[onnx]').")
 @input_option
 @param_option
 @block_option
 @click.option("--weights", type=click.Path(dir_okay=False), metavar="CKPT",
               help="Load a checkpoint (a state_dict, or one under 'state_dict'/'model') strictly.")
-@click.option("--init", metavar="seed=N", help="Reproducible initial weights: --init seed=0.")
+@click.option("--init", "seed", metavar="seed=N", callback=_seed,
+              help="Reproducible initial weights: torch.manual_seed(N) before building.")
 def compile_command(spec: str, output: str | None, inputs: Sequence[str],
                     params: Sequence[str], block: str | None, weights: str | None,
-                    init: str | None) -> None:
+                    seed: int | None) -> None:
     """Compile a spec into a module artefact (TorchScript by default)."""
     try:
         network = api.network(spec, _inputs(inputs), block, _limits(), **_params(params))
@@ -226,6 +232,9 @@ def compile_command(spec: str, output: str | None, inputs: Sequence[str],
     from archc.backends.python import generate_source
 
     if target.suffix == ".py":
+        if weights is not None or seed is not None:
+            raise click.BadParameter("a .py file holds no weights; --weights and --init apply "
+                                     "to .pt, .pt2 and .onnx", param_hint="-o/--output")
         text = generate_source(network).text
         def write(path: Path) -> None:
             path.write_text(text, encoding="utf-8")
@@ -234,20 +243,23 @@ def compile_command(spec: str, output: str | None, inputs: Sequence[str],
     else:
         from archc.backends.torch import build_module
 
-        if init is not None:
+        if seed is not None:
             import torch
 
-            torch.manual_seed(_seed(init))
+            torch.manual_seed(seed)
         module = build_module(network)
-        if weights is not None:
-            try:
-                artefacts.load_weights(module, Path(weights), network)
-            except ArchcError as error:
-                _fail(error)
-        if target.suffix == ".pt":
-            artefacts.write_torchscript(module, target, network)
-        else:
-            artefacts.write_export(module, network, target)
+        try:
+            if weights is not None:
+                for note in artefacts.load_weights(module, Path(weights), network):
+                    click.echo(f"note: {note}", err=True)
+            if target.suffix == ".pt":
+                artefacts.write_torchscript(module, target, network)
+            elif target.suffix == ".onnx":
+                artefacts.write_onnx(module, network, target)
+            else:
+                artefacts.write_export(module, network, target)
+        except ArchcError as error:
+            _fail(error)
     click.echo(f"wrote {target} ({FORMATS[target.suffix]}): {network.name}, "
                f"{network.total_params:,} parameters")
 

@@ -1,10 +1,12 @@
-"""Artefacts: torch.export with a dynamic batch, metadata tracing an artefact to its spec,
-checkpoints loaded strictly with a readable report, reproducible initial weights."""
+"""Artefacts: torch.export and ONNX with a dynamic batch, equal to the eager module; metadata
+tracing an artefact to its spec; checkpoints loaded strictly with a readable report;
+reproducible initial weights."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import warnings
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from archc.cli import main
 from tests.conftest import ROOT
 
 SPEC = ROOT / "specs" / "lenet.yaml"
+MULTI_IO = ROOT / "examples" / "constructs" / "multi_io.yaml"  # two inputs, two outputs
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -97,3 +100,120 @@ def test_a_file_that_is_no_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text("not a checkpoint")
     with pytest.raises(archc.ArchcError, match="cannot read the checkpoint"):
         archc.build(SPEC, weights=path)
+
+
+def test_export_of_two_inputs_and_two_outputs(tmp_path: Path) -> None:
+    target = tmp_path / "multi.pt2"
+    assert run("compile", str(MULTI_IO), "-o", str(target), "--init", "seed=0")[0] == 0
+    program = torch.export.load(str(target)).module()
+    eager = archc.build(MULTI_IO, seed=0).eval()
+    for batch in (1, 3):
+        x = (torch.randn(batch, 3, 16, 16), torch.randn(batch, 12))
+        with torch.no_grad():
+            torch.testing.assert_close(program(*x), eager(*x))
+
+
+@pytest.mark.parametrize("spec", [SPEC, MULTI_IO], ids=["lenet", "multi_io"])
+def test_onnx_is_valid_has_a_dynamic_batch_and_equals_eager(tmp_path: Path, spec: Path) -> None:
+    onnx = pytest.importorskip("onnx")
+    onnxruntime = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    target = tmp_path / "model.onnx"
+    code, out, err = run("compile", str(spec), "-o", str(target), "--init", "seed=0")
+    assert code == 0, err
+    assert "(ONNX)" in out
+    onnx.checker.check_model(str(target), full_check=True)
+    proto = onnx.load(str(target))
+    network = archc.network(spec)
+    assert [i.name for i in proto.graph.input] == list(network.inputs)
+    assert [o.name for o in proto.graph.output] == [name for name, _ in network.outputs]
+    info = json.loads({p.key: p.value for p in proto.metadata_props}["archc.json"])
+    assert info["spec"] == network.name and info["archc_version"] == archc.__version__
+    eager = archc.build(spec, seed=0).eval()
+    session = onnxruntime.InferenceSession(str(target), providers=["CPUExecutionProvider"])
+    for batch in (1, 3):
+        x = [torch.randn(batch, *(d for d in network.node(i).shape[1:] if d is not None))
+             for i in network.inputs.values()]
+        outputs = session.run(None, {i.name: t.numpy() for i, t in zip(
+            session.get_inputs(), x, strict=True)})
+        with torch.no_grad():
+            expected = eager(*x)
+        expected = expected if isinstance(expected, tuple) else (expected,)
+        for got, want in zip(outputs, expected, strict=True):
+            torch.testing.assert_close(torch.from_numpy(got), want, rtol=1e-4, atol=1e-5)
+
+
+def test_onnx_without_the_extra_says_how_to_install_it(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "onnxscript", None)  # import onnxscript → ImportError
+    code, _, err = run("compile", str(SPEC), "-o", str(tmp_path / "m.onnx"))
+    assert code == 1
+    assert "writing ONNX needs the onnx extra: pip install 'archc[onnx]'" in err
+    assert "Traceback" not in err and not (tmp_path / "m.onnx").exists()
+
+
+def test_metadata_records_the_parameters_and_inputs(tmp_path: Path) -> None:
+    target = tmp_path / "m.pt2"
+    assert run("compile", str(SPEC), "-o", str(target), "-p", "num_classes=3",
+               "--input", "1x32x32")[0] == 0
+    files = {"archc.json": ""}
+    torch.export.load(str(target), extra_files=files)
+    info = json.loads(files["archc.json"])
+    assert info["params"] == {"num_classes": 3}
+    assert info["inputs"] == {"x": [1, 32, 32]}
+    assert info["spec_path"] == str(SPEC)
+
+
+def test_init_schemes_in_a_spec_are_reproducible_and_reach_the_artefact(tmp_path: Path) -> None:
+    spec = """
+name: inits
+input: [3, 8, 8]
+blocks:
+  conv_bn:
+    params: [out, {scheme: "'kaiming_normal'"}]
+    body: conv(out, 3, padding=1, init=scheme); bn(init='zeros'); relu
+layers:
+  - conv_bn(8)
+  - conv_bn(8, scheme='xavier_uniform')
+  - flatten
+  - fc: linear(10, init=['normal', 0.01])
+"""
+    a, b = (archc.build(spec, seed=7).state_dict() for _ in range(2))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert (a["0.1.weight"] == 0).all() and (a["fc.bias"] == 0).all()
+    source = archc.source(spec)
+    assert "def initialized(" in source and "initialized(nn.Linear(512, 10), ('normal', 0.01))" \
+        in source
+    assert "def initialized(" not in archc.source(SPEC)  # only where a spec asks for it
+    target = tmp_path / "inits.pt"
+    (tmp_path / "inits.yaml").write_text(spec)
+    assert run("compile", str(tmp_path / "inits.yaml"), "-o", str(target), "--init",
+               "seed=7")[0] == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded = torch.jit.load(str(target)).state_dict()
+    assert all(torch.equal(loaded[k], a[k]) for k in a)
+
+
+def test_weights_and_init_need_a_module_artefact(tmp_path: Path) -> None:
+    code, _, err = run("compile", str(SPEC), "-o", str(tmp_path / "m.py"), "--init", "seed=0")
+    assert code == 2 and "a .py file holds no weights" in err
+    code, _, err = run("compile", str(SPEC), "-o", str(tmp_path / "m.pt"), "--init", "0")
+    assert code == 2 and "expected seed=N" in err
+
+
+def test_a_ddp_checkpoint_says_it_removed_the_prefix(tmp_path: Path) -> None:
+    path = tmp_path / "ddp.pth"
+    torch.save({f"module.{k}": v for k, v in archc.build(SPEC).state_dict().items()}, path)
+    code, _, err = run("compile", str(SPEC), "-o", str(tmp_path / "m.pt2"), "--weights",
+                       str(path))
+    assert code == 0 and "note: removed the 'module.' prefix" in err
+
+
+def test_a_pickled_model_is_refused_without_unpickling(tmp_path: Path) -> None:
+    path = tmp_path / "whole_model.pth"
+    torch.save(torch.nn.Linear(2, 2), path)  # a whole module: loading it runs pickle code
+    with pytest.raises(archc.ArchcError) as caught:
+        archc.build(SPEC, weights=path)
+    assert "cannot read the checkpoint" in caught.value.message
+    assert any("weights_only=True" in note for note in caught.value.notes)

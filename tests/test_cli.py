@@ -104,7 +104,7 @@ def test_compile_defaults_to_torchscript_named_after_the_spec(tmp_path: Path, ro
 
 
 def test_compile_rejects_unknown_extension(tmp_path: Path) -> None:
-    code, _, err = run("compile", VGG, "-o", str(tmp_path / "model.onnx"))
+    code, _, err = run("compile", VGG, "-o", str(tmp_path / "model.tflite"))
     assert code == 2
     assert "unknown extension" in err
 

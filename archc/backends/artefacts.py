@@ -1,17 +1,24 @@
-"""nn.Module → files: TorchScript (.pt) and torch.export (.pt2), written atomically.
+"""nn.Module → files: TorchScript (.pt), torch.export (.pt2) and ONNX (.onnx), written
+atomically, each carrying `archc.json` (spec name, archc version, spec hash); and checkpoints
+→ a built module, loaded strictly with a located report when they do not fit.
 
 Input: a module built from the IR and example input shapes. Output: a file on disk. TorchScript
 is deprecated in torch ≥ 2.10 and warns; users still ask for it, so the warning is kept out of
-their output here and torch.export is offered beside it.
+their output here and torch.export is offered beside it. ONNX needs the optional `onnx` extra.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from archc.errors import Span
 from archc.files import atomic_write as atomic_write  # re-exported: cli.py writes .py with it
 from archc.ir import Network
 
@@ -58,70 +65,135 @@ def write_export(module: torch.nn.Module, network: Network, path: Path) -> None:
                                                         extra_files=extra_files(network)))
 
 
-def metadata(network: Network) -> dict[str, str]:
-    """What traces an artefact back to its spec: name, archc version, hash of the spec text."""
+def metadata(network: Network) -> dict[str, Any]:
+    """What traces an artefact back to its spec: its name, the archc version, the sha256 of the
+    spec's text (UTF-8 as read, line endings normalised to \\n: the file's bytes for a usual
+    spec file) and the parameter values and input shapes it was built with."""
     import hashlib
 
     import archc
 
-    source = next((n.span.source for n in network.nodes() if n.span.source is not None), None)
+    source = network.modules[()].span.source or next(
+        (n.span.source for n in network.nodes() if n.span.source is not None), None)
     text = source.text if source is not None else ""
     return {
         "spec": network.name,
         "spec_path": source.path if source is not None else "",
         "spec_sha256": hashlib.sha256(text.encode()).hexdigest(),
         "archc_version": archc.__version__,
+        "params": network.params,
+        "inputs": {name: list(network.node(i).shape[1:]) for name, i in network.inputs.items()},
     }
 
 
 def extra_files(network: Network) -> dict[str, str]:
-    import json
+    """The metadata as the one extra file `archc.json` (TorchScript and torch.export)."""
+    return {"archc.json": json.dumps(metadata(network), sort_keys=True, default=str)}
 
-    return {"archc.json": json.dumps(metadata(network), sort_keys=True)}
+
+def write_onnx(module: torch.nn.Module, network: Network, path: Path) -> None:
+    """ONNX through torch.onnx's dynamo exporter, with a dynamic batch dimension, the spec's
+    input and output names, and the metadata as the model's `archc.json` property."""
+    from archc.errors import ArchcError
+
+    try:
+        import onnx  # noqa: F401  (torch.onnx needs both; a clear message beats its own)
+        import onnxscript  # noqa: F401
+    except ImportError:
+        raise ArchcError("writing ONNX needs the onnx extra: pip install 'archc[onnx]'",
+                         notes=["it installs onnx, onnxscript and onnxruntime"]) from None
+    batch = torch.export.Dim("batch", min=1, max=1 << 16)
+    inputs = example_inputs(network)
+    shapes = tuple({0: batch} for _ in inputs)
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            module.eval(), inputs, dynamo=True, dynamic_shapes=shapes, verbose=False,
+            input_names=list(network.inputs), output_names=[n for n, _ in network.outputs],
+        )
+    assert program is not None
+    program.model.metadata_props.update(extra_files(network))
+    atomic_write(path, lambda target: program.save(str(target)))
 
 
-def load_weights(module: torch.nn.Module, path: Path, network: Network) -> None:
-    """Load a checkpoint strictly: a plain state_dict, or one under `state_dict` / `model`
-    (the usual wrappers), with DDP's `module.` prefix removed. Anything that does not fit is
-    one located ArchcError listing missing, unexpected and mismatched keys."""
-    from archc.errors import ArchcError, suggest
+def _checkpoint(path: Path) -> dict[str, Any]:
+    """The state_dict in a checkpoint file: plain, or under `state_dict` / `model`."""
+    from archc.errors import ArchcError
 
     try:
         loaded = torch.load(str(path), map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise ArchcError(f"no such checkpoint: {path}") from None
     except Exception as error:  # torch raises many kinds for files that are not checkpoints
-        raise ArchcError(f"cannot read the checkpoint {path}: {error}".splitlines()[0]) from None
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ArchcError(f"cannot read the checkpoint {path}", found=first, notes=[
+            "archc loads checkpoints with weights_only=True and never unpickles other objects: "
+            "save model.state_dict(), not the model"]) from None
     for key in ("state_dict", "model"):
         if isinstance(loaded, dict) and isinstance(loaded.get(key), dict):
             loaded = loaded[key]
     if not isinstance(loaded, dict) or not all(isinstance(k, str) for k in loaded):
         raise ArchcError(f"{path} holds no state_dict",
-                         expected="a dict of tensors (or one under 'state_dict' or 'model')")
+                         expected="a dict of tensors (or one under 'state_dict' or 'model')",
+                         found=type(loaded).__name__)
+    return loaded
+
+
+def _owner(network: Network, key: str) -> Span:
+    """The spec text that made the module owning a state_dict key (its longest known path)."""
+    owner = tuple(key.split(".")[:-1])
+    while owner and owner not in network.modules:
+        owner = owner[:-1]
+    return network.modules[owner].span
+
+
+def load_weights(module: torch.nn.Module, path: Path, network: Network) -> list[str]:
+    """Load a checkpoint strictly: a plain state_dict, or one under `state_dict` / `model`
+    (the usual wrappers), with DDP's `module.` prefix removed. Anything that does not fit is
+    one ArchcError at the spec line of the first module concerned, listing missing,
+    unexpected and mismatched keys, each with its spec line. Returns notes for the user."""
+    from archc.errors import ArchcError, suggest
+
+    loaded = _checkpoint(path)
     notes = []
     if loaded and all(k.startswith("module.") for k in loaded):
         loaded = {k[len("module."):]: v for k, v in loaded.items()}
-        notes.append("removed the 'module.' prefix DistributedDataParallel adds")
+        notes.append("removed the 'module.' prefix that DistributedDataParallel adds")
     own = module.state_dict()
     missing = [k for k in own if k not in loaded]
     unexpected = [k for k in loaded if k not in own]
-    mismatched = [f"{k}: checkpoint {list(loaded[k].shape)} vs model {list(own[k].shape)}"
-                  for k in own if k in loaded and hasattr(loaded[k], "shape")
-                  and tuple(loaded[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or mismatched:
-        first = (missing or [m.split(":")[0] for m in mismatched] or [""])[0]
-        owner = tuple(first.split(".")[:-1])
-        while owner and owner not in network.modules:
-            owner = owner[:-1]
-        span = network.modules[owner].span if owner in network.modules else network.modules[
-            ()].span
-        lines = [f"missing from the checkpoint: {', '.join(missing[:8])}"
-                 + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")] if missing else []
-        for key in unexpected[:8]:
-            close = suggest(key, own)
-            lines.append(f"unexpected in the checkpoint: {key}"
-                         + (f" (did you mean {close[0]}?)" if close else ""))
-        lines += [f"shape mismatch: {m}" for m in mismatched[:8]]
-        raise ArchcError(f"the checkpoint {path} does not fit {network.name}", span,
-                         notes=[*notes, *lines])
-    module.load_state_dict(loaded, strict=True)
+    mismatched = [k for k in own if k in loaded and (
+        not isinstance(loaded[k], torch.Tensor) or loaded[k].shape != own[k].shape)]
+    if not (missing or unexpected or mismatched):
+        module.load_state_dict(loaded, strict=True)
+        return notes
+
+    def at(key: str) -> str:
+        span = _owner(network, key)
+        return f" ({span})" if span.line else ""
+
+    def shape(value: Any) -> str:
+        return str(list(value.shape)) if isinstance(value, torch.Tensor) else type(
+            value).__name__
+
+    limit = 8
+    lines = [f"missing from the checkpoint: {k}{at(k)}" for k in missing[:limit]]
+    for key in unexpected[:limit]:
+        close = suggest(key, own, limit=1)
+        lines.append(f"unexpected in the checkpoint: {key}"
+                     + (f" (did you mean {close[0]}?)" if close else ""))
+    lines += [f"shape mismatch: {k}: checkpoint {shape(loaded[k])} vs model "
+              f"{list(own[k].shape)}{at(k)}" for k in mismatched[:limit]]
+    hidden = sum(max(0, len(group) - limit) for group in (missing, unexpected, mismatched))
+    if hidden:
+        lines.append(f"and {hidden} more")
+    counts = [f"{len(group)} {what}" for group, what in (
+        (missing, "missing"), (unexpected, "unexpected"), (mismatched, "mismatched")) if group]
+    first = (mismatched or missing or [""])[0]
+    if not first and unexpected:
+        close = suggest(unexpected[0], own, limit=1)
+        first = close[0] if close else ""
+    raise ArchcError(f"the checkpoint {path} does not fit {network.name}: "
+                     + ", ".join(counts) + " keys", _owner(network, first),
+                     notes=[*notes, *lines, "to load all but some layers (a new classifier), "
+                            "see examples/finetune_checkpoint.py"])

@@ -178,8 +178,9 @@ class Generator:
             for depth in range(len(owner) + 1):
                 self.members.setdefault(owner[:depth], []).append(node.id)
         self.uses_weights = False
+        self.uses_init = False
         self.uses_ordered_dict = False
-        self.class_names: set[str] = {"OrderedDict", "with_weights", "torch", "nn"}
+        self.class_names: set[str] = {"OrderedDict", "with_weights", "initialized", "torch", "nn"}
         self.params: set[str] = set()  # parameters of the class being written
         self.boundaries: dict[tuple[int, ...], tuple[list[int], list[int]]] = {}
         self.outputs = {n for _, n in network.outputs}
@@ -293,7 +294,10 @@ class Generator:
         order = {a.name: i for i, a in enumerate(op.attrs)}
         kwargs = sorted([*construct.kwargs, *written], key=lambda kv: order.get(kv[0], len(order)))
         construct = Construct(construct.callee, construct.args, tuple(kwargs), construct.tensors,
-                              construct.arg_names)
+                              construct.arg_names, construct.init)
+        if construct.init is not None:
+            self.uses_init = True
+            template.text("initialized(")
         if construct.tensors:
             self.uses_weights = True
             template.text("with_weights(")
@@ -310,6 +314,11 @@ class Generator:
         for name, value in construct.tensors:
             template.text(f", {name}=")
             template.hole(value, HoleMeta(owner, name, False))
+            template.text(")")
+        if construct.init is not None:
+            template.text(", ")
+            template.hole(construct.init, self.hole_meta(node, owner, "init", False,
+                                                         construct.init))
             template.text(")")
 
     def hole_meta(self, node: Node, owner: str, attr: str, inferred: bool,
@@ -667,9 +676,37 @@ class Generator:
                 "        module.weight.copy_(torch.tensor(weight))",
                 "    return module",
             ]
+        if self.uses_init:
+            lines += ["", "", *INITIALIZED]
         for class_lines in classes:
             lines += ["", "", *class_lines]
         return "\n".join(lines) + "\n"
+
+
+# the helper behind the ops' `init` attribute (archc.ops.registry.INIT_SCHEMES): kaiming as
+# torchvision's ResNet and VGG initialise their convolutions
+INITIALIZED = [
+    "def initialized(module: nn.Module, scheme: str | tuple) -> nn.Module:",
+    '    """Initialise the weight as the spec says; the bias starts at zero (as torchvision',
+    '    does)."""',
+    "    name, *numbers = (scheme,) if isinstance(scheme, str) else scheme",
+    "    schemes = {",
+    '        "kaiming_normal": lambda w: nn.init.kaiming_normal_(w, mode="fan_out",',
+    '                                                            nonlinearity="relu"),',
+    '        "kaiming_uniform": lambda w: nn.init.kaiming_uniform_(w, mode="fan_out",',
+    '                                                              nonlinearity="relu"),',
+    '        "xavier_normal": nn.init.xavier_normal_,',
+    '        "xavier_uniform": nn.init.xavier_uniform_,',
+    '        "zeros": nn.init.zeros_,',
+    '        "ones": nn.init.ones_,',
+    '        "normal": lambda w: nn.init.normal_(w, 0.0, *numbers),',
+    '        "constant": lambda w: nn.init.constant_(w, *numbers),',
+    "    }",
+    "    schemes[name](module.weight)",
+    '    if getattr(module, "bias", None) is not None:',
+    "        nn.init.zeros_(module.bias)",
+    "    return module",
+]
 
 
 @dataclass(frozen=True)

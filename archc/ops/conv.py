@@ -25,8 +25,10 @@ from archc.ops.registry import (
     Shape,
     Window,
     channels,
+    check_init,
     expand,
     format_shape,
+    init_attr,
     numel,
     register,
     spatial_rank,
@@ -94,12 +96,16 @@ def conv_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
     _check_groups("conv", in_channels, attrs["out_channels"], attrs["groups"])
     kernel, _, _ = _geometry("conv", attrs, rank)
     weight = attrs.get("weight")
+    expected = (attrs["out_channels"], in_channels // attrs["groups"], *kernel)
     if weight is not None:
-        expected = (attrs["out_channels"], in_channels // attrs["groups"], *kernel)
         found = _nested_shape(weight)
         if found != expected:
             raise OpError("conv: the fixed weight has the wrong shape", attr="weight",
                           expected=str(list(expected)), found=str(list(found)))
+        if attrs.get("init", "default") != "default":
+            raise OpError("conv: init and a fixed weight both set the weight", attr="init",
+                          expected="one of them")
+    check_init("conv", attrs, expected)
     if attrs["padding_mode"] not in ("zeros", "reflect", "replicate", "circular"):
         raise OpError("conv: unknown padding_mode", attr="padding_mode",
                       expected="'zeros', 'reflect', 'replicate' or 'circular'",
@@ -215,6 +221,7 @@ CONV = register(Op(
         Attr("in_channels", INT, None, "input channels (inferred)", inferred=True),
         Attr("weight", TENSOR, None, "fixed initial weights [out, in/groups, *kernel]",
              keyword_only=True),
+        init_attr(),
     ),
     infer=conv_infer,
     shape=conv_shape,
@@ -243,9 +250,12 @@ def _with_weight(construct: Construct, attrs: Attrs) -> Construct:
 
 
 def conv_transpose_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
-    spatial_rank("conv_transpose", inputs[0])
+    rank = spatial_rank("conv_transpose", inputs[0])
     in_channels = _check_in_channels("conv_transpose", attrs, inputs, "in_channels")
     _check_groups("conv_transpose", in_channels, attrs["out_channels"], attrs["groups"])
+    kernel, _, _ = _geometry("conv_transpose", attrs, rank)
+    check_init("conv_transpose", attrs,
+               (in_channels, attrs["out_channels"] // attrs["groups"], *kernel))
     return {**attrs, "in_channels": in_channels}
 
 
@@ -317,6 +327,7 @@ CONV_TRANSPOSE = register(Op(
         Attr("bias", BOOL, True, "add a learnable bias"),
         Attr("dilation", INTS, 1, "spacing between kernel elements"),
         Attr("in_channels", INT, None, "input channels (inferred)", inferred=True),
+        init_attr(),
     ),
     infer=conv_transpose_infer,
     shape=conv_transpose_shape,

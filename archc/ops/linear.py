@@ -13,8 +13,10 @@ from archc.ops.registry import (
     Op,
     OpError,
     Shape,
+    check_init,
     everything,
     format_shape,
+    init_attr,
     numel,
     register,
     standard_construct,
@@ -40,6 +42,7 @@ def linear_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
     if attrs["out_features"] < 1:
         raise OpError("linear: out_features must be at least 1", attr="out_features",
                       found=str(attrs["out_features"]))
+    check_init("linear", attrs, (attrs["out_features"], in_features))
     return {**attrs, "in_features": in_features}
 
 
@@ -55,6 +58,7 @@ LINEAR = register(Op(
         Attr("out_features", INT, doc="output features"),
         Attr("bias", BOOL, True, "add a learnable bias"),
         Attr("in_features", INT, None, "input features (inferred)", inferred=True),
+        init_attr(),
     ),
     infer=linear_infer,
     shape=lambda attrs, inputs: (*inputs[0][:-1], attrs["out_features"]),

@@ -17,7 +17,9 @@ from archc.ops.registry import (
     OpError,
     Shape,
     channels,
+    check_init,
     format_shape,
+    init_attr,
     numel,
     register,
     standard_construct,
@@ -42,6 +44,7 @@ def bn_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
     if attrs["eps"] < 0:  # F.batch_norm rejects it (layernorm and groupnorm do not)
         raise OpError("bn: eps must not be negative", attr="eps", expected="eps ≥ 0",
                       found=str(attrs["eps"]))
+    check_init("bn", attrs, (found,) if attrs["affine"] else None)
     return {**attrs, "num_features": found}
 
 
@@ -84,6 +87,7 @@ BN = register(Op(
         Attr("affine", BOOL, True, "learnable scale and shift"),
         Attr("track_running_stats", BOOL, True, "keep running mean and variance"),
         Attr("num_features", INT, None, "channels (inferred)", inferred=True),
+        init_attr(),
     ),
     infer=bn_infer,
     shape=_same,
@@ -112,6 +116,7 @@ def layernorm_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
         raise OpError("layernorm: normalized_shape must equal the input's trailing dimensions",
                       attr="normalized_shape", expected=f"the end of {format_shape(x)}",
                       found=str(list(dims)))
+    check_init("layernorm", attrs, dims if attrs["elementwise_affine"] else None)
     return {**attrs, "normalized_shape": shape}
 
 
@@ -132,6 +137,7 @@ LAYERNORM = register(Op(
         Attr("eps", FLOAT, 1e-5, "added to the variance"),
         Attr("elementwise_affine", BOOL, True, "learnable scale"),
         Attr("bias", BOOL, True, "learnable shift (with elementwise_affine)"),
+        init_attr(),
     ),
     infer=layernorm_infer,
     shape=_same,
@@ -158,6 +164,7 @@ def groupnorm_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
     if given is not None and given != found:
         raise OpError(f"groupnorm: num_channels={given} disagrees with the input's {found}",
                       attr="num_channels", found=f"input {format_shape(x)}")
+    check_init("groupnorm", attrs, (found,) if attrs["affine"] else None)
     return {**attrs, "num_channels": found}
 
 
@@ -170,6 +177,7 @@ GROUPNORM = register(Op(
         Attr("eps", FLOAT, 1e-5, "added to the variance"),
         Attr("affine", BOOL, True, "learnable scale and shift"),
         Attr("num_channels", INT, None, "channels (inferred)", inferred=True),
+        init_attr(),
     ),
     infer=groupnorm_infer,
     shape=_same,

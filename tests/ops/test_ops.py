@@ -163,6 +163,9 @@ CASES: dict[str, list[Case]] = {
         ((1, 5, 5), "conv(2, 1, weight=[[[[1.0]]], [[[2.0]]]])"),
         ((3, 5, 5), "conv(4, 5)"),  # the kernel exactly fills the input
         ((3, 17, 19), "conv(8, 3, 2, 1); relu; conv(4, 3, 2, 1)"),
+        ((3, 8, 8), "conv(8, 3, init='kaiming_normal')"),
+        (C1, "conv(4, 3, init='kaiming_uniform', bias=false)"),
+        (C3, "conv(2, 1, init=['constant', 0.5])"),
     ],
     "conv_transpose": [
         ((4, 5, 6), "conv_transpose(3, 3, stride=2, padding=1, output_padding=1)"),
@@ -175,6 +178,7 @@ CASES: dict[str, list[Case]] = {
         ((4, 5, 5), "conv_transpose(8, 1, in_channels=4)"),
         ((4, 1), "conv_transpose(3, 1)"),
         ((3, 6, 6), "conv(8, 3, stride=2, padding=1); conv_transpose(3, 4, stride=2, padding=1)"),
+        ((4, 5, 5), "conv_transpose(4, 3, init='xavier_uniform')"),
     ],
     "linear": [
         ((12,), "linear(5)"),
@@ -185,6 +189,9 @@ CASES: dict[str, list[Case]] = {
         ((6,), "linear(4, in_features=6)"),
         ((1,), "linear(1)"),
         ((3, 4, 4), "flatten; linear(10)"),
+        ((12,), "linear(5, init=['normal', 0.01])"),
+        ((4, 6), "linear(3, init='xavier_normal', bias=false)"),
+        ((12,), "linear(5, init='default')"),
     ],
     "bn": [
         ((6,), "bn"),
@@ -197,6 +204,8 @@ CASES: dict[str, list[Case]] = {
         ((4, 6, 7), "bn(eps=0.001, momentum=none)"),
         ((4, 6, 7), "bn(num_features=4)"),
         ((3, 6, 6), "conv(8, 3, bias=false); bn; relu"),
+        ((4, 6, 7), "bn(init='zeros')"),
+        ((4, 9), "bn(init=['normal', 0.02])"),
     ],
     "layernorm": [
         ((10,), "layernorm"),
@@ -209,6 +218,8 @@ CASES: dict[str, list[Case]] = {
         ((3, 4), "layernorm(4, eps=0.001)"),
         ((4, 6), "linear(8); layernorm; gelu"),
         ((5, 10), "layernorm(normalized_shape=none)"),
+        ((3, 5, 6), "layernorm([5, 6], init='xavier_uniform', bias=false)"),
+        ((5, 10), "layernorm(init='zeros')"),
     ],
     "groupnorm": [
         ((6, 5), "groupnorm(3)"),
@@ -217,6 +228,7 @@ CASES: dict[str, list[Case]] = {
         ((6,), "groupnorm(3)"),
         ((8, 4, 4), "groupnorm(1)"),
         ((6, 4, 4), "groupnorm(6, eps=0.01)"),
+        ((6, 4, 4), "groupnorm(3, init='ones')"),
     ],
     "relu": [((5,), "relu"), (C1, "relu"), (C2, "relu"),
              (C3, "conv(2, 1); relu(inplace=true)")],
@@ -426,6 +438,35 @@ def test_conv_fixed_weight_is_used() -> None:
     with torch.no_grad():
         y = built.model(x)
     torch.testing.assert_close(y, torch.cat([x, 2 * x], dim=1))
+
+
+@pytest.mark.parametrize(
+    ("layer", "weight", "bias"),
+    [
+        ("conv(8, 3, init='zeros')", lambda w: w.abs().max() == 0, 0.0),
+        ("conv(8, 3, init=['constant', 0.5])", lambda w: (w == 0.5).all(), 0.0),
+        ("conv(64, 3, init='kaiming_normal')",  # std sqrt(2 / fan_out), fan_out = 64·3·3
+         lambda w: abs(w.std() - (2 / (64 * 9)) ** 0.5) < 0.006, 0.0),
+        ("conv(8, 3, init='xavier_uniform')",  # bound sqrt(6 / (fan_in + fan_out))
+         lambda w: w.abs().max() <= (6 / (4 * 9 + 8 * 9)) ** 0.5, 0.0),
+        ("flatten; linear(300, init=['normal', 0.01])", lambda w: abs(w.std() - 0.01) < 0.001,
+         0.0),
+        ("bn(init='zeros')", lambda w: (w == 0).all(), 0.0),
+        ("groupnorm(2, init='ones')", lambda w: (w == 1).all(), 0.0),
+        ("conv(8, 3, init='default')", lambda w: w.abs().max() > 0, None),
+    ],
+    ids=["zeros", "constant", "kaiming_normal", "xavier_uniform", "normal", "bn zeros",
+         "groupnorm ones", "default"],
+)
+def test_init_schemes_set_the_weights(layer: str, weight: Callable[[torch.Tensor], Any],
+                                      bias: float | None) -> None:
+    model = archc.build(spec_text((4, 8, 8), layer), seed=0)
+    module = next(m for m in model.modules() if getattr(m, "weight", None) is not None)
+    assert weight(module.weight.detach()), module.weight
+    if bias is None:
+        assert module.bias.abs().max() > 0, "the default init keeps PyTorch's random bias"
+    else:
+        assert (module.bias == bias).all()
 
 
 @pytest.mark.parametrize(
@@ -669,6 +710,12 @@ ERRORS: list[tuple[str, tuple[int, ...], Any, str]] = [
      "padding_mode='circular' needs padding at most"),
     ("conv weight shape", (3, 8, 8), "conv(2, 1, weight=[[[[1.0]]]])",
      "fixed weight has the wrong shape"),
+    ("conv init unknown", (3, 8, 8), "conv(8, 3, init='kaiming')", "unknown init scheme"),
+    ("conv init and weight", (1, 4, 4), "conv(1, 1, weight=[[[[1.0]]]], init='zeros')",
+     "init and a fixed weight"),
+    ("conv init type", (3, 8, 8), "conv(8, 3, init=1)", "'init' must be a scheme name"),
+    ("conv_transpose init numbers", (4, 5, 5), "conv_transpose(4, 3, init=['zeros', 1])",
+     "init 'zeros' takes no numbers"),
     ("conv_transpose output_padding", (4, 5, 5),
      "conv_transpose(4, 3, stride=2, output_padding=2)", "output_padding must be smaller"),
     ("conv_transpose size 0", (4, 1, 1), "conv_transpose(4, 1, padding=1)",
@@ -679,6 +726,8 @@ ERRORS: list[tuple[str, tuple[int, ...], Any, str]] = [
     # linear
     ("linear in_features", (12,), "linear(10, in_features=7)", "in_features=7 disagrees"),
     ("linear out_features", (12,), "linear(0)", "out_features must be at least 1"),
+    ("linear init std", (12,), "linear(4, init=['normal'])", "init 'normal' takes 1 number"),
+    ("linear init negative std", (12,), "linear(4, init=['normal', -1])", "must not be negative"),
     # normalisation
     ("bn num_features", (8, 4, 4), "bn(num_features=4)", "num_features=4 disagrees"),
     ("bn eps", (8, 4, 4), "bn(eps=-1)", "eps must not be negative"),
@@ -686,6 +735,11 @@ ERRORS: list[tuple[str, tuple[int, ...], Any, str]] = [
     ("groupnorm groups", (8, 4, 4), "groupnorm(3)", "num_groups=3 does not divide"),
     ("layernorm shape", (3, 5, 6), "layernorm([5, 5])", "normalized_shape must equal"),
     ("layernorm batch", (6,), "layernorm([1, 6])", "normalized_shape must equal"),
+    ("bn init without weight", (8, 4, 4), "bn(affine=false, init='ones')", "needs a weight"),
+    ("groupnorm init 1-d", (8, 4, 4), "groupnorm(2, init='kaiming_normal')",
+     "at least 2 dims"),
+    ("layernorm init without weight", (5, 6), "layernorm(elementwise_affine=false, init='zeros')",
+     "needs a weight"),
     # activations
     ("softmax batch dim", (3, 4), "softmax(dim=0)", "batch dimension"),
     ("softmax dim range", (3, 4), "log_softmax(dim=3)", "out of range"),
