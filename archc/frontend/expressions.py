@@ -49,41 +49,34 @@ class _Newlines(PostLex):
             yield token
 
 
+# how the parser is built; part of the key of the shipped tables (tables.py)
+OPTIONS: dict[str, Any] = {
+    "parser": "lalr",
+    "lexer": "contextual",
+    "start": ["layer", "expression", "network"],
+    "propagate_positions": True,
+    "maybe_placeholders": False,
+}
+
+
+def grammar_text() -> str:
+    return resources.files("archc.frontend").joinpath("grammar.lark").read_text(encoding="utf-8")
+
+
+def build_parser(grammar: str) -> Lark:
+    """The parser built from the grammar: analyses the LALR tables (slow, always correct)."""
+    return Lark(grammar, postlex=_Newlines(), **OPTIONS)
+
+
 @cache
 def parser() -> Lark:
-    grammar = resources.files("archc.frontend").joinpath("grammar.lark").read_text()
-    return Lark(
-        grammar,
-        parser="lalr",
-        lexer="contextual",
-        postlex=_Newlines(),
-        start=["layer", "expression", "network"],
-        propagate_positions=True,
-        maybe_placeholders=False,
-        cache=_cache_file(grammar),
-    )
+    """The parser, from the tables shipped in grammar.json when they are current (fast, and
+    no pickle or cache file is ever read), else built from the grammar."""
+    from archc.frontend import tables  # imported here: `python -m archc.frontend.tables` runs it
 
-
-def _cache_file(grammar: str) -> str | bool:
-    """Where lark keeps the analysed LALR tables between runs (built once per grammar and
-    lark version: building them is most of a cold start); no caching if no folder is
-    writable."""
-    import hashlib
-    import os
-    import tempfile
-
-    import lark
-
-    key = hashlib.sha256(f"{lark.__version__}\0{grammar}".encode()).hexdigest()[:16]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    for folder in (os.path.join(base, "archc"), os.path.join(tempfile.gettempdir(), "archc")):
-        try:
-            os.makedirs(folder, exist_ok=True)
-        except OSError:
-            continue
-        if os.access(folder, os.W_OK):
-            return os.path.join(folder, f"grammar-{key}.lark-cache")
-    return False
+    grammar = grammar_text()
+    return tables.load(grammar, OPTIONS, lambda: build_parser(grammar),
+                       {"postlex": _Newlines(), "propagate_positions": True})
 
 
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", "'": "'", '"': '"'}
