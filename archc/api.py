@@ -1,6 +1,7 @@
 """The Python API: load a spec, elaborate it, build modules and report shapes.
 
-Input: a path or spec text (YAML), parameter overrides and input shapes. Output: an AST, an
+Input: a spec (a path, spec text in either spelling, a dict as parsed YAML, or an AST; see
+`load` for which is which), parameter overrides and input shapes. Output: an AST, an
 IR network, an nn.Module, the shape report or a diagram. torch is imported only by `build`.
 """
 
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from archc.elaborate import Limits, elaborate
 from archc.errors import ArchcError, Source, Span, suggest
+from archc.files import read_spec
 from archc.frontend import ast
 from archc.frontend.text import parse_text
 from archc.frontend.yaml import parse_yaml
@@ -25,34 +27,83 @@ if TYPE_CHECKING:
     import graphviz
     import torch
 
-SpecLike = str | os.PathLike[str] | ast.Spec
+SpecLike = str | os.PathLike[str] | Mapping[str, Any] | ast.Spec
 InputShapes = Mapping[str, Sequence[int]] | Sequence[int] | None
 SPEC_SUFFIXES = (".yaml", ".yml", ".arch")
 TEXT_FORM = re.compile(r"\A(\s*#[^\n]*\n|\s)*network\b")
 MAX_SPEC_BYTES = 4 * 1024 * 1024
+DICT_PATH = "<dict>"
 
 
-def _looks_like_path(text: str) -> bool:
-    return "\n" not in text and (text.endswith(SPEC_SUFFIXES) or os.path.isfile(text))
+def is_path(spec: str | os.PathLike[str]) -> bool:
+    """Whether `load` reads `spec` as a file: a Path (any os.PathLike), or a one-line str that
+    ends in .yaml, .yml or .arch. Any other str is spec text, whatever files exist."""
+    if isinstance(spec, os.PathLike):
+        return True
+    return "\n" not in spec and spec.endswith(SPEC_SUFFIXES)
 
 
 def load(spec: SpecLike) -> ast.Spec:
-    """Parse a spec from a path or from YAML text."""
+    """Parse a spec. The API reads a file only when asked to:
+
+    - an `ast.Spec` is returned as it is;
+    - a `pathlib.Path` (any os.PathLike), or a one-line `str` ending in `.yaml`, `.yml` or
+      `.arch`, is a path: only a regular file of at most MAX_SPEC_BYTES is read ("no such
+      spec file: PATH" when it is missing; a FIFO, device or folder is refused unread);
+    - any other `str` is spec text in either spelling (errors name it `<string>`), even when
+      it happens to name an existing file;
+    - a `dict` (any Mapping) is an already-parsed YAML spec, as `yaml.safe_load` gives: it is
+      dumped back to YAML text and read by the YAML front end, so errors point at lines of
+      that dumped text, named `<dict>`.
+    """
     if isinstance(spec, ast.Spec):
         return spec
-    if isinstance(spec, os.PathLike) or _looks_like_path(spec):
+    if isinstance(spec, Mapping):
+        return _load_mapping(spec)
+    if not isinstance(spec, (str, os.PathLike)):
+        raise TypeError(f"a spec is a path, spec text, a dict or an ast.Spec, not "
+                        f"{type(spec).__name__}")
+    if isinstance(spec, os.PathLike) or is_path(spec):
         path = Path(spec)
-        try:
-            size = path.stat().st_size
-            if size > MAX_SPEC_BYTES:
-                raise ArchcError(f"{path}: spec file too large ({size} bytes)")
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ArchcError(f"no such spec file: {path}") from None
-        except (OSError, UnicodeDecodeError) as error:
-            raise ArchcError(f"cannot read {path}: {error}") from None
-        return parse(text, str(path), default_name=_default_name(path))
-    return parse(spec, "<string>")
+        text = read_spec(path, MAX_SPEC_BYTES)
+        return parse(text, str(path), default_name=default_name(path))
+    try:
+        return parse(spec, "<string>")
+    except ArchcError as error:
+        if "\n" not in spec and len(spec) < 4096 and os.path.exists(spec):
+            # only the name is looked at, never the file: its contents stay out of errors
+            error.notes.append(f"this str was read as spec text; to read the file {spec}, "
+                               "pass pathlib.Path(...) (a str is a path only when it ends in "
+                               ".yaml, .yml or .arch)")
+        raise
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists (what YAML would have given), mappings as dicts, recursively."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _load_mapping(spec: Mapping[str, Any]) -> ast.Spec:
+    import yaml
+
+    try:
+        text = yaml.safe_dump(_plain(spec), sort_keys=False, allow_unicode=True,
+                              default_flow_style=False, width=1 << 30)
+    except RecursionError:
+        raise ArchcError("the spec dict nests too deeply (or refers to itself)") from None
+    except yaml.YAMLError as error:
+        raise ArchcError("the spec dict holds a value that is not YAML data",
+                         found=str(error).splitlines()[0] if str(error) else None,
+                         expected="str, int, float, bool, None, lists and dicts with str "
+                                  "keys") from None
+    try:
+        return parse_yaml(text, DICT_PATH)
+    except RecursionError:
+        raise _too_deep(Span(Source(DICT_PATH, text), 1, 1, 1, 2)) from None
 
 
 def parse(text: str, path: str = "<string>", default_name: str = "network") -> ast.Spec:
@@ -67,7 +118,8 @@ def parse(text: str, path: str = "<string>", default_name: str = "network") -> a
         raise _too_deep(Span(Source(path, text), 1, 1, 1, 2)) from None
 
 
-def _default_name(path: Path) -> str:
+def default_name(path: Path) -> str:
+    """The network's name when a spec file gives none: its file name as an identifier."""
     stem = "".join(c if c.isalnum() else "_" for c in path.stem)
     return stem if stem and not stem[0].isdigit() else f"net_{stem}"
 

@@ -19,7 +19,7 @@ import click
 from archc import api
 from archc.elaborate import MAX_DEPTH, MAX_NODES, Evaluator, Limits
 from archc.errors import ArchcError
-from archc.files import check_output
+from archc.files import Terminated, check_output, install_signal_handlers, read_spec
 from archc.frontend.expressions import parse_expression
 
 EPILOG = """\b
@@ -163,7 +163,7 @@ def shapes(spec: str, inputs: Sequence[str], params: Sequence[str], block: str |
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--columns") from None
     try:
-        tree = api.load(spec)  # parsed once: --min-input elaborates it at many sizes
+        tree = api.load(Path(spec))  # parsed once: --min-input elaborates it at many sizes
         values = _params(params)
         network = api.network(tree, _inputs(inputs), block, _limits(), **values)
         report = shape_report(network, depth, dtype)
@@ -217,12 +217,12 @@ def compile_command(spec: str, output: str | None, inputs: Sequence[str],
                     seed: int | None) -> None:
     """Compile a spec into a module artefact (TorchScript by default)."""
     try:
-        network = api.network(spec, _inputs(inputs), block, _limits(), **_params(params))
+        network = api.network(Path(spec), _inputs(inputs), block, _limits(), **_params(params))
     except ArchcError as error:
         _fail(error)
     target = Path(output) if output else Path(f"{network.name}.pt")
-    try:
-        check_output(target, [Path(spec)])
+    try:  # before anything is built or written: no output ever replaces an input
+        check_output(target, [Path(spec), Path(weights) if weights is not None else None])
     except ArchcError as error:
         _fail(error)
     if target.suffix not in FORMATS:
@@ -272,7 +272,7 @@ def check(specs: Sequence[str], params: Sequence[str]) -> None:
     failed = 0
     for spec in specs:
         try:
-            network = api.network(spec, None, None, _limits(), **_params(params))
+            network = api.network(Path(spec), None, None, _limits(), **_params(params))
         except ArchcError as error:
             click.echo(error.render(), err=True)
             failed += 1
@@ -330,7 +330,7 @@ def convert(spec: str, output: str | None, target: str | None) -> None:
     try:
         if output:
             check_output(Path(output), [Path(spec)])
-        tree = api.load(spec)
+        tree = api.load(Path(spec))
         text = _print_spec(tree, spelling)
         if api.parse(text, f"<converted>.{spelling}") != tree:
             raise ArchcError("the converted spec would not read back the same: this is a bug "
@@ -352,11 +352,15 @@ def convert(spec: str, output: str | None, target: str | None) -> None:
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 if a file would change "
                                              "(for CI and pre-commit).")
-@click.option("--diff", "show_diff", is_flag=True, help="Print what would change as a diff.")
+@click.option("--diff", "show_diff", is_flag=True,
+              help="Change nothing; print what would change as a diff, exit 1 if a file "
+                   "would change.")
 def fmt(specs: Sequence[str], check: bool, show_diff: bool) -> None:
     """Rewrite specs in the canonical layout (.arch and YAML), keeping comments.
 
-    Idempotent: formatting a formatted file changes nothing.
+    Idempotent: formatting a formatted file changes nothing. A file is rewritten in place
+    only when the result reads back to the same spec; it keeps its permissions, and a symlink
+    is written through to its target. With --check or --diff nothing is written.
     """
     import difflib
 
@@ -364,15 +368,16 @@ def fmt(specs: Sequence[str], check: bool, show_diff: bool) -> None:
 
     changed = failed = 0
     for spec in specs:
+        path = Path(spec)
         try:
-            original = Path(spec).read_text(encoding="utf-8")
-            formatted = _print_spec(api.load(spec), _spelling(spec))
+            spelling = _spelling(spec)
+            original = read_spec(path, api.MAX_SPEC_BYTES)
+            tree = api.parse(original, spec, default_name=api.default_name(path))
+            formatted = _print_spec(tree, spelling)
+            if formatted != original:
+                _same_spec(formatted, tree, spec, path.suffix)
         except ArchcError as error:
             click.echo(error.render(), err=True)
-            failed += 1
-            continue
-        except OSError as error:
-            click.echo(f"error: cannot read {spec}: {error.strerror}", err=True)
             failed += 1
             continue
         if formatted == original:
@@ -381,16 +386,37 @@ def fmt(specs: Sequence[str], check: bool, show_diff: bool) -> None:
         if show_diff:
             click.echo("".join(difflib.unified_diff(
                 original.splitlines(True), formatted.splitlines(True), spec, spec)), nl=False)
-        if check:
-            click.echo(f"would reformat {spec}")
-        else:
-            def write(path: Path, text: str = formatted) -> None:
-                path.write_text(text, encoding="utf-8")
+        if check or show_diff:
+            if check:
+                click.echo(f"would reformat {spec}")
+            continue
 
-            atomic_write(Path(spec), write)
-            click.echo(f"reformatted {spec}")
-    if failed or (check and changed):
+        def write(target: Path, text: str = formatted) -> None:
+            target.write_bytes(text.encode("utf-8"))
+
+        try:
+            atomic_write(path, write)
+        except ArchcError as error:
+            click.echo(error.render(), err=True)
+            failed += 1
+            continue
+        click.echo(f"reformatted {spec}")
+    if failed or ((check or show_diff) and changed):
         sys.exit(1)
+
+
+def _same_spec(formatted: str, tree: Any, spec: str, suffix: str) -> None:
+    """Refuse a formatting that would not read back to the same spec (a printer bug): the
+    file is then left as it was."""
+    refusal = (f"{spec}: left unchanged: its formatted text would not read back as the same "
+               "spec")
+    hint = "this is a bug in archc's printer; please report it with the spec"
+    try:
+        again = api.parse(formatted, f"<formatted>{suffix}", default_name=tree.name)
+    except ArchcError as error:
+        raise ArchcError(refusal, found=error.message, notes=[hint]) from None
+    if again != tree:
+        raise ArchcError(refusal, notes=[hint])
 
 
 @main.command()
@@ -463,7 +489,7 @@ def draw(spec: str, output: str | None, depth: int | None, direction: str, colla
         raise click.BadParameter(f"unknown extension {Path(output).suffix!r}; use "
                                  + ", ".join(diagrams.FORMATS), param_hint="-o/--output")
     try:
-        network = api.network(spec, _inputs(inputs), block, _limits(), **_params(params))
+        network = api.network(Path(spec), _inputs(inputs), block, _limits(), **_params(params))
         target = Path(output) if output else Path(f"{network.name}.svg")
         check_output(target, [Path(spec)])
         graph = diagrams.diagram(network, depth, direction.upper(), collapse)
@@ -476,12 +502,17 @@ def draw(spec: str, output: str | None, depth: int | None, direction: str, colla
 
 def run() -> None:
     """Entry point that keeps tracebacks away from users."""
+    install_signal_handlers()  # SIGTERM raises, so that temporaries are removed on the way out
     try:
         main(standalone_mode=True)
     except SystemExit:
         raise
     except KeyboardInterrupt:
+        click.echo("archc: interrupted", err=True)
         sys.exit(130)
+    except Terminated as error:
+        click.echo(f"archc: {error}", err=True)
+        sys.exit(128 + error.signum)
     except Exception as error:  # a compiler bug: say so plainly, without a traceback
         click.echo(f"archc: internal error: {type(error).__name__}: {error}\n"
                    "  this is a bug in archc; please report it with the spec", err=True)

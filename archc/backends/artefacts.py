@@ -13,8 +13,9 @@ import contextlib
 import io
 import json
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
@@ -23,9 +24,39 @@ from archc.files import atomic_write as atomic_write  # re-exported: cli.py writ
 from archc.ir import Network
 
 
+class _SortedSet(set[Any]):
+    """A set that iterates in sorted order. torch.jit collects a module's constants
+    (`__constants__` and `Final` attributes) in a plain set of names and compiles them in
+    its iteration order, which follows the string hash and so changes with every process
+    (PYTHONHASHSEED): the generated TorchScript code, its CRC and the file's serialization id
+    then differ from run to run. Sorted, the same module gives the same bytes."""
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(sorted(set.__iter__(self), key=str))
+
+
+@contextlib.contextmanager
+def _ordered_jit_sets() -> Iterator[None]:
+    """torch.jit._recursive's `set` as _SortedSet while scripting (it names `set` as a global,
+    so this changes only its own sets, of str names, and only for the call)."""
+    from torch.jit import _recursive
+
+    had = "set" in vars(_recursive)
+    previous = vars(_recursive).get("set")
+    _recursive.set = _SortedSet  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        if had:
+            _recursive.set = previous  # type: ignore[attr-defined]
+        else:
+            del _recursive.set  # type: ignore[attr-defined]
+
+
 def script(module: torch.nn.Module) -> torch.jit.ScriptModule:
-    """torch.jit.script without the deprecation warning reaching the user."""
-    with warnings.catch_warnings():
+    """torch.jit.script without the deprecation warning reaching the user, and with the
+    constants of each module in a reproducible order."""
+    with warnings.catch_warnings(), _ordered_jit_sets():
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=r".*torch\.jit.*deprecated.*")
         warnings.filterwarnings("ignore", message=r".*TorchScript.*deprecated.*")
@@ -33,20 +64,36 @@ def script(module: torch.nn.Module) -> torch.jit.ScriptModule:
 
 
 def example_inputs(network: Network, batch: int = 2) -> tuple[torch.Tensor, ...]:
+    """Inputs for tracing (torch.export, ONNX): drawn from a generator of their own with a
+    fixed seed, so they are the same in every run and the caller's random state is left as
+    it was."""
     shapes = [[d for d in network.node(i).shape[1:] if d is not None]
               for i in network.inputs.values()]
-    return tuple(torch.randn(batch, *shape) for shape in shapes)
+    generator = torch.Generator().manual_seed(0)
+    return tuple(torch.randn(batch, *shape, generator=generator) for shape in shapes)
+
+
+def _to_file(save: Callable[[BinaryIO], None]) -> Callable[[Path], None]:
+    """A writer for atomic_write that saves through an open file, not a path. Given a path,
+    torch names the zip archive's top folder after the file (here the random temporary),
+    so the same model gave different bytes each time; given a file, it is always `archive`."""
+
+    def write(target: Path) -> None:
+        with open(target, "wb") as handle:
+            save(handle)
+
+    return write
 
 
 def write_torchscript(module: torch.nn.Module, path: Path, network: Network) -> None:
     scripted = script(module.eval())
 
-    def write(target: Path) -> None:
+    def save(handle: BinaryIO) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.jit.save(scripted, str(target), _extra_files=extra_files(network))
+            torch.jit.save(scripted, handle, _extra_files=extra_files(network))
 
-    atomic_write(path, write)
+    atomic_write(path, _to_file(save))
 
 
 def export(module: torch.nn.Module, network: Network) -> torch.export.ExportedProgram:
@@ -61,8 +108,8 @@ def export(module: torch.nn.Module, network: Network) -> torch.export.ExportedPr
 
 def write_export(module: torch.nn.Module, network: Network, path: Path) -> None:
     program = export(module, network)
-    atomic_write(path, lambda target: torch.export.save(program, str(target),
-                                                        extra_files=extra_files(network)))
+    atomic_write(path, _to_file(lambda handle: torch.export.save(
+        program, handle, extra_files=extra_files(network))))
 
 
 def metadata(network: Network) -> dict[str, Any]:
@@ -147,19 +194,41 @@ def _owner(network: Network, key: str) -> Span:
     return network.modules[owner].span
 
 
+DDP_PREFIX = "module."
+
+
+def _without_ddp_prefix(loaded: dict[str, Any], own: dict[str, Any]) -> dict[str, Any] | None:
+    """The checkpoint's keys without DistributedDataParallel's `module.` prefix, when removing
+    it makes them fit the model better; None to keep them as they are. Every key starting
+    with `module.` is not enough: a network whose entry is named `module` saves such keys
+    itself, and must load them unchanged."""
+    if not loaded or not all(k.startswith(DDP_PREFIX) for k in loaded):
+        return None
+    stripped = {k[len(DDP_PREFIX):]: v for k, v in loaded.items()}
+    fit_as_is = sum(k in own for k in loaded)
+    fit_stripped = sum(k in own for k in stripped)
+    if fit_stripped > fit_as_is:
+        return stripped
+    if fit_stripped == fit_as_is and not (own and all(k.startswith(DDP_PREFIX) for k in own)):
+        return stripped  # fits neither way: report the keys as the model would name them
+    return None
+
+
 def load_weights(module: torch.nn.Module, path: Path, network: Network) -> list[str]:
     """Load a checkpoint strictly: a plain state_dict, or one under `state_dict` / `model`
-    (the usual wrappers), with DDP's `module.` prefix removed. Anything that does not fit is
-    one ArchcError at the spec line of the first module concerned, listing missing,
-    unexpected and mismatched keys, each with its spec line. Returns notes for the user."""
+    (the usual wrappers), with DDP's `module.` prefix removed when that makes it fit.
+    Anything that does not fit is one ArchcError at the spec line of the first module
+    concerned, listing missing, unexpected and mismatched keys, each with its spec line.
+    Returns notes for the user."""
     from archc.errors import ArchcError, suggest
 
     loaded = _checkpoint(path)
     notes = []
-    if loaded and all(k.startswith("module.") for k in loaded):
-        loaded = {k[len("module."):]: v for k, v in loaded.items()}
-        notes.append("removed the 'module.' prefix that DistributedDataParallel adds")
     own = module.state_dict()
+    stripped = _without_ddp_prefix(loaded, own)
+    if stripped is not None:
+        loaded = stripped
+        notes.append("removed the 'module.' prefix that DistributedDataParallel adds")
     missing = [k for k in own if k not in loaded]
     unexpected = [k for k in loaded if k not in own]
     mismatched = [k for k in own if k in loaded and (
