@@ -7,15 +7,92 @@ frontend knows which spelling a spec was written in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from archc.errors import Span
+
+
+class Node:
+    """Structural equality and hashing for every AST node, without recursion.
+
+    The dataclasses' own __eq__ and __hash__ recurse once per level, so comparing two ASTs
+    of a 1,000-term sum (`convert` and `fmt` check that a printed spec reads back equal)
+    overflowed Python's stack. These walk the trees with an explicit stack instead. Fields
+    declared compare=False (spans, raw spellings, comments) are ignored, as dataclasses do;
+    unlike dataclasses, values compare with their types (1, 1.0 and true differ, so a
+    printer that changed one into another is caught), floats by sign and nan equals nan.
+    """
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return _same(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        result = self.__eq__(other)
+        return result if result is NotImplemented else not result
+
+    def __hash__(self) -> int:
+        parts: list[Any] = []
+        stack: list[Any] = [self]
+        while stack:
+            value = stack.pop()
+            if isinstance(value, Node):
+                parts.append(type(value).__name__)
+                stack.extend(getattr(value, name) for name in _compared(type(value)))
+            elif isinstance(value, tuple):
+                parts.append(len(value))
+                stack.extend(value)
+            elif isinstance(value, float):
+                parts.append(("float", repr(value)))
+            else:
+                parts.append((type(value).__name__, value))
+        return hash(tuple(parts))
+
+
+_COMPARED: dict[type, tuple[str, ...]] = {}
+
+
+def _compared(cls: type) -> tuple[str, ...]:
+    names = _COMPARED.get(cls)
+    if names is None:
+        names = _COMPARED[cls] = tuple(f.name for f in fields(cls) if f.compare)
+    return names
+
+
+def _same(left: Any, right: Any) -> bool:
+    stack = [(left, right)]
+    while stack:
+        a, b = stack.pop()
+        if a is b:
+            continue
+        if type(a) is not type(b):
+            return False
+        if isinstance(a, Node):
+            stack.extend((getattr(a, n), getattr(b, n)) for n in _compared(type(a)))
+        elif isinstance(a, tuple):
+            if len(a) != len(b):
+                return False
+            stack.extend(zip(a, b, strict=True))
+        elif isinstance(a, float):
+            if math.isnan(a) or math.isnan(b):
+                if not (math.isnan(a) and math.isnan(b)):
+                    return False
+            elif a != b or math.copysign(1.0, a) != math.copysign(1.0, b):
+                return False
+        elif a != b:
+            return False
+    return True
 
 # ---------------------------------------------------------------- expressions
 
 
-@dataclass(frozen=True)
-class Literal:
+@dataclass(frozen=True, eq=False)
+class Literal(Node):
     """A number, string, boolean or none."""
 
     value: int | float | str | bool | None
@@ -23,44 +100,44 @@ class Literal:
     raw: str | None = field(default=None, compare=False)  # a number as written: 1e-3
 
 
-@dataclass(frozen=True)
-class Name:
+@dataclass(frozen=True, eq=False)
+class Name(Node):
     """A parameter, loop variable or built-in function name."""
 
     id: str
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True)
-class InShape:
+@dataclass(frozen=True, eq=False)
+class InShape(Node):
     """`in`: the shape flowing into the current entry."""
 
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True)
-class ListExpr:
+@dataclass(frozen=True, eq=False)
+class ListExpr(Node):
     items: tuple[Expr, ...]
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True)
-class Unary:
+@dataclass(frozen=True, eq=False)
+class Unary(Node):
     op: str  # '-', '+', 'not'
     operand: Expr
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True)
-class Binary:
+@dataclass(frozen=True, eq=False)
+class Binary(Node):
     op: str  # + - * / // % ** and or == != < <= > >=
     left: Expr
     right: Expr
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True)
-class Conditional:
+@dataclass(frozen=True, eq=False)
+class Conditional(Node):
     """`body if test else orelse`."""
 
     test: Expr
@@ -69,15 +146,15 @@ class Conditional:
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True)
-class Index:
+@dataclass(frozen=True, eq=False)
+class Index(Node):
     value: Expr
     index: Expr
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True)
-class Attribute:
+@dataclass(frozen=True, eq=False)
+class Attribute(Node):
     """`in.c`, `in.shape`: attribute access (only shapes have attributes)."""
 
     value: Expr
@@ -85,8 +162,8 @@ class Attribute:
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True)
-class FunctionCall:
+@dataclass(frozen=True, eq=False)
+class FunctionCall(Node):
     """A call to a built-in function inside an expression: min, max, len, ..."""
 
     func: str
@@ -102,8 +179,8 @@ Expr = (
 # ---------------------------------------------------------------- entries
 
 
-@dataclass(frozen=True)
-class Argument:
+@dataclass(frozen=True, eq=False)
+class Argument(Node):
     """One argument of a layer or block call; `name` is None for a positional one."""
 
     name: str | None
@@ -111,8 +188,8 @@ class Argument:
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True)
-class Call:
+@dataclass(frozen=True, eq=False)
+class Call(Node):
     """A layer or block call: `conv(64, 3, stride=2)`, `relu`, `inception(64, ...)`."""
 
     name: str
@@ -120,24 +197,24 @@ class Call:
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True)
-class Ref:
+@dataclass(frozen=True, eq=False)
+class Ref(Node):
     """`@stem` or `@block3.branch1`: the output of an earlier named entry."""
 
     path: tuple[str, ...]
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True)
-class Sequence:
+@dataclass(frozen=True, eq=False)
+class Sequence(Node):
     """Entries applied one after the other."""
 
     entries: tuple[Entry, ...]
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True)
-class Named:
+@dataclass(frozen=True, eq=False)
+class Named(Node):
     """`name: entry`: names the entry's module and makes its output referable.
 
     A name may interpolate expressions, `denselayer{i + 1}`: `template` then holds the text
@@ -150,8 +227,8 @@ class Named:
     template: tuple[str | Expr, ...] = ()
 
 
-@dataclass(frozen=True)
-class Merge:
+@dataclass(frozen=True, eq=False)
+class Merge(Node):
     """`concat` / `add` / `mul` over branches; every branch receives the same input."""
 
     op: str
@@ -160,8 +237,8 @@ class Merge:
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True)
-class Repeat:
+@dataclass(frozen=True, eq=False)
+class Repeat(Node):
     """The body `count` times, each iteration taking the previous output; `var` counts from 0."""
 
     count: Expr
@@ -170,8 +247,8 @@ class Repeat:
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True)
-class If:
+@dataclass(frozen=True, eq=False)
+class If(Node):
     """A structural condition, evaluated when the spec is elaborated."""
 
     test: Expr
@@ -185,8 +262,8 @@ Entry = Call | Ref | Sequence | Named | Merge | Repeat | If
 # ---------------------------------------------------------------- declarations
 
 
-@dataclass(frozen=True)
-class Param:
+@dataclass(frozen=True, eq=False)
+class Param(Node):
     """A parameter of a block or of the spec, with an optional default expression."""
 
     name: str
@@ -194,8 +271,8 @@ class Param:
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True)
-class InputDecl:
+@dataclass(frozen=True, eq=False)
+class InputDecl(Node):
     """A named input and its shape without the batch dimension."""
 
     name: str
@@ -203,8 +280,8 @@ class InputDecl:
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True)
-class BlockDef:
+@dataclass(frozen=True, eq=False)
+class BlockDef(Node):
     name: str
     params: tuple[Param, ...]
     body: Entry
@@ -213,8 +290,8 @@ class BlockDef:
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True)
-class Spec:
+@dataclass(frozen=True, eq=False)
+class Spec(Node):
     """One network: its parameters, inputs, reusable blocks, body and outputs."""
 
     name: str
@@ -228,8 +305,8 @@ class Spec:
     comments: tuple[Comment, ...] = field(default=(), compare=False)
 
 
-@dataclass(frozen=True)
-class Comment:
+@dataclass(frozen=True, eq=False)
+class Comment(Node):
     """A `# ...` comment of the source, kept so that fmt and convert can put it back."""
 
     line: int

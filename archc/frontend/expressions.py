@@ -8,12 +8,12 @@ point into the file. Syntax errors become ArchcErrors that name the expected tok
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
-from lark import Lark, Token, Transformer, Tree, v_args
+from lark import Discard, Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import (
     UnexpectedCharacters,
     UnexpectedEOF,
@@ -25,13 +25,49 @@ from lark.lark import PostLex
 from lark.lexer import PatternStr
 
 from archc.errors import ArchcError, Source, Span
-from archc.frontend import ast
+from archc.frontend import ast, lookalikes
 
 KEYWORDS = frozenset({"if", "else", "and", "or", "not", "in", "true", "false", "none"})
+# the words of the text form, for "did you mean" on a look-alike
+WORDS = KEYWORDS | {"network", "block", "inline", "doc", "input", "outputs", "repeat", "concat",
+                    "add", "mul", "True", "False", "None"}
+# (line, column) in a parsed string → (line, column) in its file, for strings whose characters
+# are not where a plain shift puts them (YAML block scalars: indentation removed, lines folded)
+Locate = Callable[[int, int], tuple[int, int]]
+
+
+def place(source: Source | None, line: int, column: int, end_line: int, end_column: int,
+          at_line: int, at_column: int, locate: Locate | None = None) -> Span:
+    """The file span of a span in a string that starts at (at_line, at_column)."""
+    if locate is None:
+        return Span(source, line, column, end_line, end_column).shifted(at_line, at_column)
+    first = locate(line, column)
+    if (end_line, end_column) > (line, column + 1):
+        last = locate(end_line, end_column - 1)
+        end = (last[0], last[1] + 1)
+    else:
+        end = (first[0], first[1] + 1)
+    return Span(source, first[0], first[1], end[0], end[1])
+
+
+MAX_NESTING = 100  # brackets and braces inside each other; far beyond any real spec
+MAX_INT_DIGITS = 64  # digits of an integer literal (int64 needs 19; expressions may compute)
+
+
+class TooDeep(Exception):
+    """Raised by the post-lexer at the bracket that opens one level too many."""
+
+    def __init__(self, token: Token) -> None:
+        super().__init__(str(token))
+        self.token = token
 
 
 class _Newlines(PostLex):
-    """Line breaks separate statements, except inside ( ) and [ ], where they are spaces."""
+    """Line breaks separate statements, except inside ( ) and [ ], where they are spaces.
+
+    Also bounds nesting: a tree nested thousands of levels deep would overflow the stack of
+    every later stage, so the bracket that opens level MAX_NESTING + 1 is refused where it is.
+    """
 
     always_accept = ("_NL",)
     opening = frozenset({"LPAR", "LSQB"})
@@ -39,14 +75,34 @@ class _Newlines(PostLex):
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
         depth = 0
+        braces = 0
         for token in stream:
             if token.type in self.opening:
                 depth += 1
+                if depth + braces > MAX_NESTING:
+                    raise TooDeep(token)
             elif token.type in self.closing:
                 depth = max(0, depth - 1)
+            elif token.type == "LBRACE":
+                braces += 1
+                if depth + braces > MAX_NESTING:
+                    raise TooDeep(token)
+            elif token.type == "RBRACE":
+                braces = max(0, braces - 1)
             elif token.type == "_NL" and depth:
                 continue
             yield token
+
+
+def too_deep(error: TooDeep, source: Source | None, line: int, column: int,
+             locate: Locate | None = None) -> ArchcError:
+    token = error.token
+    span = place(source, token.line or 1, token.column or 1, token.line or 1,
+                 (token.column or 1) + 1, line, column, locate)
+    return ArchcError(f"the spec nests too deeply: this '{token}' opens level "
+                      f"{MAX_NESTING + 1}", span,
+                      notes=[f"brackets and braces nest at most {MAX_NESTING} levels deep: "
+                             "name the inner parts (as entries or blocks) to flatten them"])
 
 
 # how the parser is built; part of the key of the shipped tables (tables.py)
@@ -92,11 +148,13 @@ def unquote(token: str) -> str:
 class _Lower(Transformer[Token, Any]):
     """lark tree → AST, one method per grammar rule (named as the rule or its alias)."""
 
-    def __init__(self, source: Source | None, line: int, column: int) -> None:
+    def __init__(self, source: Source | None, line: int, column: int,
+                 locate: Locate | None = None) -> None:
         super().__init__()
         self.source = source
         self.line = line
         self.column = column
+        self.locate = locate
 
     def _span(self, item: Any) -> Span:
         if isinstance(item, Token):
@@ -106,7 +164,8 @@ class _Lower(Transformer[Token, Any]):
             meta = item.meta if isinstance(item, Tree) else item
             line, col = meta.line, meta.column
             end_line, end_col = meta.end_line, meta.end_column
-        return Span(self.source, line, col, end_line, end_col).shifted(self.line, self.column)
+        return place(self.source, line, col, end_line, end_col, self.line, self.column,
+                     self.locate)
 
     # -- entries
     @v_args(tree=True)
@@ -145,7 +204,13 @@ class _Lower(Transformer[Token, Any]):
     # -- expressions
     @v_args(tree=True)
     def int(self, tree: Any) -> ast.Literal:
-        return ast.Literal(int(tree.children[0]), self._span(tree), str(tree.children[0]))
+        digits = str(tree.children[0])
+        if len(digits.lstrip("0")) > MAX_INT_DIGITS:
+            raise ArchcError("number too large", self._span(tree),
+                             found=f"an integer of {len(digits.lstrip('0')):,} digits",
+                             notes=[f"integer literals have at most {MAX_INT_DIGITS} digits; "
+                                    "sizes must fit 64 bits (at most 19 digits)"])
+        return ast.Literal(int(digits), self._span(tree), digits)
 
     @v_args(tree=True)
     def float(self, tree: Any) -> ast.Literal:
@@ -304,10 +369,16 @@ def describe_expected(names: set[str]) -> str:
 
 
 def _syntax_error(
-    error: UnexpectedInput, text: str, source: Source | None, line: int, column: int, what: str
+    error: UnexpectedInput, text: str, source: Source | None, line: int, column: int, what: str,
+    locate: Locate | None = None,
 ) -> ArchcError:
     err_line = getattr(error, "line", 1) or 1
     err_col = getattr(error, "column", 1) or 1
+    odd = error.pos_in_stream if isinstance(error, UnexpectedCharacters) else None
+    if odd is not None and 0 <= odd < len(text) and not text[odd].isascii():
+        return _non_ascii(text, odd, source,
+                          place(source, err_line, err_col, err_line, err_col + 1, line, column,
+                                locate))
     if isinstance(error, UnexpectedEOF) or (
         isinstance(error, UnexpectedToken) and error.token.type == "$END"
     ):
@@ -329,7 +400,18 @@ def _syntax_error(
         expected_names = set(accepts)  # exact, unlike the LALR lookahead set
     if isinstance(error, UnexpectedCharacters):
         expected_names = set(error.allowed or ())
-    span = Span(source, err_line, err_col, err_line, err_col + width).shifted(line, column)
+    if found == "the end of the text" and "RBRACE" in expected_names:
+        opening = _unclosed_brace(text)
+        if opening is not None:  # the '{' itself is the mistake, not the end of the file
+            brace_line, brace_column = opening
+            return ArchcError(
+                "this '{' is never closed",
+                place(source, brace_line, brace_column, brace_line, brace_column + 1, line,
+                      column, locate),
+                expected="'}'", found=f"the end of the text (line {err_line})",
+                notes=[f"hint: a '{{' is not closed (the one on line {brace_line}): add its "
+                       "'}', or check the blocks inside it for a missing one"])
+    span = place(source, err_line, err_col, err_line, err_col + width, line, column, locate)
     return ArchcError(
         f"syntax error in {what}",
         span,
@@ -338,6 +420,15 @@ def _syntax_error(
         notes=_hints(found, expected_names, text, what,
                      text.split("\n")[min(err_line, len(text.split("\n"))) - 1]),
     )
+
+
+def _non_ascii(text: str, position: int, source: Source | None, span: Span) -> ArchcError:
+    """A non-ASCII character outside a string: say which it is and what was meant."""
+    start, end = lookalikes.word_at(text, position)
+    word = text[start:end]
+    known = lookalikes.known_names(source.text if source else text, WORDS)
+    message, notes, suggestions = lookalikes.explain(word, "the name", known)
+    return ArchcError(message, span, notes=notes, suggestions=suggestions)
 
 
 def _hints(found: str, expected: set[str], text: str, what: str, line: str) -> list[str]:
@@ -354,10 +445,6 @@ def _hints(found: str, expected: set[str], text: str, what: str, line: str) -> l
         hints.append("hint: separate statements with ';' or a line break")
     if line.split()[:1] in (["def"], ["class"], ["import"], ["return"], ["from"]):
         hints.append("hint: a spec is not Python: blocks are `block name(params) { ... }`")
-    if token == "the end of the text" and "RBRACE" in expected:
-        opening = _unclosed_brace(text)
-        where = f" (the one on line {opening})" if opening else ""
-        hints.append(f"hint: a '{{' is not closed{where}")
     if token == "}" and what == "spec" and "RBRACE" not in expected:
         hints.append("hint: this '}' closes nothing, or a statement before it is unfinished")
     if token in ("{", "}") and what != "spec":
@@ -365,12 +452,19 @@ def _hints(found: str, expected: set[str], text: str, what: str, line: str) -> l
     return hints
 
 
-def _unclosed_brace(text: str) -> int | None:
-    """The line of the innermost '{' that is never closed (outside strings and comments)."""
-    stack: list[int] = []
+def _unclosed_brace(text: str) -> tuple[int, int] | None:
+    """Where the '{' that is never closed probably is (outside strings and comments).
+
+    The innermost open one at the end, unless a '}' closed a '{' whose line is indented
+    more than its own: that '}' belonged further out, and the '{' it took is the one left
+    open (a block whose '}' was forgotten, with the network's '}' closing it instead).
+    """
+    stack: list[tuple[int, int, int]] = []
+    suspect: tuple[int, int] | None = None
     for number, line in enumerate(text.split("\n"), start=1):
+        indent = len(line) - len(line.lstrip(" \t"))
         quote = None
-        for char in line:
+        for index, char in enumerate(line):
             if quote:
                 quote = None if char == quote else quote
             elif char in "'\"":
@@ -378,10 +472,14 @@ def _unclosed_brace(text: str) -> int | None:
             elif char == "#":
                 break
             elif char == "{":
-                stack.append(number)
+                stack.append((number, index + 1, indent))
             elif char == "}" and stack:
-                stack.pop()
-    return stack[-1] if stack else None
+                opened = stack.pop()
+                if suspect is None and index == indent and opened[2] > indent:
+                    suspect = opened[:2]
+    if not stack:
+        return None
+    return suspect or stack[-1][:2]
 
 
 @lru_cache(maxsize=4096)
@@ -392,37 +490,69 @@ def _tree(text: str, start: str) -> Any:
     return parser().parse(text, start=start)
 
 
-def _parse(text: str, start: str, source: Source | None, line: int, column: int, what: str) -> Any:
+def _parse(text: str, start: str, source: Source | None, line: int, column: int, what: str,
+           locate: Locate | None = None) -> Any:
     try:
         tree = _tree(text, start)
     except UnexpectedInput as error:
-        raise _syntax_error(error, text, source, line, column, what) from None
-    return transform(_Lower(source, line, column), tree)
+        raise _syntax_error(error, text, source, line, column, what, locate) from None
+    except TooDeep as error:
+        raise too_deep(error, source, line, column, locate) from None
+    return transform(_Lower(source, line, column, locate), tree)
 
 
 def transform(lower: _Lower, tree: Any) -> Any:
     """Run a lowering transformer; an ArchcError it raises reaches the caller as itself."""
     try:
-        return lower.transform(tree)
+        return _transform(lower, tree)
     except VisitError as error:
         if isinstance(error.orig_exc, ArchcError):
             raise error.orig_exc from None
         raise
 
 
+def _transform(lower: _Lower, tree: Any) -> Any:
+    """lark's Transformer.transform without recursion: children first, with an explicit stack.
+
+    lark recurses once per tree level, and a sum of 1,000 terms is a tree 1,000 levels deep
+    (the grammar is left-recursive), which overflowed Python's stack."""
+    results: list[Any] = []
+    starts: list[int] = []
+    todo: list[tuple[Any, bool]] = [(tree, False)]
+    while todo:
+        node, expanded = todo.pop()
+        if not isinstance(node, Tree):
+            results.append(lower._call_userfunc_token(node)  # type: ignore[no-untyped-call]
+                           if isinstance(node, Token)
+                           else node)
+        elif not expanded:
+            starts.append(len(results))
+            todo.append((node, True))
+            todo.extend((child, False) for child in reversed(node.children))
+        else:
+            start = starts.pop()
+            children = [c for c in results[start:] if c is not Discard]
+            del results[start:]
+            results.append(lower._call_userfunc(node, children))  # type: ignore[no-untyped-call]
+    return results[0]
+
+
 def parse_layer(
-    text: str, source: Source | None = None, line: int = 1, column: int = 1
+    text: str, source: Source | None = None, line: int = 1, column: int = 1,
+    locate: Locate | None = None,
 ) -> ast.Call | ast.Ref | ast.Sequence:
-    """Parse one layer string (`a; b; c` is a sequence); `line`/`column` say where it starts."""
-    node = _parse(text, "layer", source, line, column, "layer")
+    """Parse one layer string (`a; b; c` is a sequence); `line`/`column` say where it starts
+    (or `locate` maps every position, for a string not written as it reads)."""
+    node = _parse(text, "layer", source, line, column, "layer", locate)
     assert isinstance(node, (ast.Call, ast.Ref, ast.Sequence))
     return node
 
 
 def parse_expression(
-    text: str, source: Source | None = None, line: int = 1, column: int = 1
+    text: str, source: Source | None = None, line: int = 1, column: int = 1,
+    locate: Locate | None = None,
 ) -> ast.Expr:
-    node = _parse(text, "expression", source, line, column, "expression")
+    node = _parse(text, "expression", source, line, column, "expression", locate)
     return node  # type: ignore[no-any-return]
 
 
@@ -442,6 +572,12 @@ def parse_name_template(text: str, source: Source | None, line: int, column: int
     if position < len(text):
         parts.append(text[position:])
     literal = "".join(p for p in parts if isinstance(p, str))
+    if not literal.isascii():
+        odd = next(i for i, c in enumerate(text) if not c.isascii())
+        known = lookalikes.known_names(source.text if source else text)
+        message, notes, suggestions = lookalikes.explain(
+            text[slice(*lookalikes.word_at(text, odd))], "an entry name", known)
+        raise ArchcError(message, span, found=repr(text), notes=notes, suggestions=suggestions)
     if "{" in literal or "}" in literal or not re.fullmatch(r"[A-Za-z0-9_]*", literal):
         raise ArchcError("an entry name may hold letters, digits, _ and {expression} parts",
                          span, found=repr(text))

@@ -16,10 +16,12 @@ from lark.exceptions import UnexpectedInput
 from archc.errors import ArchcError, Source, Span
 from archc.frontend import ast
 from archc.frontend.expressions import (
+    TooDeep,
     _Lower,
     _syntax_error,
     parse_name_template,
     parser,
+    too_deep,
     transform,
     unquote,
 )
@@ -193,6 +195,8 @@ def parse_text(text: str, path: str = "<string>") -> ast.Spec:
         tree = parser().parse(text, start="network")
     except UnexpectedInput as error:
         raise _syntax_error(error, text, source, 1, 1, "spec") from None
+    except TooDeep as error:
+        raise too_deep(error, source, 1, 1) from None
     spec = transform(_LowerText(source, 1, 1), tree)
     assert isinstance(spec, ast.Spec)
     return spec

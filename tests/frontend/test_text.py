@@ -125,7 +125,7 @@ def test_positions_point_into_the_arch_file(tmp_path: Path) -> None:
      "separate statements with ';' or a line break"),
     ("network n {\n input [3, 8, 8]\n x = conv(8, 3)\n}", 3, 4,
      "name an entry with `name: layer`"),
-    ("network n {\n input [3, 8, 8]\n stem: {\n conv(8, 3)\n", 4, 12,
+    ("network n {\n input [3, 8, 8]\n stem: {\n conv(8, 3)\n", 3, 8,
      "a '{' is not closed (the one on line 3)"),
     ("network n {\n input [3, 8, 8]\n conv(8, 3)\n}\n}", 5, 1, "this '}' closes nothing"),
     ("network n {\n input [3, 8, 8]\n def f():\n}", 3, 6, "a spec is not Python"),
