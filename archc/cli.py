@@ -502,7 +502,7 @@ def draw(spec: str, output: str | None, depth: int | None, direction: str, colla
 
 def run() -> None:
     """Entry point that keeps tracebacks away from users."""
-    install_signal_handlers()  # SIGTERM raises, so that temporaries are removed on the way out
+    install_signal_handlers()  # signals raise, so that temporaries are removed on the way out
     try:
         main(standalone_mode=True)
     except SystemExit:
@@ -510,7 +510,7 @@ def run() -> None:
     except KeyboardInterrupt:
         click.echo("archc: interrupted", err=True)
         sys.exit(130)
-    except Terminated as error:
+    except Terminated as error:  # the shell's convention: 128 + the signal's number
         click.echo(f"archc: {error}", err=True)
         sys.exit(128 + error.signum)
     except Exception as error:  # a compiler bug: say so plainly, without a traceback

@@ -35,12 +35,13 @@ SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP"
 
 
 class Terminated(BaseException):
-    """SIGTERM (or SIGHUP) turned into an exception, so that `finally` and cleanup code run.
-
-    A BaseException like KeyboardInterrupt: `except Exception` does not swallow it."""
+    """A signal (SIGTERM, SIGHUP; SIGINT in the CLI) turned into an exception, so that
+    `finally` and cleanup code run. A BaseException like KeyboardInterrupt: `except
+    Exception` does not swallow it."""
 
     def __init__(self, signum: int) -> None:
-        super().__init__(f"terminated by signal {signum}")
+        name = signal.Signals(signum).name if signum in set(signal.Signals) else str(signum)
+        super().__init__(f"{'interrupted' if name == 'SIGINT' else 'terminated'} ({name})")
         self.signum = signum
 
 
@@ -49,15 +50,13 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
 
 
 def install_signal_handlers() -> None:
-    """For a whole process (the CLI): SIGTERM and SIGHUP raise Terminated instead of killing
-    the process outright, so that temporaries are removed; SIGINT raises KeyboardInterrupt."""
+    """For a whole process (the CLI): SIGINT, SIGTERM and SIGHUP raise Terminated instead of
+    killing the process outright, so that temporaries are removed on the way out and the
+    exit status says which signal it was. Signals set to be ignored stay ignored."""
     if threading.current_thread() is not threading.main_thread():
         return
     for signum in SIGNALS:
-        if signum == signal.SIGINT:
-            if signal.getsignal(signum) is signal.SIG_DFL:
-                signal.signal(signum, signal.default_int_handler)
-        elif signal.getsignal(signum) is signal.SIG_DFL:
+        if signal.getsignal(signum) in (signal.SIG_DFL, signal.default_int_handler):
             signal.signal(signum, _raise_terminated)
 
 
@@ -107,18 +106,22 @@ def check_output(path: Path, inputs: Sequence[Path | None]) -> None:
     """Refuse an output that would overwrite an input (the spec, a checkpoint, ...), however
     spelt, or that names a missing folder, a folder, or a name too long for a file."""
     target = Path(os.path.realpath(path))
+    if len(os.fsencode(target.name)) > NAME_MAX:
+        raise ArchcError(f"the output file name is too long ({len(os.fsencode(target.name))} "
+                         f"bytes; file systems allow {NAME_MAX})", notes=["choose a shorter -o"])
     for source in inputs:
         if source is not None and _same_file(path, source):
             raise ArchcError(f"refusing to overwrite the input {source} with the output {path}",
                              notes=["choose another -o"])
-    if not target.parent.is_dir():
+    try:
+        has_folder, is_folder = target.parent.is_dir(), target.is_dir()
+    except OSError as error:  # a name too long, a loop of symlinks, ...
+        raise ArchcError(f"cannot write {path}: {error.strerror or error}") from None
+    if not has_folder:
         raise ArchcError(f"the folder {path.parent} does not exist",
                          notes=[f"create it first: mkdir -p {path.parent}"])
-    if target.is_dir():
+    if is_folder:
         raise ArchcError(f"{path} is a folder, not a file")
-    if len(os.fsencode(target.name)) > NAME_MAX:
-        raise ArchcError(f"the output file name is too long ({len(os.fsencode(target.name))} "
-                         f"bytes; file systems allow {NAME_MAX})", notes=["choose a shorter -o"])
 
 
 def read_spec(path: Path, limit: int) -> str:
@@ -169,11 +172,11 @@ def _temporary_name(name: str) -> str:
     """`.NAME.archc-tmp-PID-RANDOM`, NAME shortened (at a character boundary) so that the
     whole stays within one file name's 255 bytes."""
     tail = f"{TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}"
-    room = NAME_MAX - 2 - len(tail)
+    room = NAME_MAX - 1 - len(tail)
     encoded = os.fsencode(name)
     if len(encoded) > room:
         name = encoded[:room].decode("utf-8", errors="ignore") or "out"
-    return f".{name}.{tail}"
+    return f".{name}{tail}"
 
 
 def _pid_alive(pid: int) -> bool:

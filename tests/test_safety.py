@@ -93,7 +93,7 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
         path.write_text("half a file")
         raise OSError("disk full")
 
-    with pytest.raises(archc.ArchcError, match="cannot write .*model.py: disk full"):
+    with pytest.raises(archc.ArchcError, match=r"cannot write .*model\.py: disk full"):
         atomic_write(target, fail)
     assert list(tmp_path.iterdir()) == []
 
