@@ -12,8 +12,10 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from math import prod
 from typing import Any, ClassVar
 
+from archc import names
 from archc.errors import ArchcError, Frame, Span, suggest
 from archc.frontend import ast
 from archc.ir import BlockInfo, Module, Network, Node, Path, verify
@@ -23,6 +25,12 @@ from archc.ops.registry import Attr, Op, OpError, Shape, format_shape
 MAX_NODES = 100_000
 MAX_DEPTH = 64
 MAX_REPEAT = 10_000
+MAX_STEPS = 250_000  # a 10,000-layer spec takes about 25,000
+REPEAT_COST = 4  # steps per repeat iteration, beside its body's
+# sizes no network on one machine reaches (the zoo's largest: VGG-16 with 138M parameters,
+# 3.2M elements in its largest activation), far below what makes arithmetic slow or overflow
+MAX_PARAMS = 10**11
+MAX_ELEMENTS = 2**34
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,9 @@ class Limits:
     max_nodes: int = MAX_NODES  # op nodes in the elaborated network
     max_depth: int = MAX_DEPTH  # block instances nested in each other
     max_repeat: int = MAX_REPEAT  # iterations of one repeat
+    max_steps: int = MAX_STEPS  # work: entries, repeat iterations and expression steps
+    max_params: int = MAX_PARAMS  # parameters and buffers of the whole network
+    max_elements: int = MAX_ELEMENTS  # elements of one tensor, for one sample
 
 
 # ------------------------------------------------------------------ values of expressions
@@ -68,27 +79,93 @@ class ShapeValue:
         return table[name]()
 
 
+INT64 = 2**63 - 1  # PyTorch's sizes and counts are 64-bit integers
+MAX_ITEMS = 100_000  # elements of one list value, nested lists counted in full
+MAX_STRING = 100_000  # characters of one string value
+
+
+def _numbers(values: Any) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def _reduce(function: Callable[..., Any]) -> Callable[..., Any]:
+    """min / max / sum over numbers: `f(a, b, ...)` or `f([a, b, ...])`, never over lists of
+    lists or strings (their sums concatenate: unbounded work for a few characters)."""
+    def run(*args: Any) -> Any:
+        items = args[0] if len(args) == 1 and isinstance(args[0], list) else list(args)
+        if not items or not _numbers(items):
+            raise TypeError(f"{function.__name__} takes numbers, or one list of numbers")
+        return function(items)
+
+    return run
+
+
+def _length(*args: Any) -> int:
+    if len(args) != 1 or not isinstance(args[0], (list, str)):
+        raise TypeError("len takes one list or string")
+    return len(args[0])
+
+
+def _numeric(function: Callable[..., Any], arity: int) -> Callable[..., Any]:
+    """A function of numbers only (abs, round, floor, ceil)."""
+    def run(*args: Any) -> Any:
+        if not 1 <= len(args) <= arity or not _numbers(args):
+            raise TypeError(f"{function.__name__} takes {'a number' if arity == 1 else 'numbers'}")
+        return function(*args)
+
+    return run
+
+
+def _convert(function: Callable[..., Any]) -> Callable[..., Any]:
+    """int / float of one number or numeric string (no base argument)."""
+    def run(*args: Any) -> Any:
+        if len(args) != 1 or not isinstance(args[0], (int, float, str)):
+            raise TypeError(f"{function.__name__} takes one number or string")
+        return function(args[0])
+
+    return run
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "min": min,
-    "max": max,
-    "abs": abs,
-    "round": round,
-    "floor": math.floor,
-    "ceil": math.ceil,
-    "len": len,
-    "int": int,
-    "float": float,
-    "sum": sum,
+    "min": _reduce(min),
+    "max": _reduce(max),
+    "abs": _numeric(abs, 1),
+    "round": _numeric(round, 2),
+    "floor": _numeric(math.floor, 1),
+    "ceil": _numeric(math.ceil, 1),
+    "len": _length,
+    "int": _convert(int),
+    "float": _convert(float),
+    "sum": _reduce(sum),
 }
+
+
+def _arithmetic(operation: Callable[[Any, Any], Any], power: bool = False
+                ) -> Callable[[Any, Any], Any]:
+    """`- / // % **` on numbers only (on a string Python's % formats it, and a format width
+    can ask for gigabytes)."""
+    def run(a: Any, b: Any) -> Any:
+        if not _numbers((a, b)):
+            raise TypeError
+        if (power and isinstance(a, int) and isinstance(b, int) and abs(a) > 1 and b > 0
+                and b * math.log2(abs(a)) > 64):
+            raise OverflowError  # known too large before Python computes its digits
+        result = operation(a, b)
+        if isinstance(result, complex):  # (-8) ** 0.5
+            raise ValueError("a negative number to a fractional power")
+        return result
+
+    return run
+
 
 _BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "+": lambda a, b: a + b,
-    "-": lambda a, b: a - b,
+    "-": _arithmetic(lambda a, b: a - b),
     "*": lambda a, b: a * b,
-    "/": lambda a, b: a / b,
-    "//": lambda a, b: a // b,
-    "%": lambda a, b: a % b,
-    "**": lambda a, b: a**b,
+    "/": _arithmetic(lambda a, b: a / b),
+    "//": _arithmetic(lambda a, b: a // b),
+    "%": _arithmetic(lambda a, b: a % b),
+    "**": _arithmetic(lambda a, b: a**b, power=True),
     "==": lambda a, b: a == b,
     "!=": lambda a, b: a != b,
     "<": lambda a, b: a < b,
@@ -96,6 +173,15 @@ _BINARY: dict[str, Callable[[Any, Any], Any]] = {
     ">": lambda a, b: a > b,
     ">=": lambda a, b: a >= b,
 }
+
+
+def _size(value: Any) -> int:
+    """How many elements a value holds (a string its characters, nested lists in full)."""
+    if isinstance(value, list):  # an empty list still counts: [[]] * n holds n lists
+        return max(1, sum(_size(v) for v in value))
+    if isinstance(value, str):
+        return len(value)
+    return 1
 
 
 def _type_name(value: Any) -> str:
@@ -112,19 +198,64 @@ def _type_name(value: Any) -> str:
     return "none" if value is None else type(value).__name__
 
 
-class Evaluator:
-    """Evaluates expressions over an environment; never Python's eval."""
+class Budget:
+    """The work one elaboration may do. Entries elaborated, repeat iterations and expression
+    steps all count, so that no spec (nested empty repeats, a large expression evaluated in
+    a loop) keeps `check` busy for long."""
 
-    def __init__(self, env: Mapping[str, Any], shape: Shape | None) -> None:
+    def __init__(self, steps: int) -> None:
+        self.limit = steps
+        self.left = steps
+
+    def spend(self, span: Span) -> None:
+        self.left -= 1
+        if self.left < 0:
+            self.exhausted(span)
+
+    def spend_many(self, steps: int, span: Span) -> None:
+        """Work proportional to a value's size (copying or comparing a long list)."""
+        self.left -= steps
+        if self.left < 0:
+            self.exhausted(span)
+
+    def exhausted(self, span: Span) -> None:
+        raise ArchcError(
+            f"the spec takes too much work to elaborate: more than {self.limit:,} steps",
+            span, notes=["nested repeats multiply: check the repeat counts",
+                         "to raise the limit: archc --max-steps N, or "
+                         "archc.Limits(max_steps=N)"])
+
+
+class Evaluator:
+    """Evaluates expressions over an environment; never Python's eval. Every value stays
+    bounded: integers fit int64, lists hold at most MAX_ITEMS elements and strings at most
+    MAX_STRING characters, and each step is paid from the elaboration's budget."""
+
+    def __init__(self, env: Mapping[str, Any], shape: Shape | None,
+                 budget: Budget | None = None) -> None:
         self.env = env
         self.shape = shape
+        self.budget = budget or Budget(MAX_STEPS)
 
     def __call__(self, expr: ast.Expr) -> Any:
+        self.budget.spend(expr.span)
         method: Callable[[Any], Any] = getattr(self, "eval_" + type(expr).__name__)
         return method(expr)
 
+    @staticmethod
+    def bounded(value: Any, span: Span) -> Any:
+        """`value`, if archc can hold it; else a located error."""
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > INT64:
+            raise ArchcError("number too large", span,
+                             expected=f"an integer of at most 64 bits (|n| ≤ {INT64:,})",
+                             found=f"{value.bit_length()} bits")
+        if isinstance(value, str) and len(value) > MAX_STRING:
+            raise ArchcError("string too long", span,
+                             expected=f"at most {MAX_STRING:,} characters", found=f"{len(value):,}")
+        return value
+
     def eval_Literal(self, expr: ast.Literal) -> Any:
-        return expr.value
+        return self.bounded(expr.value, expr.span)
 
     def eval_Name(self, expr: ast.Name) -> Any:
         if expr.id in self.env:
@@ -140,7 +271,17 @@ class Evaluator:
         return ShapeValue(self.shape)
 
     def eval_ListExpr(self, expr: ast.ListExpr) -> Any:
-        return [self(item) for item in expr.items]
+        items = [self(item) for item in expr.items]
+        return self.sized(items, sum(_size(i) for i in items), expr.span)
+
+    def sized(self, value: Any, size: int, span: Span) -> Any:
+        """`value` (of `size` elements) if it is small enough; building it is paid for."""
+        if size > MAX_ITEMS:
+            raise ArchcError("value too large", span, expected=f"at most {MAX_ITEMS:,} "
+                             "elements in a list (nested lists counted in full)",
+                             found=f"{size:,}")
+        self.budget.spend_many(size, span)
+        return value
 
     def eval_Unary(self, expr: ast.Unary) -> Any:
         value = self(expr.operand)
@@ -148,7 +289,7 @@ class Evaluator:
             return not value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ArchcError(f"'{expr.op}' needs a number", expr.span, found=_type_name(value))
-        return -value if expr.op == "-" else value
+        return self.bounded(-value if expr.op == "-" else value, expr.span)
 
     def eval_Binary(self, expr: ast.Binary) -> Any:
         if expr.op == "and":
@@ -156,25 +297,31 @@ class Evaluator:
         if expr.op == "or":
             return self(expr.left) or self(expr.right)
         left, right = self(expr.left), self(expr.right)
-        if expr.op == "**" and isinstance(right, int) and abs(right) > 64:
-            raise ArchcError("exponent too large", expr.span, expected="|exponent| ≤ 64")
-        if expr.op == "*":
-            for sequence, count in ((left, right), (right, left)):
-                if (isinstance(sequence, (list, str)) and isinstance(count, int)
-                        and len(sequence) * count > MAX_NODES):
-                    raise ArchcError("value too large", expr.span,
-                                     expected=f"at most {MAX_NODES} items")
+        # the size of a + or * of lists and strings is known before it is built
+        sequences = [v for v in (left, right) if isinstance(v, (list, str))]
+        if sequences and expr.op not in ("+", "*"):  # comparisons walk both
+            self.budget.spend_many(sum(_size(v) for v in sequences), expr.span)
+        if expr.op == "+" and len(sequences) == 2:
+            self.sized(None, _size(left) + _size(right), expr.span)
+        if expr.op == "*" and len(sequences) == 1:
+            count = right if sequences[0] is left else left
+            if isinstance(count, int) and not isinstance(count, bool):
+                self.sized(None, _size(sequences[0]) * max(count, 0), expr.span)
         try:
-            return _BINARY[expr.op](left, right)
+            result = _BINARY[expr.op](left, right)
         except ZeroDivisionError:
             raise ArchcError("division by zero", expr.span) from None
         except OverflowError:
-            raise ArchcError("number too large", expr.span) from None
-        except TypeError:
+            raise ArchcError("number too large", expr.span,
+                             expected=f"an integer of at most 64 bits (|n| ≤ {INT64:,}) or a "
+                             "finite float") from None
+        except (TypeError, ValueError) as error:
             raise ArchcError(
                 f"'{expr.op}' cannot combine {_type_name(left)} and {_type_name(right)}",
-                expr.span, found=f"{left!r} {expr.op} {right!r}",
+                expr.span, found=f"{_short(left)} {expr.op} {_short(right)}",
+                notes=[str(error)] if str(error) else [],
             ) from None
+        return self.bounded(result, expr.span)
 
     def eval_Conditional(self, expr: ast.Conditional) -> Any:
         return self(expr.body) if self(expr.test) else self(expr.orelse)
@@ -221,10 +368,28 @@ class Evaluator:
                              expected=", ".join(FUNCTIONS),
                              suggestions=suggest(expr.func, FUNCTIONS))
         args = [self(a) for a in expr.args]
+        self.budget.spend_many(sum(_size(a) for a in args), expr.span)
         try:
-            return FUNCTIONS[expr.func](*args)
+            return self.bounded(FUNCTIONS[expr.func](*args), expr.span)
         except (TypeError, ValueError, OverflowError) as error:
             raise ArchcError(f"{expr.func}(...) failed: {error}", expr.span) from None
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """A value for a message, cut short without rendering all of it (a value may hold
+    thousands of elements)."""
+    if isinstance(value, (list, tuple)):
+        parts: list[str] = []
+        length = 0
+        for item in value:
+            parts.append(_short(item, limit))
+            length += len(parts[-1]) + 2
+            if length > limit:
+                break
+        text = "[" + ", ".join(parts) + "]"
+    else:
+        text = render_value(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def to_value(value: Any) -> Any:
@@ -284,13 +449,24 @@ class _Context:
     name: str | None = None  # the name given to the entry being elaborated
 
     def child(self, **changes: Any) -> _Context:
-        values = {**self.__dict__, "name": None, **changes}
-        return _Context(**values)
+        # a copy of the fields without the dataclass constructor: elaboration makes one per
+        # entry and per repeat iteration, so this is its inner loop
+        context = _Context(self.env, self.scope, self.names, self.prefix, self.frames,
+                           self.blocks)
+        if changes:
+            context.__dict__.update(changes)
+        return context
+
+
+_ENTRY_METHODS = {kind: "entry_" + kind.__name__ for kind in (
+    ast.Call, ast.Ref, ast.Sequence, ast.Named, ast.Merge, ast.Repeat, ast.If)}
 
 
 class Elaborator:
     def __init__(self, spec: ast.Spec, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
+        self.budget = Budget(self.limits.max_steps)
+        self.total_params = 0
         self.spec = spec
         self.blocks = {b.name: b for b in spec.blocks}
         self.node_list: list[Node] = []
@@ -299,6 +475,10 @@ class Elaborator:
         self.next_id = 0
         self.seen_blocks: set[str] = set()
         self.last_sources: dict[str, ast.Expr] = {}  # the expressions the last bind read
+
+    def evaluator(self, env: Mapping[str, Any], shape: Shape | None) -> Evaluator:
+        """An evaluator that spends this elaboration's budget."""
+        return Evaluator(env, shape, self.budget)
 
     # -- errors
     def _fail(self, error: ArchcError, ctx: _Context) -> ArchcError:
@@ -322,8 +502,21 @@ class Elaborator:
                  sources: dict[str, ast.Expr] | None = None) -> int:
         if self.next_id >= self.limits.max_nodes:
             raise self._fail(ArchcError(
-                f"the network grows past {self.limits.max_nodes} nodes", span,
-                notes=["check repeat counts and recursion"]), ctx)
+                f"the network grows past {self.limits.max_nodes:,} nodes", span,
+                notes=["check repeat counts and recursion",
+                       "to raise the limit: archc --max-nodes N"]), ctx)
+        elements = prod(d for d in shape[1:] if d is not None)
+        if elements > self.limits.max_elements:
+            raise self._fail(ArchcError(
+                f"{op} gives a tensor of {elements:,} elements per sample", span,
+                expected=f"at most {self.limits.max_elements:,}", found=format_shape(shape),
+                notes=["to raise the limit: archc --max-elements N"]), ctx)
+        self.total_params += params + buffers
+        if self.total_params > self.limits.max_params:
+            raise self._fail(ArchcError(
+                f"the network grows past {self.limits.max_params:,} parameters", span,
+                found=f"{self.total_params:,} with this {op}",
+                notes=["to raise the limit: archc --max-params N"]), ctx)
         node = Node(self.next_id, op, attrs, tuple(inputs), shape, span, ctx.scope.path, module,
                     ctx.name, ctx.frames, params, buffers, macs, sources or {})
         self.node_list.append(node)
@@ -352,8 +545,8 @@ class Elaborator:
 
     # -- entries
     def entry(self, entry: ast.Entry, x: int, ctx: _Context) -> int:
-        method: Callable[[Any, int, _Context], int] = getattr(self, "entry_"
-                                                              + type(entry).__name__)
+        self.budget.spend(entry.span)
+        method: Callable[[Any, int, _Context], int] = getattr(self, _ENTRY_METHODS[type(entry)])
         return method(entry, x, ctx)
 
     def entry_Sequence(self, entry: ast.Sequence, x: int, ctx: _Context) -> int:
@@ -367,11 +560,12 @@ class Elaborator:
 
     def entry_Named(self, entry: ast.Named, x: int, ctx: _Context) -> int:
         if entry.template:
-            evaluate = Evaluator(ctx.env, self.shape(x))
+            evaluate = self.evaluator(ctx.env, self.shape(x))
             name = "".join(p if isinstance(p, str) else str(evaluate(p)) for p in entry.template)
-            if not name.isidentifier():
-                raise self._fail(ArchcError(f"the name '{entry.name}' gives '{name}', which is "
-                                            "not a name", entry.span), ctx)
+            try:
+                names.check_attribute(name, entry.span, f"the entry name (from '{entry.name}')")
+            except ArchcError as error:
+                raise self._fail(error, ctx) from None
             entry = ast.Named(name, entry.entry, entry.span)
         if entry.name in self.child_names.get(ctx.scope.path, ()):
             where = ".".join(ctx.scope.path) or "the network"
@@ -437,6 +631,13 @@ class Elaborator:
 
     def entry_Merge(self, entry: ast.Merge, x: int, ctx: _Context) -> int:
         name = ctx.name
+        if len(entry.branches) < 2:
+            raise self._fail(ArchcError(
+                f"{entry.op} has {['no branches', 'one branch'][len(entry.branches)]}",
+                entry.span,
+                expected="two or more branches, each a list item under the merge",
+                notes=["hint: are the branches indented under it? A line indented like the "
+                       f"{entry.op} itself is the next entry, not a branch"]), ctx)
         inner = ctx.child()
         outputs = [self.entry(branch, x, inner) for branch in entry.branches]
         op = OPS[entry.op]
@@ -453,7 +654,7 @@ class Elaborator:
 
     def entry_Repeat(self, entry: ast.Repeat, x: int, ctx: _Context) -> int:
         name = ctx.name
-        count = Evaluator(ctx.env, self.shape(x))(entry.count)
+        count = self.evaluator(ctx.env, self.shape(x))(entry.count)
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise self._fail(ArchcError("repeat needs a count ≥ 0", entry.count.span,
                                         found=repr(count)), ctx)
@@ -461,7 +662,13 @@ class Elaborator:
             raise self._fail(ArchcError(f"repeat count {count} is over the limit",
                                         entry.count.span,
                                         expected=f"≤ {self.limits.max_repeat}"), ctx)
+        # an iteration costs about as much as four steps of its body (a new environment and
+        # context), so a repeat of an empty or false body is paid for as work too
+        if isinstance(entry.body, ast.Sequence) and not entry.body.entries:
+            self.budget.spend_many(REPEAT_COST * count, entry.span)
+            count = 0
         for i in range(count):
+            self.budget.spend_many(REPEAT_COST - 1, entry.span)
             env = {**ctx.env, entry.var: i} if entry.var else ctx.env
             x = self.entry(entry.body, x, ctx.child(env=env))
         if name is not None:
@@ -469,7 +676,7 @@ class Elaborator:
         return x
 
     def choose(self, entry: ast.If, x: int, ctx: _Context) -> ast.Entry | None:
-        test = Evaluator(ctx.env, self.shape(x))(entry.test)
+        test = self.evaluator(ctx.env, self.shape(x))(entry.test)
         return entry.then if test else entry.orelse
 
     def entry_If(self, entry: ast.If, x: int, ctx: _Context) -> int:
@@ -540,10 +747,17 @@ class Elaborator:
         return spans
 
     # -- arguments
+    def argument(self, evaluate: Evaluator, expr: ast.Expr) -> Any:
+        """An argument's value as an op attribute; converting a list is paid for."""
+        value = evaluate(expr)
+        if isinstance(value, list):
+            self.budget.spend_many(_size(value), expr.span)
+        return to_value(value)
+
     def bind(self, op: Op, args: Sequence[ast.Argument], ctx: _Context, shape: Shape,
              span: Span) -> dict[str, Any]:
         """Match call arguments to the op's attributes, type-checked, defaults filled in."""
-        evaluate = Evaluator(ctx.env, shape)
+        evaluate = self.evaluator(ctx.env, shape)
         positional_attrs = [a for a in op.attrs if not a.inferred and not a.keyword_only]
         values: dict[str, Any] = {}
         spans: dict[str, Span] = {}
@@ -552,7 +766,7 @@ class Elaborator:
         positional = [a for a in args if a.name is None]
         variadic = next((a for a in positional_attrs if a.variadic), None)
         if variadic is not None and len(positional) > 1:
-            values[variadic.name] = tuple(to_value(evaluate(a.value)) for a in positional)
+            values[variadic.name] = tuple(self.argument(evaluate, a.value) for a in positional)
             first, last = positional[0].span, positional[-1].span
             spans[variadic.name] = Span(first.source, first.line, first.column, last.end_line,
                                         last.end_column)
@@ -566,7 +780,7 @@ class Elaborator:
                 expected=f"at most {len(positional_attrs)} ({names})",
                 found=f"{len(positional)}"), ctx)
         for attr, arg in zip(positional_attrs, positional, strict=False):
-            values[attr.name] = to_value(evaluate(arg.value))
+            values[attr.name] = self.argument(evaluate, arg.value)
             spans[attr.name] = arg.span
             self.last_sources[attr.name] = arg.value
         known = [a.name for a in op.attrs]
@@ -582,7 +796,7 @@ class Elaborator:
             if arg.name in values:
                 raise self._fail(ArchcError(f"{op.name}: '{arg.name}' is given twice",
                                             arg.span), ctx)
-            values[arg.name] = to_value(evaluate(arg.value))
+            values[arg.name] = self.argument(evaluate, arg.value)
             spans[arg.name] = arg.span
             self.last_sources[arg.name] = arg.value
         for attr in op.attrs:
@@ -611,7 +825,7 @@ class Elaborator:
         except (TypeError, ValueError):
             raise self._fail(ArchcError(
                 f"{op.name}: '{attr.name}' must be {attr.type.name}", span,
-                expected=attr.type.name, found=f"{render_value(value)} ({_type_name(value)})"),
+                expected=attr.type.name, found=f"{_short(value)} ({_type_name(value)})"),
                 ctx) from None
         if attr.choices and value not in attr.choices:
             raise self._fail(ArchcError(
@@ -641,7 +855,7 @@ class Elaborator:
                              ctx)
         args = self.bind_block(block, call, x, ctx)
         sources = dict(self.last_sources)
-        rendered = ", ".join(render_value(v) for v in args.values())
+        rendered = ", ".join(_short(v) for v in args.values())
         frame = Frame(f"{block.name}({rendered})", call.span)
         self.seen_blocks.add(block.name)
         env = {**self.globals, **args}
@@ -672,7 +886,7 @@ class Elaborator:
 
     def bind_block(self, block: ast.BlockDef, call: ast.Call, x: int,
                    ctx: _Context) -> dict[str, Any]:
-        evaluate = Evaluator(ctx.env, self.shape(x))
+        evaluate = self.evaluator(ctx.env, self.shape(x))
         names = [p.name for p in block.params]
         self.check_order(call.args, ctx)
         given: dict[str, Any] = {}
@@ -705,7 +919,7 @@ class Elaborator:
                 bound[param.name] = given[param.name]
             elif param.default is not None:
                 env = {**self.globals, **bound}
-                bound[param.name] = Evaluator(env, self.shape(x))(param.default)
+                bound[param.name] = self.evaluator(env, self.shape(x))(param.default)
             else:
                 raise self._fail(ArchcError(
                     f"block {block.name} is missing its argument '{param.name}'", call.span,
@@ -716,6 +930,7 @@ class Elaborator:
     def network(self, overrides: Mapping[str, Any],
                 input_shapes: Mapping[str, Sequence[int]] | None) -> Network:
         spec = self.spec
+        check_names(spec)
         self.globals: dict[str, Any] = {}
         declared = {p.name for p in spec.params}
         for key in overrides:
@@ -730,7 +945,7 @@ class Elaborator:
                 raise ArchcError(f"parameter '{param.name}' needs a value (-p "
                                  f"{param.name}=...)", param.span)
             else:
-                self.globals[param.name] = Evaluator(self.globals, None)(param.default)
+                self.globals[param.name] = self.evaluator(self.globals, None)(param.default)
         root = Module((), "root", spec.span)
         self.modules[()] = root
         scope = _Scope(())
@@ -777,7 +992,7 @@ class Elaborator:
             if name in given:
                 dims = list(given[name])
             else:
-                dims = [Evaluator(self.globals, None)(d) for d in decl.dims]
+                dims = [self.evaluator(self.globals, None)(d) for d in decl.dims]
             if not dims or any(isinstance(d, bool) or not isinstance(d, int) or d < 1
                                for d in dims):
                 raise ArchcError(f"input '{name}' needs positive integer sizes", decl.span,
@@ -788,6 +1003,39 @@ class Elaborator:
             inputs[name] = node
             ctx.names.define((name,), node)
         return inputs
+
+
+def check_names(spec: ast.Spec) -> None:
+    """Every name the spec writes can stand in generated PyTorch unchanged (archc.names)."""
+    names.check_name(spec.name, spec.span, "the network name")
+    for param in spec.params:
+        names.check_parameter(param.name, param.span)
+    for decl in spec.inputs:
+        names.check_name(decl.name, decl.span, "the input name")
+    for block in spec.blocks:
+        names.check_name(block.name, block.span, "the block name")
+        for param in block.params:
+            names.check_parameter(param.name, param.span)
+        _check_entry_names(block.body)
+    _check_entry_names(spec.body)
+
+
+def _check_entry_names(entry: ast.Entry) -> None:
+    stack: list[ast.Entry] = [entry]
+    while stack:
+        entry = stack.pop()
+        if isinstance(entry, ast.Named):
+            if not entry.template:  # a template's name is checked once it is known
+                names.check_attribute(entry.name, entry.span)
+            stack.append(entry.entry)
+        elif isinstance(entry, ast.Sequence):  # reversed: the first name is checked first
+            stack.extend(reversed(entry.entries))
+        elif isinstance(entry, ast.Merge):
+            stack.extend(reversed(entry.branches))
+        elif isinstance(entry, ast.Repeat):
+            stack.append(entry.body)
+        elif isinstance(entry, ast.If):
+            stack.extend(e for e in (entry.orelse, entry.then) if e is not None)
 
 
 _NOT_CONSTANT = object()

@@ -117,3 +117,90 @@ def test_inferred_arguments_never_written() -> None:
                         "maxpool(2); flatten; linear(10)\n")
     linear = next(n for n in net.nodes() if n.op == "linear")
     assert linear.attrs["in_features"] == 6 * 14 * 14
+
+
+# ------------------------------------------------------------------ bounded work and values
+
+import time  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+def refused(text: str) -> archc.ArchcError:
+    with pytest.raises(archc.ArchcError) as caught:
+        archc.network(text)
+    return caught.value
+
+
+@pytest.mark.parametrize(("expression", "word"), [
+    ("len('%0999999999d' % 1)", "cannot combine"),  # a format width: gigabytes in Python
+    ("len('%' % 1)", "cannot combine"),
+    ("sum([[1] * 1000] * 1000, [])", "value too large"),
+    ("sum([[1], [2]])", "failed"),
+    ("2 ** 64 ** 64", "too large"),
+    ("10 ** 30", "too large"),
+    ("int(1e308)", "too large"),
+    ("len([0] * 10 ** 9)", "value too large"),
+    ("len([[0] * 1000] * 1000)", "value too large"),
+    ("len('ab' * 10 ** 6)", "value too large"),
+    ("int((-8) ** 0.5)", "cannot combine"),
+    ("max([])", "failed"),
+    ("len(5)", "failed"),
+])
+def test_expressions_stay_bounded(expression: str, word: str) -> None:
+    start = time.perf_counter()
+    error = refused(f"input: [3]\nlayers:\n  - linear({expression})\n")
+    assert word in error.render() and error.span.line == 3
+    assert time.perf_counter() - start < 5  # a hang bound, not a speed goal
+
+
+def test_list_doubling_is_stopped_at_the_size_limit() -> None:
+    # a list doubled by +, again and again through parameters
+    params = "\n".join(f"  l{i}: l{i - 1} + l{i - 1}" for i in range(1, 30))
+    error = refused(f"input: [3]\nparams:\n  l0: [1]\n{params}\nlayers:\n"
+                    f"  - linear(len(l29))\n")
+    assert "value too large" in error.message
+
+
+def test_values_within_the_limits_are_computed_as_python_does() -> None:
+    net = archc.network("input: [3]\nlayers:\n  - linear(len([0] * 90000) // 9000 + "
+                        "max(1, 2) + min([3, 4]) + sum([1, 2]) + abs(-1) + round(2.5) + "
+                        "int('3') + 2 ** 62 // 2 ** 60)\n")
+    assert net.output_shapes() == [(None, 10 + 2 + 3 + 3 + 1 + 2 + 3 + 4)]
+
+
+def test_nested_empty_repeats_count_as_work() -> None:
+    start = time.perf_counter()
+    error = refused("input: [3]\nlayers:\n  - repeat: 10000\n    body:\n      repeat: 10000\n"
+                    "      body: []\n")
+    assert "too much work" in error.message and "--max-steps" in error.render()
+    error = refused("input: [3]\nlayers:\n  - repeat: 10000\n    body:\n      repeat: 10000\n"
+                    "      body: {if: false, then: relu}\n")
+    assert "too much work" in error.message
+    assert time.perf_counter() - start < 10  # a hang bound, not a speed goal
+
+
+def test_the_work_limit_can_be_raised() -> None:
+    text = "input: [3]\nlayers:\n  - repeat: 300\n    body:\n      repeat: 300\n      body: []\n"
+    assert "too much work" in refused(text).message  # 90,000 iterations of 4 steps
+    net = archc.network(text, limits=archc.Limits(max_steps=1_000_000))
+    assert net.output_shapes() == [(None, 3)]
+
+
+def test_parameter_and_element_caps() -> None:
+    error = refused("input: [3]\nlayers:\n  - linear(10 ** 9)\n  - linear(10 ** 3)\n")
+    assert "parameters" in error.message and error.span.line == 4
+    error = refused("input: [3, 8]\nlayers:\n  - upsample(scale_factor=2 ** 31)\n")
+    assert "elements" in error.message and error.span.line == 3
+    net = archc.network("input: [3]\nlayers:\n  - linear(10 ** 9)\n",
+                        limits=archc.Limits(max_params=10**12))
+    assert net.total_params == 4 * 10**9
+
+
+@pytest.mark.parametrize("merge", ["add", "concat", "mul"])
+def test_a_merge_left_with_one_branch_is_an_error(merge: str) -> None:
+    # the second branch indented like the merge itself: it is the next entry
+    error = refused(f"input: [3, 8, 8]\nlayers:\n  - {merge}:\n    - conv(3, 1)\n"
+                    "  - conv(3, 1)\n")
+    assert error.span.line == 3 and "one branch" in error.message
+    assert "indented" in error.render()
