@@ -11,6 +11,7 @@ from archc.analysis import strided
 from archc.errors import ArchcError
 from archc.ir import Network, Node
 from archc.ops import OPS
+from archc.ops.registry import format_shape, numel
 
 DIMS = {1: "columns", 2: "rows"}
 
@@ -18,7 +19,8 @@ DIMS = {1: "columns", 2: "rows"}
 def lint(network: Network) -> list[ArchcError]:
     """The warnings for a network, one per place in the spec (a block used nine times warns
     once, saying so)."""
-    found = [*_unused(network), *_bias_before_norm(network), *_dropped_rows(network)]
+    found = [*_unused(network), *_bias_before_norm(network), *_dropped_rows(network),
+             *_features_of_a_feature_map(network)]
     places: dict[tuple[str, int, int, str], list[ArchcError]] = {}
     for warning in found:
         key = (warning.span.path, warning.span.line, warning.span.column, warning.message)
@@ -88,4 +90,36 @@ def _dropped_rows(network: Network) -> list[ArchcError]:
             f"(size {item.size}, kernel {window.kernel}, stride {item.stride})", node,
             ["the output size is floored; pad the input, change the size, or use ceil_mode "
              "for pools, if those values matter"]))
+    return warnings
+
+
+def _features_of_a_feature_map(network: Network) -> list[ArchcError]:
+    """A linear layer on a conv or pool output: valid PyTorch (it acts on the last dim, the
+    width), but almost always a forgotten flatten."""
+    warnings = []
+    for node in network.nodes():
+        if node.op == "input" or OPS[node.op].family != "linear":
+            continue
+        source = network.node(node.inputs[0])
+        if len(source.shape) < 3:
+            continue
+        # through the ops that keep the layout (activations, norms, dropout) to the one that
+        # made it
+        while source.op != "input" and len(source.inputs) == 1 and OPS[source.op].window(
+                source.attrs, [network.node(source.inputs[0]).shape]) is None:
+            source = network.node(source.inputs[0])
+        if source.op == "input":
+            spatial = len(source.shape) >= 4
+        else:
+            reach = OPS[source.op].window(source.attrs,
+                                          [network.node(i).shape for i in source.inputs])
+            spatial = bool(reach)
+        if not spatial:
+            continue
+        shape = network.node(node.inputs[0]).shape
+        warnings.append(_warning(
+            f"{node.op} on a {format_shape(shape)} feature map acts on its last dim only "
+            f"({shape[-1]} features)", node,
+            [f"hint: a flatten before it gives {node.op} all {numel(shape):,} features; if "
+             "the last dim is meant, a permute before it says so"]))
     return warnings

@@ -48,3 +48,23 @@ def test_check_prints_warnings_and_still_succeeds(tmp_path: Path) -> None:
     assert f"{spec}:3:5: warning: conv has a bias" in result.stderr
     result = CliRunner().invoke(main, ["shapes", str(spec), "--format", "json"])
     assert result.exit_code == 0 and "warning:" in result.stderr and "warning" not in result.stdout
+
+
+def test_linear_on_a_feature_map_warns_and_names_flatten() -> None:
+    net = archc.network("input: [3, 8, 8]\nlayers:\n  - conv(4, 3)\n  - relu\n"
+                        "  - linear(10)\n")
+    # valid PyTorch: linear acts on the last dim, as torch itself shows
+    import torch
+
+    out = torch.nn.Linear(6, 10)(torch.nn.Conv2d(3, 4, 3)(torch.randn(1, 3, 8, 8)))
+    assert list(out.shape[1:]) == list(net.output_shapes()[0][1:])
+    (warning,) = lint(net)
+    assert warning.span.line == 5 and "flatten" in warning.render()
+    assert "144 features" in warning.render()
+
+
+def test_linear_on_features_or_a_sequence_does_not_warn() -> None:
+    assert not lint(archc.network("input: [3, 8, 8]\nlayers:\n  - conv(4, 3)\n  - flatten\n"
+                                  "  - linear(10)\n"))
+    assert not lint(archc.network("input: [16, 32]\nlayers:\n  - linear(8)\n  - relu\n"
+                                  "  - linear(4)\n"))

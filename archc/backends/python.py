@@ -69,6 +69,16 @@ def _literal_text(code: str) -> Any:
         return None
 
 
+def same(a: Any, b: Any) -> bool:
+    """Equal values of one type: True is not the channel count 1, nor 1.0 the integer 1
+    (Python's == says they are, and a literal written for one would stand for the other)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
 def camel(name: str) -> str:
     parts = re.split(r"[^A-Za-z0-9]+", name)
     text = "".join(p[:1].upper() + p[1:] for p in parts if p)
@@ -291,8 +301,7 @@ class Generator:
             defaults = instance.defaults
             skipped = False
             for i, (param, value) in enumerate(instance.call):
-                if param in defaults and defaults[param] == value and type(
-                        defaults[param]) is type(value):
+                if param in defaults and same(defaults[param], value):
                     skipped = True
                     continue
                 template.text(", " if i else "")
@@ -359,7 +368,7 @@ class Generator:
         known: tuple[str, frozenset[str]] | None = None
         if inferred:
             source = self.network.node(node.inputs[0]).shape
-            if len(source) > 1 and source[1] == value:
+            if len(source) > 1 and same(source[1], value):
                 known = self.channels.get(node.inputs[0])
         elif attr in node.sources:
             known = pure_expression(node.sources[attr], self.params,
@@ -389,7 +398,7 @@ class Generator:
                 sources = self.network.modules[inside].sources
                 candidates = [(name, e) for name, e in sources.items()]
                 for name, expr in candidates:
-                    if self.network.modules[inside].args.get(name) == channels:
+                    if same(self.network.modules[inside].args.get(name), channels):
                         known = pure_expression(expr, self.params, None, self.network.params)
                         if known:
                             self.channels[node_id] = known
@@ -397,7 +406,7 @@ class Generator:
                 continue
             incoming = self.channels.get(node.inputs[0]) if len(node.inputs) == 1 else None
             for attr, expr in node.sources.items():
-                if node.attrs.get(attr) == channels:
+                if same(node.attrs.get(attr), channels):
                     known = pure_expression(expr, self.params, incoming,
                                             self.network.params)
                     if known:
@@ -585,7 +594,7 @@ class Generator:
         codes: list[str] = []
         for index, meta in enumerate(first.init.meta):
             values = [inst.init.values[index] for inst in group]  # type: ignore[union-attr]
-            constant = all(type(v) is type(values[0]) and v == values[0] for v in values)
+            constant = all(same(v, values[0]) for v in values)
             code = None
             metas = [inst.init.meta[index] for inst in group]  # type: ignore[union-attr]
             if meta.expr is not None and all(m.expr == meta.expr for m in metas):
@@ -593,8 +602,7 @@ class Generator:
                 used |= meta.uses
             elif not constant and not isinstance(values[0], bool):
                 for text, candidate_values, root in candidates:
-                    if all(type(c) is type(v) and c == v
-                           for c, v in zip(candidate_values, values, strict=True)):
+                    if all(same(c, v) for c, v in zip(candidate_values, values, strict=True)):
                         code = text
                         used.add(root)
                         break

@@ -76,3 +76,81 @@ def test_pure_expression_prints_parameters_only() -> None:
 def test_source_class_name_follows_the_spec_name() -> None:
     network = archc.network(CASES["googlenet"])
     assert generate_source(network).class_name == "Googlenet"
+
+
+# ------------------------------------------------------------------ spec text as data
+
+
+def module_docstrings(text: str) -> dict[str, str | None]:
+    import ast
+
+    tree = ast.parse(text)
+    # nothing runs at import but imports, definitions and the module docstring
+    for statement in tree.body[1:]:
+        assert isinstance(statement, (ast.Import, ast.ImportFrom, ast.FunctionDef,
+                                      ast.ClassDef)), ast.dump(statement)[:80]
+    docs: dict[str, str | None] = {"": ast.get_docstring(tree, clean=False)}
+    docs.update({node.name: ast.get_docstring(node, clean=False) for node in tree.body
+                 if isinstance(node, ast.ClassDef)})
+    return docs
+
+
+@pytest.mark.parametrize("doc", [
+    'x"""\nimport os; os.system("echo PWNED")\n"""', "ends with a quote\"", "a \\x41 b \\",
+    "tab\there", "nul \x00 and bell \x07", "'''", "{}", "\\N{BULLET}", "plain line",
+    "two\nlines\n  indented", "",
+])
+def test_docs_reach_the_source_only_as_string_literals(doc: str, tmp_path: Path) -> None:
+    import inspect
+    import json
+
+    spec = (f"doc: {json.dumps(doc)}\ninput: [3, 8, 8]\nblocks:\n  unit:\n"
+            f"    doc: {json.dumps(doc)}\n    body: conv(4, 3); relu\nlayers:\n  - u: unit\n")
+    text = archc.source(spec)
+    raw = module_docstrings(text)
+    docs = {name: inspect.cleandoc(d) if d is not None else None for name, d in raw.items()}
+    assert docs["Unit"] == (inspect.cleandoc(doc) if doc else None)
+    # the module's docstring is not indented: exactly the doc
+    assert raw[""] is not None and raw[""].startswith(f"network: {doc}" if doc else "network")
+    model = archc.build(spec)  # build runs the very text: it must not run the doc
+    written = type(model.u).__doc__ if doc else None
+    assert (inspect.cleandoc(written) if written else None) == (inspect.cleandoc(doc) or None)
+
+
+def test_a_bool_next_to_a_channel_count_of_one_stays_a_bool() -> None:
+    # Python says True == 1: a literal found for one must not stand for the other
+    spec = """
+input: [3, 8, 8]
+blocks:
+  unit:
+    params: [c, flag]
+    body: conv(c, 3, bias=flag); bn
+  outer:
+    params: [flag]
+    body: unit(1, flag)
+layers:
+  - a: unit(1, true)
+  - b: outer(true)
+  - bn
+"""
+    text = archc.source(spec)
+    assert "BatchNorm2d(True)" not in text and "BatchNorm2d(flag)" not in text
+    import torch
+
+    model = archc.build(spec)
+    assert model[2].num_features == 1 if isinstance(model, torch.nn.Sequential) else True
+    assert all(m.num_features == 1 for m in model.modules()
+               if isinstance(m, torch.nn.BatchNorm2d))
+
+
+@pytest.mark.parametrize(("value", "code"), [
+    ("1e999", "float('inf')"), ("-1e999", "-float('inf')"),
+])
+def test_infinite_values_are_written_as_python_reads_them(value: str, code: str) -> None:
+    import torch
+
+    text = archc.source(f"input: [4]\nlayers:\n  - leaky_relu({value})\n")
+    assert code in text
+    model = archc.build(f"input: [4]\nlayers:\n  - leaky_relu({value})\n")
+    slope = next(m for m in model.modules() if isinstance(m, torch.nn.LeakyReLU)).negative_slope
+    assert slope == float(value)
