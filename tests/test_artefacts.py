@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -217,3 +219,70 @@ def test_a_pickled_model_is_refused_without_unpickling(tmp_path: Path) -> None:
         archc.build(SPEC, weights=path)
     assert "cannot read the checkpoint" in caught.value.message
     assert any("weights_only=True" in note for note in caught.value.notes)
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".pt2", ".onnx"])
+def test_artefacts_are_byte_reproducible_across_processes(tmp_path: Path, suffix: str) -> None:
+    """Same spec, params and seed → the same bytes, from two processes with different string
+    hashes, written under different names (torch once named the zip's folder after the
+    temporary file, and scripted the constants in hash order)."""
+    if suffix == ".onnx":
+        pytest.importorskip("onnx")
+        pytest.importorskip("onnxscript")
+    spec = ROOT / "specs" / "googlenet.yaml"  # many modules, so many constants to order
+    digests = []
+    for run_number, hash_seed in enumerate(("1", "2")):
+        folder = tmp_path / f"run{run_number}"
+        folder.mkdir()
+        target = folder / f"model{run_number}{suffix}"
+        result = subprocess.run(
+            [sys.executable, "-m", "archc", "compile", str(spec), "-o", str(target), "-p",
+             "num_classes=7", "--init", "seed=5"],
+            cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": hash_seed}, capture_output=True,
+            text=True, timeout=300, check=False)
+        assert result.returncode == 0, result.stderr
+        digests.append(hashlib.sha256(target.read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
+
+
+def test_example_inputs_are_fixed_and_leave_the_random_state_alone() -> None:
+    from archc.backends.artefacts import example_inputs
+
+    network = archc.network(MULTI_IO)
+    state = torch.random.get_rng_state()
+    first, second = example_inputs(network), example_inputs(network)
+    assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
+    assert torch.equal(torch.random.get_rng_state(), state)
+
+
+MODULE_ENTRY = "input: [4]\nlayers:\n  - module: [linear(3), relu, linear(2)]\n"
+
+
+def test_a_network_whose_entry_is_named_module_loads_its_own_checkpoint(tmp_path: Path) -> None:
+    weights = archc.build(MODULE_ENTRY, seed=1).state_dict()
+    assert all(k.startswith("module.") for k in weights)  # what once looked like DDP's prefix
+    path = tmp_path / "own.pth"
+    torch.save(weights, path)
+    loaded = archc.build(MODULE_ENTRY, weights=path).state_dict()
+    assert all(torch.equal(loaded[k], weights[k]) for k in weights)
+    spec = tmp_path / "net.yaml"
+    spec.write_text(MODULE_ENTRY)
+    code, _, err = run("compile", str(spec), "-o", str(tmp_path / "m.pt2"), "--weights",
+                       str(path))
+    assert code == 0, err
+    assert "removed the 'module.' prefix" not in err
+    # the same network trained under DDP: module.module.… loses one prefix
+    ddp = tmp_path / "ddp.pth"
+    torch.save({f"module.{k}": v for k, v in weights.items()}, ddp)
+    loaded = archc.build(MODULE_ENTRY, weights=ddp).state_dict()
+    assert all(torch.equal(loaded[k], weights[k]) for k in weights)
+    code, _, err = run("compile", str(spec), "-o", str(tmp_path / "m.pt"), "--weights", str(ddp))
+    assert code == 0 and "removed the 'module.' prefix" in err
+
+
+def test_a_checkpoint_that_fits_neither_way_reports_the_models_names(tmp_path: Path) -> None:
+    path = tmp_path / "other.pth"
+    torch.save({"module.other.weight": torch.zeros(1)}, path)
+    with pytest.raises(archc.ArchcError) as caught:
+        archc.build(SPEC, weights=path)
+    assert "unexpected in the checkpoint: other.weight" in caught.value.render()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 import warnings
@@ -135,3 +137,143 @@ def test_python_dash_m_runs(root: Path) -> None:
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert "ok  specs/vgg.yaml" in result.stdout
+
+
+# ------------------------------------------------------------------ no data lost
+
+
+@pytest.mark.parametrize("name", ["nosuchfile.yaml", "nosuchfile", "no/such/dir.arch"])
+def test_a_missing_spec_is_no_such_spec_file(name: str) -> None:
+    for command in (["check"], ["shapes"], ["compile"], ["draw"], ["convert", "--to", "arch"]):
+        code, _, err = run(*command, name)
+        assert code == 1, (command, err)
+        assert f"no such spec file: {name}" in err and "Traceback" not in err
+
+
+def _checkpoint(folder: Path, suffix: str) -> Path:
+    import archc
+
+    path = folder / f"ckpt{suffix}"  # checkpoints are often named .pt, like TorchScript files
+    torch.save(archc.build(Path(VGG), seed=0).state_dict(), path)
+    return path
+
+
+def _spellings(folder: Path, path: Path) -> dict[str, Path]:
+    """The same file named in other ways: relative, with `..`, a symlink, a hard link."""
+    (folder / "sub").mkdir(exist_ok=True)
+    link = folder / f"link{path.suffix}"
+    link.symlink_to(path)
+    hard = folder / f"hard{path.suffix}"
+    hard.hardlink_to(path)
+    return {"same": path, "dotdot": folder / "sub" / ".." / path.name, "symlink": link,
+            "hardlink": hard, "relative": Path(os.path.relpath(path))}
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".pt2", ".onnx", ".py"])
+def test_compile_never_writes_over_its_weights(tmp_path: Path, suffix: str) -> None:
+    weights = _checkpoint(tmp_path, suffix)
+    before = weights.read_bytes()
+    spellings = _spellings(tmp_path, weights)
+    for how, output in spellings.items():
+        code, _, err = run("compile", VGG, "-o", str(output), "--weights", str(weights))
+        assert code == 1, (how, err)
+        assert "refusing to overwrite the input" in err, (how, err)
+        assert weights.read_bytes() == before, how
+    # and the other way round: the checkpoint named through a link, -o the file itself
+    code, _, err = run("compile", VGG, "-o", str(weights), "--weights",
+                       str(spellings["symlink"]))
+    assert code == 1 and "refusing to overwrite" in err
+    assert weights.read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if ".archc-tmp-" in p.name]
+    target = tmp_path / "model.pt"  # a distinct output still works with the same checkpoint
+    assert run("compile", VGG, "-o", str(target), "--weights", str(weights))[0] == 0
+
+
+def test_compile_draw_and_convert_never_write_over_their_spec(tmp_path: Path) -> None:
+    spec = tmp_path / "net.yaml"
+    spec.write_text(Path(VGG).read_text())
+    before = spec.read_bytes()
+    link = tmp_path / "link.pt"
+    link.symlink_to(spec)
+    hard = tmp_path / "hard.dot"
+    hard.hardlink_to(spec)
+    for args in (["compile", str(spec), "-o", str(link)],
+                 ["compile", str(link), "-o", str(spec)],
+                 ["draw", str(spec), "-o", str(hard)],
+                 ["convert", str(spec), "-o", str(tmp_path / "sub" / ".." / "net.yaml")]):
+        (tmp_path / "sub").mkdir(exist_ok=True)
+        code, _, err = run(*args)
+        assert code in (1, 2) and "overwrite" in err, (args, err)
+        assert spec.read_bytes() == before, args
+    hard_arch = tmp_path / "hard.arch"
+    hard_arch.hardlink_to(spec)
+    code, _, err = run("convert", str(spec), "-o", str(hard_arch))
+    assert code in (1, 2) and "overwrite" in err and spec.read_bytes() == before
+
+
+UNFORMATTED = "input:   [4]\nlayers:\n  -   linear(3)   # hidden\n  - relu\n"
+
+
+@pytest.fixture
+def messy(tmp_path: Path) -> Path:
+    path = tmp_path / "messy.yaml"
+    path.write_text(UNFORMATTED)
+    return path
+
+
+@pytest.mark.parametrize("flags", [["--diff"], ["--check"], ["--check", "--diff"]])
+def test_fmt_check_and_diff_never_write(messy: Path, flags: list[str]) -> None:
+    info = messy.stat()
+    code, out, err = run("fmt", *flags, str(messy))
+    assert code == 1, err
+    assert messy.read_text() == UNFORMATTED and messy.stat().st_mtime_ns == info.st_mtime_ns
+    assert ("--- " in out and "+++ " in out) == ("--diff" in flags)
+    assert ("would reformat" in out) == ("--check" in flags)
+    assert "reformatted" not in out
+    assert [p.name for p in messy.parent.iterdir()] == ["messy.yaml"]
+    assert run("fmt", str(messy))[0] == 0  # formatted, the same flags find nothing to change
+    assert run("fmt", *flags, str(messy)) == (0, "", "")
+
+
+def test_fmt_keeps_the_mode_and_writes_through_a_symlink(messy: Path) -> None:
+    messy.chmod(0o600)
+    link = messy.parent / "link.yaml"
+    link.symlink_to(messy)
+    code, out, err = run("fmt", str(link))
+    assert code == 0, err and "reformatted" in out
+    assert link.is_symlink() and os.readlink(link) == str(messy)
+    assert stat.S_IMODE(messy.stat().st_mode) == 0o600
+    assert messy.read_text() != UNFORMATTED and "# hidden" in messy.read_text()
+    assert sorted(p.name for p in messy.parent.iterdir()) == ["link.yaml", "messy.yaml"]
+
+
+def test_fmt_refuses_a_formatting_that_does_not_read_back(messy: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    import archc.cli
+
+    printed = archc.cli._print_spec
+
+    def wrong(spec: object, spelling: str) -> str:  # a printer bug that changes the model
+        return printed(spec, spelling).replace("linear(3)", "linear(5)")
+
+    monkeypatch.setattr(archc.cli, "_print_spec", wrong)
+    code, out, err = run("fmt", str(messy))
+    assert code == 1 and "would not read back as the same spec" in err
+    assert "Traceback" not in err and "reformatted" not in out
+    assert messy.read_text() == UNFORMATTED
+
+    def broken(spec: object, spelling: str) -> str:  # one that writes what does not parse
+        return printed(spec, spelling) + "layers: [\n"
+
+    monkeypatch.setattr(archc.cli, "_print_spec", broken)
+    code, _, err = run("fmt", str(messy))
+    assert code == 1 and "would not read back" in err and messy.read_text() == UNFORMATTED
+
+
+def test_fmt_of_a_fifo_does_not_block(tmp_path: Path, root: Path) -> None:
+    fifo = tmp_path / "pipe.arch"
+    os.mkfifo(fifo)
+    result = subprocess.run([sys.executable, "-m", "archc", "fmt", "--check", str(fifo)],
+                            cwd=root, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 1 and "not a regular file" in result.stderr
