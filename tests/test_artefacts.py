@@ -286,3 +286,15 @@ def test_a_checkpoint_that_fits_neither_way_reports_the_models_names(tmp_path: P
     with pytest.raises(archc.ArchcError) as caught:
         archc.build(SPEC, weights=path)
     assert "unexpected in the checkpoint: other.weight" in caught.value.render()
+
+
+def test_onnx_past_two_gigabytes_is_refused_before_writing(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxscript")
+    from archc.backends import artefacts
+
+    monkeypatch.setattr(artefacts, "ONNX_LIMIT", 1000)  # lenet's weights are 240 kB
+    code, _, err = run("compile", str(SPEC), "-o", str(tmp_path / "m.onnx"))
+    assert code == 1 and "a single ONNX file holds less than 2 GiB" in err and "pt2" in err
+    assert list(tmp_path.iterdir()) == []

@@ -138,6 +138,9 @@ def extra_files(network: Network) -> dict[str, str]:
     return {"archc.json": json.dumps(metadata(network), sort_keys=True, default=str)}
 
 
+ONNX_LIMIT = 2**31 - 2**24  # protobuf's 2 GiB, less room for the graph itself
+
+
 def write_onnx(module: torch.nn.Module, network: Network, path: Path) -> None:
     """ONNX through torch.onnx's dynamo exporter, with a dynamic batch dimension, the spec's
     input and output names, and the metadata as the model's `archc.json` property."""
@@ -149,6 +152,13 @@ def write_onnx(module: torch.nn.Module, network: Network, path: Path) -> None:
     except ImportError:
         raise ArchcError("writing ONNX needs the onnx extra: pip install 'archc[onnx]'",
                          notes=["it installs onnx, onnxscript and onnxruntime"]) from None
+    size = sum(t.numel() * t.element_size() for t in module.state_dict().values())
+    if size >= ONNX_LIMIT:
+        # past 2 GB torch.onnx writes the weights to a second file named after the temporary
+        # one, which the rename would leave behind and the model would point to
+        raise ArchcError(f"the weights of {network.name} take {size / 2**30:.1f} GiB; a single "
+                         "ONNX file holds less than 2 GiB", notes=["use -o NAME.pt2 "
+                                                                   "(torch.export) instead"])
     batch = torch.export.Dim("batch", min=1, max=1 << 16)
     inputs = example_inputs(network)
     shapes = tuple({0: batch} for _ in inputs)
@@ -160,7 +170,7 @@ def write_onnx(module: torch.nn.Module, network: Network, path: Path) -> None:
         )
     assert program is not None
     program.model.metadata_props.update(extra_files(network))
-    atomic_write(path, lambda target: program.save(str(target)))
+    atomic_write(path, lambda target: program.save(str(target), external_data=False))
 
 
 def _checkpoint(path: Path) -> dict[str, Any]:
