@@ -53,13 +53,22 @@ bench: $(STAMP)
 	$(PYTHON) -m pip install -q --no-deps torchinfo==1.8.0
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
-# the long hardening profiles (not part of make test): 100,000 mutated specs over two
-# processes, and the registry-wide shape property at 10,000 examples
+# the long hardening profiles (not part of make test), two processes at a time: 20,000 mutated
+# and generated specs through check (guarded) and, on a sample of the accepted ones, source,
+# ast, exec and build; the soundness property on 10,000 generated specs through compile (.py;
+# .pt and .pt2 on samples), build and forward, with counts per outcome class; and the
+# registry-wide shape property at 10,000 examples
 fuzz: $(STAMP)
-	ARCHC_FUZZ_BUDGET=2 $(PYTHON) -m tests.test_fuzz 50000 1 & first=$$!; \
-	ARCHC_FUZZ_BUDGET=2 $(PYTHON) -m tests.test_fuzz 50000 2 && wait $$first
+	@status=0; \
+	ARCHC_FUZZ_BUDGET=2 $(PYTHON) -m tests.test_fuzz 10000 1 & first=$$!; \
+	ARCHC_FUZZ_BUDGET=2 $(PYTHON) -m tests.test_fuzz 10000 2 || status=1; \
+	wait $$first || status=1; \
+	ARCHC_FUZZ_BUDGET=2 $(PYTHON) -m tests.test_soundness 5000 1 & first=$$!; \
+	ARCHC_FUZZ_BUDGET=2 $(PYTHON) -m tests.test_soundness 5000 2 || status=1; \
+	wait $$first || status=1; \
 	ARCHC_PROPERTY_EXAMPLES=10000 $(PYTHON) -m pytest tests/ops/test_ops.py -q \
-		-k test_any_arguments_give_archc_error_or_agree
+		-k test_any_arguments_give_archc_error_or_agree || status=1; \
+	exit $$status
 
 docs: $(STAMP)
 	$(PYTHON) -m archc.docsgen .

@@ -20,6 +20,7 @@ Expectations (one `# expect:` line, shell-quoted words):
   asks.
 - `diagnose line=4 word=branch` — an error or a warning at that line holding the words.
 
+Every file also goes through `archc convert` (to the other spelling) and `archc fmt --check`.
 Always: no traceback or "internal error", exit codes 0 or 1, no spec text run as code (the
 payloads set ARCHC_PWNED), and `check` within the time and memory bounds of tests/test_fuzz.py.
 """
@@ -164,6 +165,12 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any
         shutil.copyfile(path, spec)
         result: dict[str, Any] = {"folder": str(folder), "spec": str(spec)}
         result["check"] = guard.call({"argv": ["check", spec.name], "cwd": str(folder)})
+        if result["check"]["outcome"] == "cli":  # the other paths that read a spec
+            other = "yaml" if path.suffix == ".arch" else "arch"
+            result["convert"] = guard.call({"argv": ["convert", spec.name, "--to", other],
+                                            "cwd": str(folder)})
+            result["fmt"] = guard.call({"argv": ["fmt", "--check", spec.name],
+                                        "cwd": str(folder)})
         return path.name, result
 
     def lane(paths: list[Path]) -> list[tuple[str, dict[str, Any]]]:
@@ -240,7 +247,7 @@ def accept_problems(path: Path, expect: Expectation, folder: Path, py_reply: dic
     spec = archc.load(folder / path.name)
     if expect.doc is not None and spec.doc != expect.doc:
         problems.append(f"the doc reads {spec.doc!r}, the spec says {expect.doc!r}")
-    problems += doc_problems(tree, spec)
+    problems += doc_problems(tree, spec, archc.network(spec))
     if problems:
         return problems  # never run a module that holds more than definitions
     os.environ.pop(PWNED, None)
@@ -333,8 +340,9 @@ def test_hostile_input_ends_as_expected(path: Path, checked: dict[str, dict[str,
     result = checked[path.name]
     folder = Path(result["folder"])
     problems = cli_problems("check", result["check"])
-    if "py" in result:
-        problems += cli_problems("compile -o x.py", result["py"])
+    for step, key in (("compile -o x.py", "py"), ("convert", "convert"), ("fmt --check", "fmt")):
+        if key in result:
+            problems += cli_problems(step, result[key])
     if problems:
         pytest.fail(f"{path.name} ({expect.kind}):\n- " + "\n- ".join(problems))
     check, py = result["check"], result["py"]

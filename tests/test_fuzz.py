@@ -206,6 +206,7 @@ def generate(rng: random.Random, hostile: float = 0.1) -> ast.Spec:
     or a doc is taken from the hostile material instead (reserved and unicode names, inf, nan,
     huge numbers, bools, expensive expressions, docs with quotes and backslashes)."""
     ops = sorted(OPS)
+    layer_ops = [name for name in ops if OPS[name].arity == 1]  # merges take branches
     blocks: list[ast.BlockDef] = []
 
     def hostile_expr() -> ast.Expr:
@@ -253,17 +254,19 @@ def generate(rng: random.Random, hostile: float = 0.1) -> ast.Spec:
             args = tuple(ast.Argument(None, ast.Literal(rng.choice([2, 4, 8]), S), S)
                          for p in block.params if p.default is None)
             return ast.Call(block.name, args, S)
-        name = rng.choice(ops)
+        name = rng.choice(ops if rng.random() < 0.1 else layer_ops)
         op = OPS[name]
-        if rng.random() < 0.3:  # the old shape-blind positional arguments
+        if rng.random() < 0.15:  # the old shape-blind positional arguments
             args = tuple(ast.Argument(None, number(), S) for _ in range(rng.randrange(3)))
             return ast.Call(name, args, S)
         positional = [ast.Argument(None, value(a), S) for a in op.attrs
                       if a.required and not a.inferred]
         optional = [a for a in op.attrs if not a.required and not a.inferred
                     and a.name != "weight"]
-        keywords = [ast.Argument(a.name, value(a), S)
-                    for a in rng.sample(optional, k=min(len(optional), rng.randrange(3)))]
+        chosen = rng.sample(optional, k=min(len(optional), rng.randrange(3)))
+        if name == "upsample" and not any(a.name in ("size", "scale_factor") for a in chosen):
+            chosen.append(op.attr("scale_factor"))
+        keywords = [ast.Argument(a.name, value(a), S) for a in chosen]
         return ast.Call(name, tuple(positional + keywords), S)
 
     def name() -> str:
@@ -279,7 +282,8 @@ def generate(rng: random.Random, hostile: float = 0.1) -> ast.Spec:
             return ast.Sequence(tuple(entry(depth + 1) for _ in range(rng.randrange(1, 4))), S)
         if kind == 5:
             return ast.Merge(rng.choice(["concat", "add", "mul"]),
-                             tuple(entry(depth + 1) for _ in range(rng.randrange(1, 3))), (), S)
+                             tuple(entry(depth + 1) for _ in range(rng.choice([1, 2, 2, 3]))),
+                             (), S)
         if kind == 6:
             count: ast.Expr = (hostile_expr() if rng.random() < hostile
                                else ast.Literal(rng.randrange(4), S))
@@ -302,15 +306,37 @@ def generate(rng: random.Random, hostile: float = 0.1) -> ast.Spec:
         else:
             body = entry(1)
         blocks.append(ast.BlockDef(f"b{index}", params, body, rng.random() < 0.2, doc(), S))
-    dims = tuple(ast.Literal(rng.choice([1, 3, 8, 16]), S) for _ in range(rng.randrange(1, 4)))
+    if rng.random() < 0.6:  # an image
+        sizes = [rng.choice([1, 3, 8]), rng.choice([8, 16]), rng.choice([8, 16])]
+    else:
+        sizes = [rng.choice([1, 3, 8, 16]) for _ in range(rng.randrange(1, 4))]
+    dims = tuple(ast.Literal(size, S) for size in sizes)
     body = ast.Sequence(tuple(entry(0) for _ in range(rng.randrange(1, 5))), S)
     return ast.Spec("generated", doc(), (), (ast.InputDecl("x", dims, S),), tuple(blocks), body,
                     (), S)
 
 
+class PrinterFailure(AssertionError):
+    """archc's own printer (what `archc convert` and `archc fmt` write) failed on a spec."""
+
+
 def printed(spec: ast.Spec, rng: random.Random) -> tuple[str, str]:
-    """A generated spec in one of the two spellings: (file name, text)."""
-    return rng.choice([("generated.arch", print_text(spec)), ("generated.yaml", print_yaml(spec))])
+    """A generated spec in one of the two spellings: (file name, text). The printers are
+    archc's (convert, fmt): a crash is a failure, reported with the other spelling if that
+    one prints."""
+    spelling = rng.choice(["arch", "yaml"])
+    printers = {"arch": print_text, "yaml": print_yaml}
+    try:
+        return f"generated.{spelling}", printers[spelling](spec)
+    except Exception as error:  # noqa: BLE001
+        other = "yaml" if spelling == "arch" else "arch"
+        try:
+            shown = printers[other](spec)
+        except Exception:  # noqa: BLE001
+            shown = repr(spec)
+        raise PrinterFailure(f"the {spelling} printer (archc convert/fmt) crashed: "
+                             f"{type(error).__name__}: {error}\n--- the spec ({other}):\n"
+                             f"{shown!r}") from None
 
 
 # ---------------------------------------------------------------- the guarded child
@@ -468,15 +494,19 @@ def docstrings(tree: pyast.Module) -> tuple[str | None, list[str]]:
     return pyast.get_docstring(tree, clean=False), [d for d in classes if d is not None]
 
 
-def doc_problems(tree: pyast.Module, spec: ast.Spec) -> list[str]:
+def doc_problems(tree: pyast.Module, spec: ast.Spec, network: Any = None) -> list[str]:
     """Every doc of the spec appears verbatim as a docstring: the network's inside the module
-    docstring, each block's as its class docstring exactly."""
+    docstring, each instantiated block's as its class docstring exactly."""
+    used = None if network is None else {m.block for m in network.modules.values()
+                                          if m.kind == "block"}
     problems = []
     module_doc, class_docs = docstrings(tree)
     if spec.doc and (module_doc is None or spec.doc not in module_doc):
         problems.append(f"the network doc {spec.doc!r} is not verbatim in the module docstring "
                         f"{module_doc!r}")
     for block in spec.blocks:
+        if used is not None and block.name not in used:
+            continue
         if block.doc and not block.inline and block.doc not in class_docs:
             problems.append(f"the doc of block {block.name!r}, {block.doc!r}, is no class "
                             f"docstring (found {class_docs!r})")
@@ -526,7 +556,7 @@ def whole_path(text: str, name: str) -> list[str]:
         except SyntaxError as error:
             return [f"the generated source does not parse: {error}"]
         problems += module_body_problems(tree)
-        problems += doc_problems(tree, spec)
+        problems += doc_problems(tree, spec, network)
         if problems:
             return problems  # never run source that holds more than definitions
         executed = execute_source(source)()
@@ -583,7 +613,14 @@ def run(inputs: int, seed: int, guard: Guard | None = None,
     try:
         for index in range(inputs):
             if index % 4 == 3:  # every fourth input is generated, in one of the two spellings
-                name, text = printed(generate(rng, hostile=0.15), rng)
+                try:
+                    name, text = printed(generate(rng, hostile=0.15), rng)
+                except PrinterFailure as failure:
+                    if not keep_going:
+                        raise
+                    counts["FAILED"] = counts.get("FAILED", 0) + 1
+                    print(f"FAILURE {failure}\n", flush=True)
+                    continue
             else:
                 name, text = rng.choice(texts)
             for _ in range(rng.randrange(0 if index % 4 == 3 else 1, 4)):
