@@ -17,7 +17,15 @@ from typing import Any
 import click
 
 from archc import api
-from archc.elaborate import MAX_DEPTH, MAX_NODES, Evaluator, Limits
+from archc.elaborate import (
+    MAX_DEPTH,
+    MAX_ELEMENTS,
+    MAX_NODES,
+    MAX_PARAMS,
+    MAX_STEPS,
+    Evaluator,
+    Limits,
+)
 from archc.errors import ArchcError
 from archc.files import Terminated, check_output, install_signal_handlers, read_spec
 from archc.frontend.expressions import parse_expression
@@ -102,19 +110,29 @@ input_option = click.option("--input", "inputs", multiple=True, metavar="[NAME=]
               help="Refuse networks that elaborate to more nodes than this.")
 @click.option("--max-depth", type=click.IntRange(min=1), default=MAX_DEPTH, show_default=True,
               help="Refuse blocks nested deeper than this.")
+@click.option("--max-steps", type=click.IntRange(min=1), default=MAX_STEPS, show_default=True,
+              help="Refuse specs whose elaboration takes more steps (entries, repeat "
+                   "iterations, expression steps) than this.")
+@click.option("--max-params", type=click.IntRange(min=1), default=MAX_PARAMS,
+              show_default=True, help="Refuse networks with more parameters and buffers.")
+@click.option("--max-elements", type=click.IntRange(min=1), default=MAX_ELEMENTS,
+              show_default=True, help="Refuse tensors with more elements per sample.")
 @click.pass_context
-def main(context: click.Context, max_nodes: int, max_depth: int) -> None:
+def main(context: click.Context, max_nodes: int, max_depth: int, max_steps: int,
+         max_params: int, max_elements: int) -> None:
     """archc: an architecture compiler for PyTorch.
 
     Write a network as a short spec (YAML or the .arch text form); archc checks every shape
     statically, before anything runs, and compiles it to TorchScript, torch.export, readable
     PyTorch source or a diagram.
     """
-    context.obj = Limits(max_nodes=max_nodes, max_depth=max_depth)
+    context.obj = Limits(max_nodes=max_nodes, max_depth=max_depth, max_steps=max_steps,
+                         max_params=max_params, max_elements=max_elements)
 
 
 def _limits() -> Limits:
-    """The limits given to the `archc` command (--max-nodes, --max-depth)."""
+    """The limits given to the `archc` command (--max-nodes, --max-depth, --max-steps,
+    --max-params, --max-elements)."""
     limits = click.get_current_context().find_root().obj
     return limits if isinstance(limits, Limits) else Limits()
 

@@ -277,3 +277,13 @@ def test_fmt_of_a_fifo_does_not_block(tmp_path: Path, root: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "archc", "fmt", "--check", str(fifo)],
                             cwd=root, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 1 and "not a regular file" in result.stderr
+
+
+@pytest.mark.parametrize("option, word", [("--max-params", "parameters"),
+                                          ("--max-elements", "elements"),
+                                          ("--max-steps", "steps")])
+def test_every_limit_can_be_set_on_the_command_line(option: str, word: str) -> None:
+    assert run(option, "1000000000", "check", VGG)[0] == 0
+    code, _, err = run(option, "10", "check", VGG)
+    assert code == 1 and word in err and "Traceback" not in err
+    assert run(option, "0", "check", VGG)[0] == 2
