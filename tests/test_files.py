@@ -208,8 +208,8 @@ def test_a_signal_during_a_long_compile_removes_the_temporary(tmp_path: Path,
     assert TEMP_NAME.match(name) and name.startswith(".vgg16.pt.archc-tmp-")
     process.send_signal(signum)
     _, err = process.communicate(timeout=HANG)
-    if process.returncode == 0:  # the write finished before the signal arrived: rare
-        assert target.exists() and temporaries(tmp_path) == []
+    if target.exists():  # the write finished before the signal arrived: rare
+        assert temporaries(tmp_path) == []
         return
     assert process.returncode == 128 + signum, err
     assert b"Traceback" not in err
