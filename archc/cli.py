@@ -1,8 +1,10 @@
-"""The command line: archc shapes | compile | check.
+"""The command line: archc shapes | compile | check | convert | fmt | ops | draw.
 
-Input: argv. Output: tables, JSON, artefacts and diagnostics. Every ArchcError is rendered
-with its source line and caret on stderr (exit 1); usage errors exit 2; no traceback reaches
-the user.
+Input: argv; a SPEC argument is always a path (a regular file). Output: tables, JSON,
+artefacts and diagnostics. Every ArchcError is rendered with its source line and caret on
+stderr (exit 1); usage errors exit 2; SIGINT, SIGTERM and SIGHUP remove any temporary file and
+exit 128 + the signal's number; no traceback reaches the user. No output is ever written over
+an input (the spec, --weights), however the two are spelt.
 """
 
 from __future__ import annotations
