@@ -8,7 +8,7 @@ Expectations (one `# expect:` line, shell-quoted words):
   (`line=4|5`: either), and whose message (not the echoed source line) holds each `word=`
   (`word=a|b`: either); `archc compile -o x.py` exits 1 and writes nothing.
 - `accept shape=[N,4,6,6] keys=conv.weight,conv.bias` — check exits 0; compile to .py, .pt and
-  .pt2 (the .pt2 on every third file unless ARCHC_ADVERSARIAL_FULL=1) and `archc.build`
+  .pt2 (the .pt2 on every sixth file unless ARCHC_ADVERSARIAL_FULL=1) and `archc.build`
   succeed; the .py parses, holds only imports, functions, classes and the docstring at module
   level, and carries every doc verbatim as a docstring (`# expect-doc: "json"` gives the doc
   when the frontend's reading is itself under test); executed in a fresh namespace it gives the
@@ -272,7 +272,7 @@ def accept_problems(path: Path, expect: Expectation, folder: Path, py_reply: dic
         if got != want:
             problems.append(f"forward gives {got}, the static shapes say {want}")
         inputs = [torch.randn(2, *network.node(i).shape[1:]) for i in network.inputs.values()]
-        formats = ["pt", "pt2"] if FULL or index % 3 == 0 else ["pt"]
+        formats = ["pt", "pt2"] if FULL or index % 6 == 0 else ["pt"]
         for suffix in formats:
             target = folder / f"x.{suffix}"
             result = invoke("compile", str(folder / path.name), "-o", str(target))

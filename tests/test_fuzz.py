@@ -450,6 +450,8 @@ def worker() -> None:  # pragma: no cover - runs in the child
         request = json.loads(line)
         start = time.perf_counter()
         try:
+            if "sleep" in request:  # tests of the guard itself
+                time.sleep(request["sleep"])
             reply = _serve_cli(request) if "argv" in request else _serve_network(request)
         except BaseException as error:  # noqa: BLE001
             reply = {"outcome": "internal", "detail": f"{type(error).__name__}: {error}"[:2000]}
@@ -659,12 +661,16 @@ def test_the_corpus_itself_is_valid() -> None:
         archc.network(parse(text, name))
 
 
-def test_the_guard_bounds_time_and_reports_hangs_and_code() -> None:
-    """The guard itself: a plain spec is accepted, and its answers carry outcome and timing."""
-    with Guard() as guard:
+def test_the_guard_answers_kills_hangs_and_restarts() -> None:
+    """The guard itself: a plain spec is accepted, a hang is killed within the bound and
+    reported, and the next request gets a fresh child."""
+    with Guard(timeout=1.0) as guard:
         reply = guard.call({"text": "input: [4]\nlayers:\n  - linear(2)\n", "name": "a.yaml"})
         assert reply["outcome"] == "accepted" and reply["shapes"] == [[None, 2]]
         assert not reply["pwned"]
+        assert guard.call({"sleep": 30})["outcome"] == "hang"
+        reply = guard.call({"text": "input: [4]\nlayers:\n  - rellu\n", "name": "a.yaml"})
+        assert reply["outcome"] == "error" and reply["line"] == 3 and reply["located"]
 
 
 if __name__ == "__main__":  # `make fuzz`: python -m tests.test_fuzz [inputs] [seed]

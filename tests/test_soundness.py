@@ -106,6 +106,8 @@ def profile(count: int, seed: int, pt_every: int = PT_EVERY, pt2_every: int = PT
             except PrinterFailure as failure:
                 counts["FAILED: printer crash"] += 1
                 failures.append(f"spec {index} of seed {seed}: {failure}")
+                if echo:
+                    print(f"FAILURE {failures[-1]}\n", flush=True)
                 continue
             reply = guard.call({"text": text, "name": name})
             failure = judge(reply, text)
@@ -131,7 +133,7 @@ def profile(count: int, seed: int, pt_every: int = PT_EVERY, pt2_every: int = PT
                     counts["accepted: compiled (.py" + "".join(f", .{f}" for f in formats)
                            + "), built, forward shapes equal"] += 1
                     continue
-            label = problems[0].split("\n")[0]
+            label = problems[0].replace("\\n", " ").split("\n")[0]
             counts[f"FAILED: {kind(label)}"] += 1
             report = (f"spec {index} of seed {seed} ({name}):\n- " + "\n- ".join(problems)
                       + f"\n--- spec text:\n{text}")
