@@ -10,6 +10,7 @@ after it on its line.
 
 from __future__ import annotations
 
+import secrets
 import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -47,53 +48,116 @@ def quoted(text: str) -> str:
     return f'"{escaped}"'
 
 
+# text under construction: a string, or a tuple of ropes to concatenate (so that building a
+# deeply nested expression costs linear time, and flattening it needs no recursion)
+_Rope = str | tuple[Any, ...]
+
+
+def _flatten(rope: _Rope) -> str:
+    out: list[str] = []
+    stack: list[_Rope] = [rope]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+        else:
+            stack.extend(reversed(item))
+    return "".join(out)
+
+
+def _join(separator: str, ropes: Sequence[_Rope]) -> _Rope:
+    parts: list[_Rope] = []
+    for index, rope in enumerate(ropes):
+        if index:
+            parts.append(separator)
+        parts.append(rope)
+    return tuple(parts)
+
+
 def expression(expr: ast.Expr) -> str:
     """An expression as archc text, parenthesised only where the grammar needs it."""
-    return _expression(expr)[0]
+    return _flatten(_expression(expr)[0])
 
 
-def _wrap(expr: ast.Expr, minimum: int) -> str:
-    text, strength = _expression(expr)
-    return text if strength >= minimum else f"({text})"
+def _children(expr: ast.Expr) -> tuple[ast.Expr, ...]:
+    if isinstance(expr, ast.ListExpr):
+        return expr.items
+    if isinstance(expr, ast.Unary):
+        return (expr.operand,)
+    if isinstance(expr, ast.Binary):
+        return (expr.left, expr.right)
+    if isinstance(expr, ast.Conditional):
+        return (expr.body, expr.test, expr.orelse)
+    if isinstance(expr, ast.Index):
+        return (expr.value, expr.index)
+    if isinstance(expr, ast.Attribute):
+        return (expr.value,)
+    if isinstance(expr, ast.FunctionCall):
+        return expr.args
+    return ()
 
 
-def _expression(expr: ast.Expr) -> tuple[str, int]:
+def _expression(expr: ast.Expr) -> tuple[_Rope, int]:
+    """The text of `expr` and how strongly it binds, children first with an explicit stack:
+    a sum of 1,000 terms is a tree 1,000 levels deep, too deep to print by recursion."""
+    done: list[tuple[_Rope, int]] = []
+    todo: list[tuple[ast.Expr, bool]] = [(expr, False)]
+    while todo:
+        node, expanded = todo.pop()
+        children = _children(node)
+        if children and not expanded:
+            todo.append((node, True))
+            todo.extend((child, False) for child in reversed(children))
+            continue
+        results = done[len(done) - len(children):] if children else []
+        if children:
+            del done[len(done) - len(children):]
+        done.append(_combine(node, results))
+    return done[0]
+
+
+def _wrap(result: tuple[_Rope, int], minimum: int) -> _Rope:
+    text, strength = result
+    return text if strength >= minimum else ("(", text, ")")
+
+
+def _combine(expr: ast.Expr, kids: list[tuple[_Rope, int]]) -> tuple[_Rope, int]:
+    """One node's text from its children's (text, strength)."""
     if isinstance(expr, ast.Literal):
-        negative = isinstance(expr.value, (int, float)) and not isinstance(expr.value, bool) \
-            and expr.value < 0
         text = expr.raw if expr.raw is not None else literal_text(expr.value)
-        return text, _UNARY if negative else _ATOM
+        return text, _UNARY if text.startswith("-") else _ATOM  # -0.0 too
     if isinstance(expr, ast.Name):
         return expr.id, _ATOM
     if isinstance(expr, ast.InShape):
         return "in", _ATOM
     if isinstance(expr, ast.ListExpr):
-        return "[" + ", ".join(expression(i) for i in expr.items) + "]", _ATOM
+        return ("[", _join(", ", [k[0] for k in kids]), "]"), _ATOM
     if isinstance(expr, ast.Unary):
         if expr.op == "not":
-            return f"not {_wrap(expr.operand, _NOT)}", _NOT
-        return f"{expr.op}{_wrap(expr.operand, _UNARY)}", _UNARY
+            return ("not ", _wrap(kids[0], _NOT)), _NOT
+        return (expr.op, _wrap(kids[0], _UNARY)), _UNARY
     if isinstance(expr, ast.Binary):
         strength = _BINARY[expr.op]
         if expr.op == "**":
-            left, right = _wrap(expr.left, _POSTFIX), _wrap(expr.right, _UNARY)
+            left, right = _wrap(kids[0], _POSTFIX), _wrap(kids[1], _UNARY)
         elif strength == _COMPARE:
-            left, right = _wrap(expr.left, _SUM), _wrap(expr.right, _SUM)
+            left, right = _wrap(kids[0], _SUM), _wrap(kids[1], _SUM)
         else:
-            left, right = _wrap(expr.left, strength), _wrap(expr.right, strength + 1)
-        return f"{left} {expr.op} {right}", strength
+            left, right = _wrap(kids[0], strength), _wrap(kids[1], strength + 1)
+        return (left, f" {expr.op} ", right), strength
     if isinstance(expr, ast.Conditional):
-        body, test = _wrap(expr.body, _OR), _wrap(expr.test, _OR)
-        return f"{body} if {test} else {_wrap(expr.orelse, _TERNARY)}", _TERNARY
+        body, test, orelse = kids
+        return (_wrap(body, _OR), " if ", _wrap(test, _OR), " else ",
+                _wrap(orelse, _TERNARY)), _TERNARY
     if isinstance(expr, ast.Index):
-        return f"{_wrap(expr.value, _POSTFIX)}[{expression(expr.index)}]", _POSTFIX
+        return (_wrap(kids[0], _POSTFIX), "[", kids[1][0], "]"), _POSTFIX
     if isinstance(expr, ast.Attribute):
-        value = _wrap(expr.value, _POSTFIX)
-        if isinstance(expr.value, ast.Literal) and value[:1].isdigit():
-            value = f"({value})"  # 3.c would read as the number 3. and a name
-        return f"{value}.{expr.name}", _POSTFIX
+        value = _wrap(kids[0], _POSTFIX)
+        if isinstance(value, str) and value[:1].isdigit():
+            value = ("(", value, ")")  # 3.c would read as the number 3. and a name
+        return (value, ".", expr.name), _POSTFIX
     assert isinstance(expr, ast.FunctionCall)
-    return f"{expr.func}({', '.join(expression(a) for a in expr.args)})", _POSTFIX
+    return (expr.func, "(", _join(", ", [k[0] for k in kids]), ")"), _POSTFIX
 
 
 def arguments(args: Sequence[ast.Argument]) -> str:
@@ -130,6 +194,9 @@ class _Comments:
 
     def __init__(self, comments: Sequence[ast.Comment]) -> None:
         self.pending = sorted(comments, key=lambda c: (c.line, c.column))
+        # a marker no spec text can contain (strings and comments may hold any character,
+        # NUL included): random for each printing, and never part of the output
+        self.mark = f"\0{secrets.token_hex(8)}\0"
 
     def before(self, line: int) -> list[str]:
         out = []
@@ -138,11 +205,11 @@ class _Comments:
         return out
 
     def trailing(self, line: int) -> str:
-        """The comment at the end of `line`, as a suffix; `\0` marks where alignment padding
-        may go (resolved by `align`)."""
+        """The comment at the end of `line`, as a suffix; `self.mark` marks where alignment
+        padding may go (resolved by `align`)."""
         if self.pending and self.pending[0].line == line:
             comment = self.pending.pop(0)
-            return f"\0{comment.column}\0#{comment.text}"
+            return f"{self.mark}{comment.column}{self.mark}#{comment.text}"
         return ""
 
     def rest(self) -> list[str]:
@@ -151,12 +218,12 @@ class _Comments:
         return out
 
 
-def align(line: str) -> str:
+def align(line: str, mark: str) -> str:
     """Put a trailing comment at its source column when the code leaves room, else two spaces
     after the code."""
-    if "\0" not in line:
+    if mark not in line:
         return line
-    code, column, comment = line.split("\0", 2)
+    code, column, comment = line.split(mark, 2)
     code = code.rstrip()
     return code + " " * max(2, int(column) - 1 - len(code)) + comment
 
@@ -215,7 +282,7 @@ class TextPrinter(_Printer):
         for comment in self.comments.rest():
             self.emit(1, comment)
         self.emit(0, "}")
-        return "\n".join(align(line) for line in self.lines) + "\n"
+        return "\n".join(align(line, self.comments.mark) for line in self.lines) + "\n"
 
     @staticmethod
     def parameters(params: Sequence[ast.Param]) -> str:
@@ -303,17 +370,72 @@ def print_text(spec: ast.Spec) -> str:
 # ------------------------------------------------------------------ YAML
 
 
+# the loaders the YAML front end reads with: a scalar is written in a style only when both
+# read it back as exactly the text
+_LOADERS = tuple(dict.fromkeys((getattr(yaml, "CSafeLoader", yaml.SafeLoader), yaml.SafeLoader)))
+
+
+def _reads_back(document: str, expected: object) -> bool:
+    for loader in _LOADERS:
+        try:
+            if yaml.load(document, Loader=loader) != expected:
+                return False
+        except yaml.YAMLError:
+            return False
+    return True
+
+
 def yaml_scalar(text: str, flow: bool = False) -> str:
-    """`text` as a YAML string scalar: plain where YAML reads it back unchanged, else quoted."""
-    probe = f"[{text}]" if flow else f"k: {text}"
-    try:
-        loaded = yaml.safe_load(probe)
-        ok = loaded == ([text] if flow else {"k": text})
-    except yaml.YAMLError:
-        ok = False
-    if ok and text.strip() == text and text:
-        return text
-    return "'" + text.replace("'", "''") + "'"
+    """`text` as a one-line YAML string scalar that reads back exactly: plain where YAML
+    reads it unchanged, else single-quoted, else double-quoted with escapes (line breaks,
+    tabs, control and other characters YAML does not allow raw)."""
+    candidates = [text] if text and text.strip() == text else []
+    if "\n" not in text:
+        candidates.append("'" + text.replace("'", "''") + "'")
+    for candidate in candidates:
+        probe = f"[{candidate}]" if flow else f"k: {candidate}"
+        if _reads_back(probe, [text] if flow else {"k": text}):
+            return candidate
+    return double_quoted(text)
+
+
+_YAML_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r",
+                 "\0": "\\0"}
+
+
+def double_quoted(text: str) -> str:
+    """A YAML double-quoted scalar holding exactly `text`: everything that is not printable
+    ASCII or a printable non-ASCII character YAML allows raw is escaped."""
+    out = []
+    for char in text:
+        code = ord(char)
+        if char in _YAML_ESCAPES:
+            out.append(_YAML_ESCAPES[char])
+        elif 0x20 <= code < 0x7F or (0xA0 <= code <= 0xFFFD and code != 0xFEFF
+                                     and not 0xD800 <= code <= 0xDFFF
+                                     and char not in "\u2028\u2029") or code > 0xFFFF:
+            out.append(char)
+        elif code <= 0xFF:
+            out.append(f"\\x{code:02x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return '"' + "".join(out) + '"'
+
+
+def block_scalar(text: str) -> list[str] | None:
+    """`text` as a literal block scalar (`|`): the header, then the lines to indent by two
+    more than the key; None when no block scalar holds it exactly (then it is quoted)."""
+    if "\n" not in text or text.endswith("\n\n"):
+        return None  # |+ would also keep the blank lines printed after it
+    chomp = "" if text.endswith("\n") else "-"
+    lines = (text[:-1] if chomp == "" else text).split("\n")
+    first = next((line for line in lines if line.strip()), "")
+    indicator = "2" if first[:1] in (" ", "\t") else ""
+    header = f"|{indicator}{chomp}"
+    document = f"k: {header}\n" + "".join(f"  {line}\n" if line else "\n" for line in lines)
+    if not _reads_back(document, {"k": text}):
+        return None
+    return [header, *lines]
 
 
 def yaml_value(expr: ast.Expr, flow: bool = False) -> str:
@@ -390,7 +512,7 @@ class YamlPrinter(_Printer):
                 yaml_scalar(".".join(o.path), flow=True) for o in spec.outputs) + "]")
         for comment in self.comments.rest():
             self.emit(0, comment)
-        return "\n".join(align(line) for line in self.lines) + "\n"
+        return "\n".join(align(line, self.comments.mark) for line in self.lines) + "\n"
 
     @staticmethod
     def param_list(params: Sequence[ast.Param]) -> str:
@@ -399,16 +521,25 @@ class YamlPrinter(_Printer):
                                for p in params) + "]"
 
     def text_value(self, indent: int, key: str, text: str) -> None:
-        """A prose value: one line if it fits, else folded (>-) over several."""
-        scalar = yaml_scalar(text)
-        if len(" " * indent + key + scalar) + 2 <= WIDTH or "  " in text or "\n" in text \
-                or text != text.strip():
-            self.emit(indent, f"{key}: {scalar}")
+        """A prose value (a doc): one line if it fits, a literal block (|) if it has several
+        lines, else folded (>-) over several; always reading back exactly."""
+        block = block_scalar(text)
+        if block is not None:
+            self.emit(indent, f"{key}: {block[0]}")
+            for line in block[1:]:
+                self.emit(indent + 2, line)
             return
-        self.emit(indent, f"{key}: >-")
-        for line in textwrap.wrap(text, WIDTH - indent - 2, break_long_words=False,
-                                  break_on_hyphens=False):
-            self.emit(indent + 2, line)
+        scalar = yaml_scalar(text)
+        if len(" " * indent + key + scalar) + 2 > WIDTH and "\n" not in text:
+            wrapped = textwrap.wrap(text, WIDTH - indent - 2, break_long_words=False,
+                                    break_on_hyphens=False)
+            folded = "k: >-\n" + "".join(f"  {line}\n" for line in wrapped)
+            if _reads_back(folded, {"k": text}):
+                self.emit(indent, f"{key}: >-")
+                for line in wrapped:
+                    self.emit(indent + 2, line)
+                return
+        self.emit(indent, f"{key}: {scalar}")
 
     @staticmethod
     def dims(decl: ast.InputDecl) -> str:

@@ -3,25 +3,36 @@
 Input: the text of a `*.yaml` spec and its path. Output: an `ast.Spec`. YAML is read with the
 safe composer (no tags that build objects, no code), node by node so that every AST node keeps
 the line and column it came from; layer strings and expressions inside it are parsed by the
-lark grammar in `expressions.py`.
+lark grammar in `expressions.py`. Before anything is read, the node graph is checked without
+recursion: alias cycles, nesting deeper than MAX_DEPTH, alias bombs and keys given twice in
+one mapping are located errors. PyYAML's own messages are explained in a user's terms.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import yaml
 
 from archc.errors import ArchcError, Source, Span, suggest
-from archc.frontend import ast
-from archc.frontend.expressions import parse_expression, parse_layer, parse_name_template
+from archc.frontend import ast, lookalikes
+from archc.frontend.expressions import (
+    MAX_INT_DIGITS,
+    Locate,
+    parse_expression,
+    parse_layer,
+    parse_name_template,
+)
 
 MERGES = ("concat", "add", "mul")
 TOP_LEVEL_KEYS = (
     "archc", "name", "doc", "params", "input", "inputs", "blocks", "layers", "outputs",
 )
 BLOCK_KEYS = ("params", "body", "inline", "doc")
+WORDS = (*TOP_LEVEL_KEYS, *BLOCK_KEYS, *MERGES, "repeat", "as", "if", "then", "else")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FLOW_HINT = ("hint: in a one-line [ ] list YAML splits at every comma and bracket; write a "
              "one-line sequence as `conv(64, 3); bn; relu`, or use a block list (- item)")
@@ -31,39 +42,272 @@ SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 CORE_TAGS = frozenset(f"tag:yaml.org,2002:{kind}"
                       for kind in ("str", "int", "float", "bool", "null", "seq", "map"))
 MAX_NODES = 200_000  # YAML aliases can make a small file a huge tree; refuse before it is walked
+MAX_DEPTH = 100  # lists and mappings inside each other; real specs nest about 10 deep
+
+
+class _Refused(Exception):
+    """A problem the checking composer found, with the mark of the text at fault."""
+
+    def __init__(self, message: str, mark: Any, notes: list[str]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.mark = mark
+        self.notes = notes
+
+
+def _too_deep_notes() -> list[str]:
+    return [f"lists and mappings nest at most {MAX_DEPTH} levels deep: name the inner parts "
+            "(as entries or blocks) to flatten them"]
+
+
+class _CheckingLoader(yaml.SafeLoader):
+    """The pure-Python safe composer, refusing (at the offending mark) an alias to a node that
+    contains it and nesting deeper than MAX_DEPTH, before either overflows Python's stack."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.open_anchors: dict[str, Any] = {}
+        self.depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent) and event.anchor in self.open_anchors:
+            raise _Refused(
+                f"the alias '*{event.anchor}' refers to a node that contains it", event.start_mark,
+                [f"the anchor '&{event.anchor}' is on line "
+                 f"{self.open_anchors[event.anchor].line + 1}: a spec cannot contain itself",
+                 "hint: write the repeated part out, or make it a block and call it"])
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _Refused("the spec nests too deeply", event.start_mark, _too_deep_notes())
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None and not isinstance(event, yaml.AliasEvent):
+            self.open_anchors[anchor] = event.start_mark
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+            if anchor is not None:
+                self.open_anchors.pop(anchor, None)
+
+
+class _Positions:
+    """Line and column (1-based, lines split at \\n only, as Source and the parsers count)
+    of a character index. PyYAML's marks count \\r, U+0085, U+2028 and U+2029 as line
+    breaks too, so their line numbers can disagree with the file as shown; their character
+    index does not."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def at(self, index: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self.starts, index) - 1
+        return line + 1, index - self.starts[line] + 1
+
+    def index(self, line: int, column: int) -> int:
+        return self.starts[min(line, len(self.starts)) - 1] + column - 1
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+class _Graph:
+    """One walk over the composed nodes, without recursion: cycles, depth (aliases
+    expanded), expanded size, keys given twice, and where multi-line scalars lie (a '#'
+    inside one is text, not a comment)."""
+
+    def __init__(self, reader: _Reader, text: str) -> None:
+        self.reader = reader
+        self.text = text
+        self.scalar_ranges: list[tuple[int, int]] = []
+
+    def check(self, root: yaml.Node) -> None:
+        done: dict[int, tuple[int, int]] = {}  # id → (height, expanded size)
+        visiting: set[int] = set()
+        stack: list[tuple[yaml.Node, Iterator[yaml.Node]]] = [(root, iter(_children(root)))]
+        visiting.add(id(root))
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                visiting.discard(id(node))
+                kids = [done[id(c)] for c in _children(node)]
+                done[id(node)] = (1 + max((h for h, _ in kids), default=0),
+                                  min(1 + sum(s for _, s in kids), MAX_NODES + 1))
+                self.node_done(node)
+                continue
+            if id(child) in visiting:
+                raise self.cycle(child)
+            if id(child) in done:
+                if len(stack) + done[id(child)][0] > MAX_DEPTH:
+                    raise self.reader.error("the spec nests too deeply once its aliases are "
+                                            "expanded", child, notes=_too_deep_notes())
+                continue
+            if len(stack) >= MAX_DEPTH:
+                raise self.reader.error("the spec nests too deeply", child,
+                                        notes=_too_deep_notes())
+            visiting.add(id(child))
+            stack.append((child, iter(_children(child))))
+        if done[id(root)][1] > MAX_NODES:
+            raise self.reader.error(f"spec too large: more than {MAX_NODES} YAML nodes once "
+                                    "its aliases are expanded", root,
+                                    notes=["is it an alias bomb?"])
+
+    def cycle(self, node: yaml.Node) -> ArchcError:
+        """An alias inside the node it names: find the alias itself with the checking
+        composer (the composed graph no longer knows where it was written)."""
+        try:
+            yaml.compose(self.text, Loader=_CheckingLoader)
+        except _Refused as refused:
+            return self.reader.error_at(refused.mark.index, refused.message,
+                                        notes=refused.notes)
+        except yaml.YAMLError:
+            pass
+        return self.reader.error("an alias refers to a node that contains it", node,
+                                 notes=["a spec cannot contain itself"])
+
+    def node_done(self, node: yaml.Node) -> None:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[tuple[str, str], yaml.Node] = {}
+            for key, _ in node.value:
+                if not isinstance(key, yaml.ScalarNode):
+                    continue
+                first = seen.setdefault((key.tag, key.value), key)
+                if first is not key:
+                    line = self.reader.span(first).line
+                    raise self.reader.error(
+                        f"key '{key.value}' is given twice", key,
+                        notes=[f"it is first given on line {line}; YAML would silently keep "
+                               "only the last one", "hint: remove one of them"])
+        elif isinstance(node, yaml.ScalarNode):
+            start, end = node.start_mark.index, node.end_mark.index
+            if "\n" in self.text[start:end]:
+                self.scalar_ranges.append((start, end))
+
+    def comments(self) -> tuple[ast.Comment, ...]:
+        """The file's comments, less the '#' lines inside multi-line scalars."""
+        found = ast.scan_comments(self.text, yaml=True)
+        if not self.scalar_ranges:
+            return found
+        ranges = sorted(self.scalar_ranges)
+        starts = [r[0] for r in ranges]
+        positions = self.reader.positions
+        kept = []
+        for comment in found:
+            offset = positions.index(comment.line, comment.column)
+            i = bisect.bisect_right(starts, offset) - 1
+            inside = i >= 0 and ranges[i][0] < offset < ranges[i][1] and not self.on_header(
+                ranges[i][0], offset)
+            if not inside:
+                kept.append(comment)
+        return tuple(kept)
+
+    def on_header(self, start: int, offset: int) -> bool:
+        """A comment after a block scalar's `|` or `>` on its own line is a real comment."""
+        return self.text[start:start + 1] in ("|", ">") and "\n" not in self.text[start:offset]
 
 
 class _Reader:
+    comments: tuple[ast.Comment, ...] = ()
+
     def __init__(self, source: Source) -> None:
         self.source = source
+        self.positions = _Positions(source.text)
         self.visited = 0
+        self.known: set[str] | None = None
 
     # -- positions
     def span(self, node: yaml.Node) -> Span:
-        start, end = node.start_mark, node.end_mark
-        return Span(self.source, start.line + 1, start.column + 1, end.line + 1, end.column + 1)
+        line, column = self.positions.at(node.start_mark.index)
+        end_line, end_column = self.positions.at(node.end_mark.index)
+        return Span(self.source, line, column, end_line, end_column)
 
     def text_start(self, node: yaml.ScalarNode) -> tuple[int, int]:
         """Where the scalar's content starts (after an opening quote)."""
-        mark = node.start_mark
         quoted = node.style in ("'", '"')
-        return mark.line + 1, mark.column + 1 + (1 if quoted else 0)
+        return self.positions.at(node.start_mark.index + (1 if quoted else 0))
 
-    def located_text(self, node: yaml.ScalarNode) -> tuple[str, int, int]:
-        """A scalar's text and where it starts. A scalar continued over several lines is read
-        from the file as written (YAML folds its line breaks), so positions stay exact."""
+    def located_text(self, node: yaml.ScalarNode) -> tuple[str, int, int, Locate | None]:
+        """A scalar's text, where it starts, and for a scalar whose characters are not where
+        a plain shift puts them, a map from positions in the text to positions in the file.
+
+        A plain scalar continued over several lines is read from the file as written (YAML
+        folds its line breaks; here they separate layers), so positions stay exact. A quoted
+        scalar with escapes or line breaks, and a block scalar (| or >: indentation removed,
+        lines folded), are read as YAML reads them, with every character mapped back to the
+        file."""
         line, column = self.text_start(node)
-        start, end = node.start_mark, node.end_mark
-        if start.line == end.line or node.style not in (None, "", "'", '"'):
-            return node.value, line, column
-        quoted = node.style in ("'", '"')
-        raw = self.source.text[start.index + (1 if quoted else 0):end.index - (1 if quoted else 0)]
-        if quoted and "\\" in raw:  # escapes: fall back to the value
-            return node.value, line, column
-        return raw, line, column
+        start, end = node.start_mark.index, node.end_mark.index
+        text = self.source.text
+        if node.style in (None, ""):
+            if "\n" in text[start:end]:
+                return text[start:end], line, column, None
+            return node.value, line, column, None
+        if node.style in ("'", '"'):
+            if text[start + 1:end - 1] == node.value:
+                return node.value, line, column, None
+            return node.value, line, column, self.aligned(node.value, start + 1, end - 1)
+        content = text.find("\n", start, end)  # a block scalar starts on the next line
+        content = end if content < 0 else content + 1
+        return node.value, line, column, self.aligned(node.value, content, end)
+
+    def aligned(self, value: str, first: int, last: int) -> Locate:
+        """Positions in `value` → positions in the file text[first:last] it was read from.
+
+        YAML changes only whitespace (indentation, folded line breaks) and escapes (\\", '',
+        \\x41), so each non-space character of the value is matched with the next equal one of
+        the file (looking a few characters ahead past an escape)."""
+        text = self.source.text
+        offsets: list[int] = []
+        raw = first
+        for char in value:
+            if char.isspace():
+                offsets.append(min(raw, last))
+                if raw < last and text[raw] == char:
+                    raw += 1
+                continue
+            while raw < last and text[raw].isspace() and text[raw] != char:
+                raw += 1
+            ahead = text.find(char, raw, min(last, raw + 10))
+            if ahead >= 0:
+                offsets.append(ahead)
+                raw = ahead + 1
+            else:
+                offsets.append(min(raw, last))
+        lines = [0] + [i + 1 for i, c in enumerate(value) if c == "\n"]
+        positions = self.positions
+
+        def locate(line: int, column: int) -> tuple[int, int]:
+            index = lines[min(max(line, 1), len(lines)) - 1] + column - 1
+            if 0 <= index < len(offsets):
+                return positions.at(offsets[index])
+            return positions.at(offsets[-1] + 1 if offsets else first)
+
+        return locate
 
     def error(self, message: str, node: yaml.Node, **kwargs: object) -> ArchcError:
         return ArchcError(message, self.span(node), **kwargs)  # type: ignore[arg-type]
+
+    def error_at(self, index: int, message: str, **kwargs: object) -> ArchcError:
+        line, column = self.positions.at(index)
+        return ArchcError(message, Span(self.source, line, column, line, column + 1),
+                          **kwargs)  # type: ignore[arg-type]
+
+    def non_ascii(self, node: yaml.Node, text: str, what: str) -> ArchcError:
+        """A name or key with a look-alike letter: which character, and what was meant."""
+        if self.known is None:
+            self.known = lookalikes.known_names(self.source.text, WORDS)
+        odd = next(i for i, c in enumerate(text) if not c.isascii())
+        word = text[slice(*lookalikes.word_at(text, odd))]
+        message, notes, suggestions = lookalikes.explain(word, what, self.known)
+        return self.error(message, node, notes=notes, suggestions=suggestions)
 
     def count(self, node: yaml.Node) -> None:
         self.visited += 1
@@ -89,6 +333,8 @@ class _Reader:
 
     def identifier(self, node: yaml.Node, what: str) -> str:
         text = self.string(node, what) if self.is_string(node) else str(getattr(node, "value", ""))
+        if not text.isascii():
+            raise self.non_ascii(node, text, what)
         if not IDENTIFIER.match(text):
             raise self.error(
                 f"{what} must be a name (letters, digits and _, not starting with a digit)",
@@ -107,8 +353,15 @@ class _Reader:
                              found="a mapping")
         assert isinstance(node, yaml.ScalarNode)
         if node.tag == "tag:yaml.org,2002:str":
-            text, line, column = self.located_text(node)
-            return parse_expression(text, self.source, line, column)
+            text, line, column, locate = self.located_text(node)
+            return parse_expression(text, self.source, line, column, locate)
+        digits = node.value.lstrip("+-").replace("_", "").lstrip("0")
+        if node.tag == "tag:yaml.org,2002:int" and len(digits) > MAX_INT_DIGITS:
+            # Python's int() itself refuses more than 4,300 digits
+            raise self.error("number too large", node,
+                             found=f"an integer of {len(digits):,} digits",
+                             notes=[f"integers have at most {MAX_INT_DIGITS} digits; sizes "
+                                    "must fit 64 bits (at most 19 digits)"])
         value = yaml.safe_load(node.value) if node.value else None
         if node.tag == "tag:yaml.org,2002:null":
             value = None
@@ -150,8 +403,8 @@ class _Reader:
             if not self.is_string(node) or not node.value:
                 raise self.error("expected a layer, e.g. conv(64, 3) or @name", node,
                                  found=_describe(node))
-            text, line, column = self.located_text(node)
-            return parse_layer(text, self.source, line, column)
+            text, line, column, locate = self.located_text(node)
+            return parse_layer(text, self.source, line, column, locate)
         assert isinstance(node, yaml.MappingNode)
         keys = {self.string(key, "a key"): (key, value) for key, value in node.value}
         for keyword, reader in self._constructs().items():
@@ -164,7 +417,7 @@ class _Reader:
                 notes=["write each named entry as its own list item (- name: layer)"],
             )
         key, value = node.value[0]
-        if self.is_string(key) and "{" in key.value:
+        if self.is_string(key) and "{" in key.value and key.value.isascii():
             return ast.Named(key.value, self.entry(value), self.span(key),
                              self.name_template(key))
         name = self.identifier(key, "an entry name")
@@ -197,6 +450,9 @@ class _Reader:
                 raise self.error(f"{op} takes a list of branches", branches_node,
                                  found=_describe(branches_node))
             branches = tuple(self.entry(item) for item in branches_node.value)
+            for name, (key, _) in keys.items():
+                if not name.isascii():
+                    raise self.non_ascii(key, name, f"the option of {op}")
             args = tuple(
                 ast.Argument(name, self.expression(value), self.span(key))
                 for name, (key, value) in keys.items()
@@ -224,6 +480,8 @@ class _Reader:
 
     def _only(self, keys: _Keys, allowed: tuple[str, ...], what: str) -> None:
         for name, (key, _) in keys.items():
+            if not name.isascii():
+                raise self.non_ascii(key, name, f"the key in {what}")
             if name not in allowed:
                 raise self.error(f"unknown key '{name}' in {what}", key,
                                  expected=", ".join(allowed), suggestions=suggest(name, allowed))
@@ -284,6 +542,8 @@ class _Reader:
         keys: _Keys = {}
         for key, value in root.value:
             name = self.string(key, "a key")
+            if not name.isascii():
+                raise self.non_ascii(key, name, "the key")
             if name not in TOP_LEVEL_KEYS:
                 raise self.error(f"unknown key '{name}'", key, expected=", ".join(TOP_LEVEL_KEYS),
                                  suggestions=suggest(name, TOP_LEVEL_KEYS))
@@ -297,7 +557,8 @@ class _Reader:
                                  found=f"archc: {getattr(version, 'value', '?')}")
         if "layers" not in keys:
             raise self.error("a spec needs 'layers': the body of the network", root)
-        name = self.identifier(keys["name"][1], "name") if "name" in keys else default_name
+        name = self.identifier(keys["name"][1], "the network name") if "name" in keys \
+            else default_name
         doc = self.string(keys["doc"][1], "doc") if "doc" in keys else None
         params = self.params(keys["params"][1]) if "params" in keys else ()
         blocks_node = keys["blocks"][1] if "blocks" in keys else None
@@ -317,10 +578,12 @@ class _Reader:
                 outputs_node]
             outputs = tuple(self.output(item) for item in items)
         return ast.Spec(name, doc, params, self.inputs(keys), tuple(blocks), body, outputs,
-                        self.span(root), ast.scan_comments(self.source.text, yaml=True))
+                        self.span(root), self.comments)
 
     def output(self, node: yaml.Node) -> ast.Ref:
         text = self.string(node, "an output")
+        if not text.isascii():
+            raise self.non_ascii(node, text, "the output name")
         line, column = self.text_start(node)  # type: ignore[arg-type]
         layer = parse_layer(text if text.startswith("@") else "@" + text, self.source, line,
                             column - (0 if text.startswith("@") else 1))
@@ -341,17 +604,109 @@ def _describe(node: yaml.Node) -> str:
     return f"{kind} {node.value!r}" if node.value else "nothing"
 
 
+
+
+# PyYAML's problems, in a user's words: (pattern of the problem, explanation, hint); the
+# first that matches is used. {0} is the first group of the pattern.
+_EXPLANATIONS: list[tuple[str, str, str]] = [
+    (r"found character '@' that cannot start any token",
+     "YAML reserves '@' at the start of a value", "hint: quote a reference, YAML reserves @: "
+     "- '@name'"),
+    (r"found character '(.)' that cannot start any token",
+     "YAML reserves '{0}' at the start of a value", "hint: quote the value: '{0}...'"),
+    (r"expected <block end>, but found '([\]}])'",
+     "this '{0}' closes nothing: no bracket is open here",
+     "hint: remove it, or add the '[' or '{{' it should close"),
+    (r"expected <block end>, but found",
+     "the indentation of this line does not match the lines above it (a list item or key is "
+     "indented differently)",
+     "hint: the '- ' items of one list, and the keys of one mapping, start in the same column"),
+    (r"did not find expected key",
+     "the indentation of this line does not match the lines above it (a list item or key is "
+     "indented differently)",
+     "hint: the keys of one mapping start in the same column"),
+    (r"did not find expected '-' indicator",
+     "this line is indented like a list item but does not start with '- '",
+     "hint: the '- ' items of one list start in the same column"),
+    (r"could not find expected ':'",
+     "this line is neither `key: value` nor a list item: a ':' is missing, or the line "
+     "continues the one above at a different indentation",
+     "hint: write `key: value`, or start a list item with '- '"),
+    (r"mapping values are not allowed here",
+     "a ': ' here would start a mapping in the middle of a value",
+     "hint: quote a value that contains ': ', or line this key up with the keys above it"),
+    (r"sequence entries are not allowed here",
+     "a list item ('- ') cannot start on the line of its key",
+     "hint: put each item on its own line below the key, indented: `layers:` then `  - relu`"),
+    (r"expected ',' or '\]', but got",
+     "this '[' is not closed: the list it opens runs into the next line",
+     "hint: close it with ']' where the list ends"),
+    (r"expected ',' or '}', but got",
+     "this '{' is not closed: the mapping it opens runs into the next line",
+     "hint: close it with '}' where the mapping ends"),
+    (r"found unexpected end of stream",
+     "this quote is never closed", "hint: end the string with the same quote on this line "
+     "(inside '...' write '' for a quote, inside \"...\" write \\\")"),
+    (r"found undefined alias '?([^']*)'?",
+     "'*{0}' is an alias, but no anchor '&{0}' is defined above it",
+     "hint: quote a value that starts with '*'"),
+    (r"found duplicate anchor",
+     "this anchor is defined twice", "hint: give each anchor (&name) its own name"),
+    (r"found unknown escape character '?(.)'?",
+     "'\\{0}' is not an escape YAML knows in a \"...\" string",
+     "hint: write \\\\ for a backslash, or use single quotes, where '\\' is plain text"),
+    (r"expected alphabetic or numeric character, but found",
+     "'&' or '*' at the start of a value begins a YAML anchor or alias",
+     "hint: quote a value that starts with '&' or '*'"),
+    (r"found undefined tag handle|expected ' ', but found",
+     "'!' at the start of a value begins a YAML tag", "hint: quote a value that starts with '!'"),
+    (r"found (a )?tab character",
+     "YAML does not allow tabs for indentation", "hint: indent with spaces"),
+    (r"expected a comment or a line break",
+     "only an indicator and a comment may follow '|' or '>' on its line",
+     "hint: put the text on the lines below it, indented"),
+    (r"found unexpected ':'",
+     "a ':' inside a one-line [ ] or { } value needs quotes", "hint: quote the value"),
+    (r"expected the node content",
+     "a value is missing here", "hint: write a value, or remove the stray ',' or bracket"),
+    (r"expected <document start>|but found another document",
+     "the spec continues after its top-level mapping has ended",
+     "hint: a spec is one mapping: are these lines indented less than they should be?"),
+    (r"mapping keys are not allowed here",
+     "'? ' starts a YAML complex key here", "hint: quote a value that starts with '?'"),
+]
+# problems whose cause is where the construct began (an opening quote, a bracket, a key)
+_AT_CONTEXT = ("found unexpected end of stream", "could not find expected ':'",
+               "expected ',' or ']'", "expected ',' or '}'")
+
+
+def explain_yaml(problem: str, line_text: str) -> list[str]:
+    """The explanation and hint for a PyYAML problem ([] when it is not one of the known)."""
+    if problem.startswith("found character '\\t'"):
+        if not line_text[:len(line_text) - len(line_text.lstrip(" \t"))].strip(" "):
+            return ["YAML does not allow tabs for indentation", "hint: indent with spaces"]
+        return ["YAML does not allow a tab here", "hint: use spaces instead of the tab"]
+    for pattern, explanation, hint in _EXPLANATIONS:
+        match = re.search(pattern, problem)
+        if match:
+            group = match.group(1) if match.groups() and match.group(1) else ""
+            return [explanation.format(group), hint.format(group)]
+    return []
+
+
 def _yaml_error(error: yaml.MarkedYAMLError, source: Source) -> ArchcError:
-    mark = error.problem_mark or error.context_mark
-    lines = source.text.split("\n")
-    if (error.context_mark is not None and mark is not None
-            and (mark.line >= len(lines) or not lines[mark.line].strip())):
-        mark = error.context_mark  # the problem is at the end of the text: point at its cause
-    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    positions = _Positions(source.text)
     problem = str(error.problem or error.context)
-    notes = [str(error.context)] if error.context and error.problem else []
-    if "'@'" in problem:
-        notes.append("hint: quote a reference, YAML reserves @: - '@name'")
+    mark = error.problem_mark or error.context_mark
+    if error.context_mark is not None and mark is not None:
+        line_index = positions.at(mark.index)[0]
+        at_end = mark.index >= len(source.text) or not source.line(line_index).strip()
+        if at_end or problem.startswith(_AT_CONTEXT):
+            mark = error.context_mark  # point at the construct that was never finished
+    line, column = positions.at(mark.index) if mark else (1, 1)
+    notes = explain_yaml(problem, source.line(line))
+    if not notes and error.context and error.problem:
+        notes = [str(error.context)]
     if "flow" in str(error.context) and ("'['" in problem or "'{'" in problem):
         notes.append(FLOW_HINT)
     return ArchcError(f"YAML syntax error: {problem}",
@@ -361,18 +716,22 @@ def _yaml_error(error: yaml.MarkedYAMLError, source: Source) -> ArchcError:
 def parse_yaml(text: str, path: str = "<string>", default_name: str = "network") -> ast.Spec:
     """YAML spec text → AST. Raises ArchcError with a span for every mistake."""
     source = Source(path, text)
+    reader = _Reader(source)
     try:
         root = yaml.compose(text, Loader=SAFE_LOADER)
     except yaml.YAMLError:
         # the pure-Python reader words its errors better and marks them more precisely (and
-        # accepts a few things libyaml refuses: then its reading stands)
+        # accepts a few things libyaml refuses: then its reading stands); it also refuses
+        # deep nesting and self-containing aliases before they overflow the stack
         try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
+            root = yaml.compose(text, Loader=_CheckingLoader)
+        except _Refused as refused:
+            raise reader.error_at(refused.mark.index, refused.message,
+                                  notes=refused.notes) from None
         except yaml.MarkedYAMLError as error:
             raise _yaml_error(error, source) from None
         except yaml.reader.ReaderError as error:
-            line = text.count("\n", 0, error.position) + 1
-            column = error.position - (text.rfind("\n", 0, error.position) + 1) + 1
+            line, column = reader.positions.at(error.position)
             raise ArchcError(f"the spec holds a character YAML does not allow "
                              f"(code {error.character!r})", Span(source, line, column, line,
                                                                 column + 1),
@@ -382,23 +741,7 @@ def parse_yaml(text: str, path: str = "<string>", default_name: str = "network")
     if root is None:
         raise ArchcError("the spec is empty", Span(source, 1, 1, 1, 1),
                          expected="a mapping with at least 'layers'")
-    reader = _Reader(source)
-    if _expanded_size(root, {}) > MAX_NODES:
-        raise reader.error(f"spec too large: more than {MAX_NODES} YAML nodes once its aliases "
-                           "are expanded", root, notes=["is it an alias bomb?"])
+    graph = _Graph(reader, text)
+    graph.check(root)
+    reader.comments = graph.comments()
     return reader.spec(root, default_name)
-
-
-def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
-    """How many nodes the tree has with every alias expanded, counted without expanding them
-    (an alias is the same node object, so each distinct node is sized once)."""
-    known = sizes.get(id(node))
-    if known is not None:
-        return known
-    size = 1
-    if isinstance(node, yaml.SequenceNode):
-        size += sum(_expanded_size(item, sizes) for item in node.value)
-    elif isinstance(node, yaml.MappingNode):
-        size += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
-    sizes[id(node)] = min(size, MAX_NODES + 1)
-    return sizes[id(node)]

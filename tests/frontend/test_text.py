@@ -153,7 +153,19 @@ names = st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True).filter(
     lambda n: n not in RESERVED and not keyword.iskeyword(n))
 numbers = st.one_of(st.integers(-1000, 1000),
                     st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False))
-strings = st.from_regex(r"[a-z A-Z0-9_.'-]{0,8}", fullmatch=True)
+# hostile text for docs and string literals: quotes of both kinds, backslash sequences,
+# line breaks of every kind, tabs, control characters, unicode, comment and brace lookalikes
+HOSTILE = ['"""', "'''", "\\x41", "\\", 'ends with "', "ends with '", "both ' and \"",
+           "\t", "\r", "\r\n", "a\nb", "a\n", "a\n\n", "\n", "\n lead", "", " lead", "trail ",
+           "é ﬁ 名", "\u2028", "\x85", "\x00", "\x1b[31m", "\ufeff", "# not a comment",
+           "a # b", "{i}", "%s %d", "\\n", "\\'", "---", "- item", "key: value", "&a *a",
+           "|", ">", "!!python/object", "  two  spaces  ", "\U0001f600"]
+strings = st.one_of(
+    st.from_regex(r"[a-z A-Z0-9_.'-]{0,8}", fullmatch=True),
+    st.sampled_from(HOSTILE),
+    st.lists(st.sampled_from(HOSTILE), min_size=2, max_size=4).map("".join),
+    st.text(st.characters(codec="utf-8"), max_size=12),
+)
 
 
 def literals() -> st.SearchStrategy[ast.Expr]:
