@@ -445,11 +445,36 @@ def _hints(found: str, expected: set[str], text: str, what: str, line: str) -> l
         hints.append("hint: separate statements with ';' or a line break")
     if line.split()[:1] in (["def"], ["class"], ["import"], ["return"], ["from"]):
         hints.append("hint: a spec is not Python: blocks are `block name(params) { ... }`")
+    if token == "the end of the text" and {"RPAR", "RSQB"} & expected:
+        opening = _unclosed_bracket(text)
+        if opening is not None:
+            hints.append(f"hint: {opening} is never closed")
     if token == "}" and what == "spec" and "RBRACE" not in expected:
         hints.append("hint: this '}' closes nothing, or a statement before it is unfinished")
     if token in ("{", "}") and what != "spec":
         hints.append("hint: lists are written with [ ] in expressions")
     return hints
+
+
+def _unclosed_bracket(text: str) -> str | None:
+    """The innermost '(' or '[' left open, in words: "the '(' of `conv(`"."""
+    stack: list[int] = []
+    quote = None
+    for index, char in enumerate(text):
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "([":
+            stack.append(index)
+        elif char in ")]" and stack:
+            stack.pop()
+    if not stack:
+        return None
+    index = stack[-1]
+    word = re.search(r"[A-Za-z_][A-Za-z0-9_]*\Z", text[:index])
+    return f"the '{text[index]}' of `{word.group(0)}{text[index]}`" if word else \
+        f"the '{text[index]}' at column {index + 1 - text.rfind(chr(10), 0, index) - 1}"
 
 
 def _unclosed_brace(text: str) -> tuple[int, int] | None:

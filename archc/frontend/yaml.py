@@ -401,8 +401,12 @@ class _Reader:
             return ast.Sequence(tuple(self.entry(item) for item in node.value), span)
         if isinstance(node, yaml.ScalarNode):
             if not self.is_string(node) or not node.value:
+                missing = node.tag == "tag:yaml.org,2002:null" or not node.value
                 raise self.error("expected a layer, e.g. conv(64, 3) or @name", node,
-                                 found=_describe(node))
+                                 found=_describe(node),
+                                 notes=["hint: no layer is written here: put it after the "
+                                        "':' (`name: conv(64, 3)`) or the '- ', or indented "
+                                        "on the lines below"] if missing else [])
             text, line, column, locate = self.located_text(node)
             return parse_layer(text, self.source, line, column, locate)
         assert isinstance(node, yaml.MappingNode)
@@ -642,8 +646,8 @@ _EXPLANATIONS: list[tuple[str, str, str]] = [
      "this '[' is not closed: the list it opens runs into the next line",
      "hint: close it with ']' where the list ends"),
     (r"expected ',' or '}', but got",
-     "this '{' is not closed: the mapping it opens runs into the next line",
-     "hint: close it with '}' where the mapping ends"),
+     "this '{{' is not closed: the mapping it opens runs into the next line",
+     "hint: close it with '}}' where the mapping ends"),
     (r"found unexpected end of stream",
      "this quote is never closed", "hint: end the string with the same quote on this line "
      "(inside '...' write '' for a quote, inside \"...\" write \\\")"),
@@ -680,11 +684,13 @@ _AT_CONTEXT = ("found unexpected end of stream", "could not find expected ':'",
                "expected ',' or ']'", "expected ',' or '}'")
 
 
-def explain_yaml(problem: str, line_text: str) -> list[str]:
-    """The explanation and hint for a PyYAML problem ([] when it is not one of the known)."""
+def explain_yaml(problem: str, line_text: str, column: int) -> list[str]:
+    """The explanation and hint for a PyYAML problem ([] when it is not one of the known);
+    `line_text` is the line it is on and `column` where."""
     if problem.startswith("found character '\\t'"):
-        if not line_text[:len(line_text) - len(line_text.lstrip(" \t"))].strip(" "):
-            return ["YAML does not allow tabs for indentation", "hint: indent with spaces"]
+        if not line_text[:column - 1].strip(" \t"):
+            return ["YAML does not allow tabs for indentation; use spaces",
+                    "hint: indent with spaces (set your editor to insert spaces for Tab)"]
         return ["YAML does not allow a tab here", "hint: use spaces instead of the tab"]
     for pattern, explanation, hint in _EXPLANATIONS:
         match = re.search(pattern, problem)
@@ -704,7 +710,7 @@ def _yaml_error(error: yaml.MarkedYAMLError, source: Source) -> ArchcError:
         if at_end or problem.startswith(_AT_CONTEXT):
             mark = error.context_mark  # point at the construct that was never finished
     line, column = positions.at(mark.index) if mark else (1, 1)
-    notes = explain_yaml(problem, source.line(line))
+    notes = explain_yaml(problem, source.line(line), column)
     if not notes and error.context and error.problem:
         notes = [str(error.context)]
     if "flow" in str(error.context) and ("'['" in problem or "'{'" in problem):
