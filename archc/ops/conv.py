@@ -26,6 +26,7 @@ from archc.ops.registry import (
     Window,
     channels,
     check_init,
+    check_tensor_size,
     expand,
     format_shape,
     init_attr,
@@ -62,9 +63,9 @@ def _check_groups(op: str, in_channels: int, out_channels: int, groups: int) -> 
 
 
 def _geometry(op: str, attrs: Attrs, rank: int) -> tuple[tuple[int, ...], ...]:
-    kernel = expand(op, "kernel_size", attrs["kernel_size"], rank)
-    stride = expand(op, "stride", attrs["stride"], rank)
-    dilation = expand(op, "dilation", attrs["dilation"], rank)
+    kernel = expand(op, "kernel_size", attrs["kernel_size"], rank)  # [k] is no kernel for 2d
+    stride = expand(op, "stride", attrs["stride"], rank, one_for_all=True)
+    dilation = expand(op, "dilation", attrs["dilation"], rank, one_for_all=True)
     for name, values in (("kernel_size", kernel), ("stride", stride), ("dilation", dilation)):
         if any(v < 1 for v in values):
             raise OpError(f"{op}: {name} must be at least 1", attr=name, found=str(attrs[name]))
@@ -84,7 +85,7 @@ def _padding(op: str, attrs: Attrs, rank: int, kernel: tuple[int, ...],
             raise OpError(f"{op}: padding='same' needs stride 1", attr="padding",
                           found=f"stride={attrs['stride']}")
         return "same"
-    values = expand(op, "padding", padding, rank)
+    values = expand(op, "padding", padding, rank, one_for_all=True)
     if any(p < 0 for p in values):
         raise OpError(f"{op}: padding must not be negative", attr="padding", found=str(padding))
     return values
@@ -105,6 +106,7 @@ def conv_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
         if attrs.get("init", "default") != "default":
             raise OpError("conv: init and a fixed weight both set the weight", attr="init",
                           expected="one of them")
+    check_tensor_size("conv", "weight", expected, attr="out_channels")
     check_init("conv", attrs, expected)
     if attrs["padding_mode"] not in ("zeros", "reflect", "replicate", "circular"):
         raise OpError("conv: unknown padding_mode", attr="padding_mode",
@@ -254,8 +256,9 @@ def conv_transpose_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
     in_channels = _check_in_channels("conv_transpose", attrs, inputs, "in_channels")
     _check_groups("conv_transpose", in_channels, attrs["out_channels"], attrs["groups"])
     kernel, _, _ = _geometry("conv_transpose", attrs, rank)
-    check_init("conv_transpose", attrs,
-               (in_channels, attrs["out_channels"] // attrs["groups"], *kernel))
+    weight = (in_channels, attrs["out_channels"] // attrs["groups"], *kernel)
+    check_tensor_size("conv_transpose", "weight", weight, attr="out_channels")
+    check_init("conv_transpose", attrs, weight)
     return {**attrs, "in_channels": in_channels}
 
 
@@ -263,8 +266,9 @@ def conv_transpose_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
     x = inputs[0]
     rank = spatial_rank("conv_transpose", x)
     kernel, stride, dilation = _geometry("conv_transpose", attrs, rank)
-    padding = expand("conv_transpose", "padding", attrs["padding"], rank)
-    extra = expand("conv_transpose", "output_padding", attrs["output_padding"], rank)
+    padding = expand("conv_transpose", "padding", attrs["padding"], rank, one_for_all=True)
+    extra = expand("conv_transpose", "output_padding", attrs["output_padding"], rank,
+                   one_for_all=True)
     for name, values in (("padding", padding), ("output_padding", extra)):
         if any(v < 0 for v in values):
             raise OpError(f"conv_transpose: {name} must not be negative", attr=name,
@@ -304,7 +308,7 @@ def conv_transpose_window(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
     an input step, centred on (o + padding − dilation·(kernel−1)/2) / stride."""
     rank = len(inputs[0]) - 2
     kernel, stride, dilation = _geometry("conv_transpose", attrs, rank)
-    padding = expand("conv_transpose", "padding", attrs["padding"], rank)
+    padding = expand("conv_transpose", "padding", attrs["padding"], rank, one_for_all=True)
     windows = []
     for k, s, d, p in zip(kernel, stride, dilation, padding, strict=True):
         reach = d * (k - 1) // s

@@ -14,6 +14,7 @@ from archc.ops.registry import (
     OpError,
     Shape,
     check_init,
+    check_tensor_size,
     everything,
     format_shape,
     init_attr,
@@ -42,6 +43,8 @@ def linear_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
     if attrs["out_features"] < 1:
         raise OpError("linear: out_features must be at least 1", attr="out_features",
                       found=str(attrs["out_features"]))
+    check_tensor_size("linear", "weight", (attrs["out_features"], in_features),
+                      attr="out_features")
     check_init("linear", attrs, (attrs["out_features"], in_features))
     return {**attrs, "in_features": in_features}
 

@@ -41,9 +41,10 @@ def bn_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
         raise OpError(f"bn: num_features={given} disagrees with the input's {found} channels",
                       attr="num_features", expected=f"num_features={found} (or leave it out)",
                       found=f"input {format_shape(x)}")
-    if attrs["eps"] < 0:  # F.batch_norm rejects it (layernorm and groupnorm do not)
-        raise OpError("bn: eps must not be negative", attr="eps", expected="eps ≥ 0",
-                      found=str(attrs["eps"]))
+    if attrs["eps"] <= 0:  # F.batch_norm rejects it in training (layernorm, groupnorm do not)
+        raise OpError("bn: eps must be positive", attr="eps", expected="eps > 0",
+                      found=str(attrs["eps"]),
+                      notes=["PyTorch's batch_norm refuses eps ≤ 0 in training"])
     check_init("bn", attrs, (found,) if attrs["affine"] else None)
     return {**attrs, "num_features": found}
 
@@ -111,6 +112,10 @@ def layernorm_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
         shape = x[-1]
     assert shape is not None
     dims = (shape,) if isinstance(shape, int) else tuple(shape)
+    if not dims:
+        raise OpError("layernorm: normalized_shape must name at least one dimension",
+                      attr="normalized_shape", expected=f"the end of {format_shape(x)}, e.g. "
+                      f"{x[-1]} (or leave it out: the last dimension)", found="[]")
     trailing = tuple(x[len(x) - len(dims):]) if len(dims) < len(x) else None
     if trailing != dims:
         raise OpError("layernorm: normalized_shape must equal the input's trailing dimensions",

@@ -37,7 +37,7 @@ def pooled_size(size: int, kernel: int, stride: int, padding: int, dilation: int
     start inside the input or the left padding."""
     span = dilation * (kernel - 1) + 1
     numerator = size + 2 * padding - span
-    out = (math.ceil(numerator / stride) if ceil_mode else numerator // stride) + 1
+    out = (-(-numerator // stride) if ceil_mode else numerator // stride) + 1  # exact integers
     if ceil_mode and (out - 1) * stride >= size + padding:
         out -= 1
     return out
@@ -51,19 +51,25 @@ def _pool_shape(name: str, dilated: bool,  # type: ignore[no-untyped-def]
     def shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
         x = inputs[0]
         rank = spatial_rank(name, x)
-        kernel = expand(name, "kernel_size", attrs["kernel_size"], rank)
-        stride_value = attrs["stride"] if attrs["stride"] is not None else attrs["kernel_size"]
-        stride = expand(name, "stride", stride_value, rank)
-        padding = expand(name, "padding", attrs["padding"], rank)
-        dilation = expand(name, "dilation", attrs["dilation"], rank) if dilated else (1,) * rank
-        if any(v < 1 for v in (*kernel, *stride, *dilation)):
-            raise OpError(f"{name}: kernel_size, stride and dilation must be at least 1",
-                          attr="kernel_size")
+        windows = _geometry(name, attrs, rank, dilated)
+        kernel = tuple(w.kernel for w in windows)
+        stride = tuple(int(w.stride) for w in windows)
+        padding = tuple(int(w.padding) for w in windows)
+        dilation = tuple(w.dilation for w in windows)
+        stride_value = _stride(attrs)
+        if rank > 1 or name == "avgpool":  # these kernels take C ints (max_pool1d takes int64)
+            _check_int32(name, rank, {"kernel_size": kernel, "stride": stride,
+                                      "padding": padding, "dilation": dilation})
+        for attr, values in (("kernel_size", kernel), ("stride", stride),
+                             ("dilation", dilation)):
+            if any(v < 1 for v in values):
+                raise OpError(f"{name}: {attr} must be at least 1", attr=attr,
+                              expected=f"{attr} ≥ 1", found=_list(attrs.get(attr)))
         for k, p in zip(kernel, padding, strict=True):
             if p < 0 or 2 * p > k:  # PyTorch: half the kernel itself, whatever the dilation
                 raise OpError(f"{name}: padding should be at most half the kernel size",
-                              attr="padding", expected=f"padding ≤ {k // 2}",
-                              found=str(attrs["padding"]))
+                              attr="padding", expected=f"0 ≤ padding ≤ {k // 2}",
+                              found=_list(attrs["padding"]))
         if rank in unpadded_fit and any(size < k for size, k in zip(  # type: ignore[operator]
                 x[2:], kernel, strict=True)):
             raise OpError(f"{name}: the input is smaller than the kernel",
@@ -76,21 +82,42 @@ def _pool_shape(name: str, dilated: bool,  # type: ignore[no-untyped-def]
         )
         return check_positive_output(
             name, (x[0], x[1], *out), x,
-            f"kernel {attrs['kernel_size']} with stride {stride_value} and padding "
-            f"{attrs['padding']} does not fit the input",
+            f"kernel {_list(attrs['kernel_size'])} with stride {_list(stride_value)} and padding "
+            f"{_list(attrs['padding'])} does not fit the input",
         )
 
     return shape
 
 
+def _stride(attrs: Attrs) -> int | tuple[int, ...]:
+    """The stride as written, the kernel when it is none or [] (PyTorch's default for both)."""
+    stride = attrs["stride"]
+    return attrs["kernel_size"] if stride is None or stride == () else stride  # type: ignore[no-any-return]
+
+
 def _geometry(name: str, attrs: Attrs, rank: int, dilated: bool) -> list[Window]:
-    kernel = expand(name, "kernel_size", attrs["kernel_size"], rank)
-    stride_value = attrs["stride"] if attrs["stride"] is not None else attrs["kernel_size"]
-    stride = expand(name, "stride", stride_value, rank)
-    padding = expand(name, "padding", attrs["padding"], rank)
-    dilation = expand(name, "dilation", attrs["dilation"], rank) if dilated else (1,) * rank
+    """Each spatial dim's window. A one-value list means that value in every dim, as
+    PyTorch's pooling functions read it."""
+    kernel = expand(name, "kernel_size", attrs["kernel_size"], rank, one_for_all=True)
+    stride = expand(name, "stride", _stride(attrs), rank, one_for_all=True)
+    padding = expand(name, "padding", attrs["padding"], rank, one_for_all=True)
+    dilation = (expand(name, "dilation", attrs["dilation"], rank, one_for_all=True)
+                if dilated else (1,) * rank)
     return [Window(k, s, p, d)
             for k, s, p, d in zip(kernel, stride, padding, dilation, strict=True)]
+
+
+INT32_MAX = 2**31 - 1
+
+
+def _check_int32(name: str, rank: int, values: dict[str, tuple[int, ...]]) -> None:
+    """PyTorch's 2d and 3d pools, and every avg pool, convert their geometry to 32-bit ints
+    ("value cannot be converted to type int without overflow")."""
+    for attr, numbers in values.items():
+        if any(abs(v) > INT32_MAX for v in numbers):
+            raise OpError(f"{name}: {attr} is too large for PyTorch's {rank}d {name}",
+                          attr=attr, expected=f"at most {INT32_MAX:,} (a 32-bit integer)",
+                          found=str(max(numbers, key=abs)))
 
 
 def _pool_window(name: str, dilated: bool):  # type: ignore[no-untyped-def]
@@ -107,6 +134,11 @@ def _pool_flops(name: str, dilated: bool, extra: int) -> Count:
         return (math.prod(w.kernel for w in windows) - 1 + extra) * numel(output)
 
     return flops
+
+
+def _list(value: object) -> str:
+    """A value as the spec writes it: [3, 3], not (3, 3)."""
+    return str(list(value)) if isinstance(value, tuple) else str(value)
 
 
 def _key(attrs: Attrs) -> str:
@@ -151,9 +183,12 @@ def _avgpool_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
         raise OpError("avgpool: divisor_override is not available for a [N, C, L] input",
                       attr="divisor_override", expected="no divisor_override (AvgPool1d has "
                       "none)", found=f"input {format_shape(inputs[0])}")
-    if divisor < 1:
+    if divisor < 1:  # PyTorch refuses 0 only; a negative divisor flips every average's sign
         raise OpError("avgpool: divisor_override must be at least 1", attr="divisor_override",
-                      found=str(divisor))
+                      expected="divisor_override ≥ 1", found=str(divisor),
+                      notes=["PyTorch would take a negative divisor and flip the sign of "
+                             "every average; archc takes that for a mistake"]
+                      if divisor < 0 else [])
     return attrs
 
 
@@ -219,6 +254,13 @@ def _adaptive_sizes(attrs: Attrs, x: Shape) -> list[tuple[int, int]]:
     return pairs
 
 
+def widest_bin(size: int, out: int) -> int:
+    """The widest of PyTorch's adaptive windows along one dim, without listing them (`out` may
+    be huge): a window starting at fraction f of an input step is ⌈f + size/out⌉ wide, and the
+    starts o·size/out have fractions that are multiples of gcd/out, the largest (out − gcd)/out."""
+    return -(-(size + out - math.gcd(size, out)) // out)
+
+
 def _adaptive_window(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
     windows: list[Window | None] = []
     for n, m in _adaptive_sizes(attrs, inputs[0]):
@@ -226,10 +268,9 @@ def _adaptive_window(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
             windows.append(None)  # one value over the whole dim
         elif n % m == 0:
             windows.append(Window(n // m, n // m))
-        else:  # uneven windows: the widest, n/m apart, centred like the first
-            bins = _bins(n, m)
-            widest = max(end - start for start, end in bins)
-            windows.append(Window(widest, Fraction(n, m), Fraction(widest - bins[0][1], 2)))
+        else:  # uneven windows: the widest, n/m apart, centred like the first [0, ⌈n/m⌉)
+            widest = widest_bin(n, m)
+            windows.append(Window(widest, Fraction(n, m), Fraction(widest - -(-n // m), 2)))
     return tuple(windows)
 
 
@@ -237,8 +278,9 @@ def _adaptive_flops(extra: int) -> Count:
     """Each input element of each window once (windows may overlap), minus one per output
     element, plus `extra` per output element (avg: the divide)."""
     def flops(attrs: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
-        read = math.prod(sum(end - start for start, end in _bins(n, m))
-                         for n, m in _adaptive_sizes(attrs, inputs[0]))
+        # the windows of one dim together read n + m − gcd(n, m) elements: Σ⌈(o+1)·n/m⌉ −
+        # Σ⌊o·n/m⌋ over o < m, where ⌈⌉ exceeds ⌊⌋ for all but the gcd(n, m) exact multiples
+        read = math.prod(n + m - math.gcd(n, m) for n, m in _adaptive_sizes(attrs, inputs[0]))
         channels = inputs[0][1]
         assert channels is not None
         return channels * read + (extra - 1) * numel(output)

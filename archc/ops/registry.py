@@ -9,12 +9,15 @@ stage branches on an op's name; adding an op touches only its family module and 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from math import prod
 from typing import Any
 
 from archc.errors import suggest
+
+INT64_MAX = 2**63 - 1  # PyTorch's sizes, strides and counts are 64-bit integers
+FLOAT32_BYTES = 4  # a tensor's bytes (elements × 4 for float32) must fit int64 as well
 
 Shape = tuple[int | None, ...]  # index 0 is the symbolic batch dimension (None)
 Attrs = Mapping[str, Any]
@@ -144,7 +147,8 @@ SIZE = Type("an integer or a list of integers (none keeps a dimension)",
             _either(_int, _each(_optional(_int))))
 OPTIONAL_SIZE = Type("an integer, a list of integers or none",
                      _optional(_either(_int, _each(_int))))
-SCALE = Type("a number or a list of numbers", _optional(_either(_float, _each(_float))))
+SCALE = Type("a number, a list of numbers or none",
+             _optional(_either(_float, _each(_float))))
 TENSOR = Type("a nested list of numbers", _optional(_nested_floats))
 
 
@@ -157,6 +161,33 @@ def _scheme(value: Any) -> str | tuple[Any, ...]:
 
 
 INIT = Type("a scheme name or [name, number]", _scheme)
+
+
+def _digits(value: int) -> str:
+    """A huge integer as a user can read it: its leading digits and its length."""
+    text = str(abs(value))
+    sign = "-" if value < 0 else ""
+    return f"{sign}{text}" if len(text) <= 30 else f"{sign}{text[:6]}... ({len(text)} digits)"
+
+
+def _too_large(value: Any) -> int | None:
+    """The first integer inside `value` (a number or nested lists) that does not fit int64."""
+    if isinstance(value, (list, tuple)):
+        return next((found for v in value if (found := _too_large(v)) is not None), None)
+    if isinstance(value, int) and not isinstance(value, bool) and not (
+            -INT64_MAX - 1 <= value <= INT64_MAX):
+        return value
+    return None
+
+
+def fits_int64(op: str, attr: str, value: Any) -> None:
+    """Refuse an argument holding an integer PyTorch cannot represent (every PyTorch size,
+    stride and count is a 64-bit integer, and so is every integer archc's expressions make)."""
+    huge = _too_large(value)
+    if huge is not None:
+        raise OpError(f"{op}: '{attr}' is too large: PyTorch sizes are 64-bit integers",
+                      attr=attr, expected=f"an integer of at most {INT64_MAX:,} in magnitude",
+                      found=_digits(huge))
 
 
 @dataclass(frozen=True)
@@ -312,9 +343,37 @@ class Op:
 OPS: dict[str, Op] = {}
 
 
+def _bounded_type(op: str, attr: Attr) -> Attr:
+    """The attribute with a type check that first refuses integers beyond int64 (as an OpError
+    naming the argument, which elaboration underlines), then checks the type as declared."""
+    declared = attr.type.check
+
+    def check(value: Any) -> Any:
+        fits_int64(op, attr.name, value)
+        return declared(value)
+
+    return replace(attr, type=Type(attr.type.name, check))
+
+
+def _bounded_shape(op: Op) -> Callable[[Attrs, Sequence[Shape]], Shape]:
+    """The op's shape rule, refusing outputs PyTorch cannot allocate."""
+    rule = op.shape
+
+    def shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
+        output = rule(attrs, inputs)
+        check_tensor_size(op.name, "output", output)
+        return output
+
+    return shape
+
+
 def register(op: Op) -> Op:
+    """Add `op` to OPS, with the checks every op shares: integer arguments fit int64 and the
+    output is a tensor PyTorch can address. The registered op (returned) is the one to use."""
     assert op.name not in OPS, f"op {op.name} registered twice"
     assert (op.module is None) != (op.function is None), op.name
+    op = replace(op, attrs=tuple(_bounded_type(op.name, a) for a in op.attrs),
+                 shape=_bounded_shape(op))
     OPS[op.name] = op
     return op
 
@@ -337,13 +396,19 @@ def spatial_rank(op: str, shape: Shape, ranks: Sequence[int] = (1, 2, 3)) -> int
     return spatial
 
 
-def expand(op: str, attr: str, value: int | tuple[int, ...], rank: int) -> tuple[int, ...]:
-    """An int or per-dimension tuple as a tuple of `rank` ints."""
+def expand(op: str, attr: str, value: int | tuple[int, ...], rank: int,
+           one_for_all: bool = False) -> tuple[int, ...]:
+    """An int or per-dimension tuple as a tuple of `rank` ints. With `one_for_all`, a list of
+    one value means that value in every dim, as PyTorch reads it there (pooling arguments and
+    a conv's stride, padding and dilation, though not its kernel_size)."""
     if isinstance(value, int):
         return (value,) * rank
+    if one_for_all and len(value) == 1:
+        return tuple(value) * rank
     if len(value) != rank:
+        counts = f"1 or {rank}" if one_for_all and rank != 1 else str(rank)
         raise OpError(f"{op}: {attr} has {len(value)} values for {rank} spatial dimensions",
-                      attr=attr, expected=f"an integer or {rank} integers",
+                      attr=attr, expected=f"an integer or {counts} integers",
                       found=str(list(value)))
     return tuple(value)
 
@@ -356,6 +421,22 @@ def channels(shape: Shape) -> int:
 
 def numel(shape: Shape) -> int:
     return prod(d for d in shape[1:] if d is not None)
+
+
+def check_tensor_size(op: str, what: str, shape: Shape, attr: str | None = None) -> None:
+    """Refuse a tensor that PyTorch cannot create: a size beyond int64, or more bytes than
+    int64 counts ("Storage size calculation overflowed"). The batch dim (None) is left out."""
+    if any(d is not None and d > INT64_MAX for d in shape):
+        raise OpError(f"{op}: the {what} is too large: PyTorch sizes are 64-bit integers",
+                      attr=attr, expected=f"sizes of at most {INT64_MAX:,}",
+                      found="[" + ", ".join("N" if d is None else _digits(d) for d in shape)
+                            + "]")
+    elements = prod(d for d in shape if d is not None)
+    if elements * FLOAT32_BYTES > INT64_MAX:
+        raise OpError(f"{op}: the {what} is too large for PyTorch to allocate", attr=attr,
+                      expected=f"at most {INT64_MAX // FLOAT32_BYTES:,} elements "
+                               f"({INT64_MAX:,} bytes of float32)",
+                      found=f"{format_shape(shape)}: {_digits(elements)} elements")
 
 
 def check_positive_output(op: str, output: Shape, input_shape: Shape, why: str) -> Shape:

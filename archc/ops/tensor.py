@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from fractions import Fraction
 
+from archc.ops.pool import widest_bin
 from archc.ops.registry import (
     FLOAT,
     GLOBAL,
@@ -22,6 +23,7 @@ from archc.ops.registry import (
     Reach,
     Shape,
     Window,
+    channels,
     check_positive_output,
     format_shape,
     numel,
@@ -212,7 +214,17 @@ DROPOUT2D = register(Op(
 ))
 
 _MODES = {"nearest": (1, 2, 3), "nearest-exact": (1, 2, 3), "linear": (1,), "bilinear": (2,),
-          "bicubic": (2,), "trilinear": (3,)}
+          "bicubic": (2,), "trilinear": (3,), "area": (1, 2, 3)}
+_LAYOUTS = {1: "[N, C, L]", 2: "[N, C, H, W]", 3: "[N, C, D, H, W]"}
+_UNALIGNED = ("nearest", "nearest-exact", "area")  # modes that take no align_corners
+
+
+def _scale(value: object) -> object:
+    """nn.Upsample keeps a list of scale factors, and reads a single one that is 0 as none
+    (`float(scale_factor) if scale_factor else None`)."""
+    if isinstance(value, tuple) or value is None:
+        return value
+    return value or None
 
 
 def upsample_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
@@ -223,26 +235,39 @@ def upsample_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
         raise OpError(f"upsample: unknown mode '{mode}'", attr="mode",
                       expected=", ".join(f"'{m}'" for m in _MODES), found=repr(mode))
     if rank not in _MODES[mode]:
+        layouts = " or ".join(_LAYOUTS[r] for r in _MODES[mode])
         raise OpError(f"upsample: mode '{mode}' does not fit a {format_shape(x)} input",
-                      attr="mode")
-    size, scale = attrs["size"], attrs["scale_factor"]
+                      attr="mode", expected=f"a {layouts} input for '{mode}'",
+                      found=format_shape(x))
+    size, scale = attrs["size"], _scale(attrs["scale_factor"])
     if (size is None) == (scale is None):
         raise OpError("upsample needs exactly one of size and scale_factor",
-                      expected="upsample(scale_factor=2) or upsample(size=[56, 56])")
-    if attrs["align_corners"] is not None and mode in ("nearest", "nearest-exact"):
+                      expected="upsample(scale_factor=2) or upsample(size=[56, 56])",
+                      found="both" if size is not None else "neither")
+    if attrs["align_corners"] is not None and mode in _UNALIGNED:
         raise OpError("upsample: align_corners only applies to the linear modes",
-                      attr="align_corners")
+                      attr="align_corners", expected="no align_corners for mode "
+                      f"'{mode}'", found=f"align_corners={attrs['align_corners']}")
     if size is not None:
         sizes = (size,) * rank if isinstance(size, int) else tuple(size)
         if len(sizes) != rank:
-            raise OpError("upsample: size has the wrong number of dims", attr="size")
+            raise OpError("upsample: size has the wrong number of dims", attr="size",
+                          expected=f"an integer or {rank} integers for {format_shape(x)}",
+                          found=str(list(sizes)))
         return check_positive_output("upsample", (x[0], x[1], *sizes), x,
                                      f"size={attrs['size']} must be positive")
+    assert isinstance(scale, (float, tuple))
     scales = (scale,) * rank if isinstance(scale, float) else tuple(scale)
     if len(scales) != rank:
-        raise OpError("upsample: scale_factor has the wrong number of dims", attr="scale_factor")
-    out = tuple(math.floor(d * s) for d, s in zip(x[2:], scales, strict=True)
-                if d is not None)
+        raise OpError("upsample: scale_factor has the wrong number of dims",
+                      attr="scale_factor", expected=f"a number or {rank} numbers for "
+                      f"{format_shape(x)}", found=str(list(scales)))
+    products = [float(d) * s for d, s in zip(x[2:], scales, strict=True) if d is not None]
+    if not all(math.isfinite(p) for p in products):  # PyTorch cannot floor inf or nan
+        raise OpError("upsample: scale_factor gives a size that is not a finite number",
+                      attr="scale_factor", expected="a finite scale_factor",
+                      found=f"{attrs['scale_factor']} for input {format_shape(x)}")
+    out = tuple(math.floor(p) for p in products)
     return check_positive_output("upsample", (x[0], x[1], *out), x,
                                  f"scale_factor={attrs['scale_factor']} shrinks a size to 0")
 
@@ -253,21 +278,37 @@ _TAPS = {"nearest": 1, "nearest-exact": 1, "linear": 2, "bilinear": 2, "bicubic"
          "trilinear": 2}
 _INTERPOLATION_FLOPS = {"nearest": 0, "nearest-exact": 0, "linear": 3, "bilinear": 9,
                         "bicubic": 35, "trilinear": 21}
+# 'area' is PyTorch's adaptive average pooling to the output size: its windows, and its
+# FLOPs (the elements of every window, as adaptive_avgpool counts them) are those of the pool
+
+
+def _upsample_flops(attrs: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+    if attrs["mode"] == "area":
+        sizes = [(n, m) for n, m in zip(inputs[0][2:], output[2:], strict=True)
+                 if n is not None and m is not None]
+        reads = math.prod(n + m - math.gcd(n, m) for n, m in sizes)
+        return int(channels(inputs[0]) * reads)
+    return _INTERPOLATION_FLOPS[attrs["mode"]] * numel(output)
 
 
 def _upsample_window(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
     x = inputs[0]
     output = upsample_shape(attrs, inputs)
-    taps = _TAPS[attrs["mode"]]
-    scale = attrs["scale_factor"]
+    scale = _scale(attrs["scale_factor"])
     windows = []
     for axis, (n, m) in enumerate(zip(x[2:], output[2:], strict=True)):
         assert n is not None and m is not None
+        if attrs["mode"] == "area":  # adaptive average pooling from n to m
+            widest = widest_bin(n, m)
+            windows.append(Window(widest, Fraction(n, m), Fraction(widest - -(-n // m), 2)))
+            continue
+        taps = _TAPS[attrs["mode"]]
         if scale is None:
             step = Fraction(n, m)
         else:  # PyTorch maps output o to input o / scale_factor
-            factor = scale if isinstance(scale, float) else scale[axis]
-            step = 1 / Fraction(factor).limit_denominator(10**6)
+            factor = scale if isinstance(scale, float) else scale[axis]  # type: ignore[index]
+            approximate = Fraction(factor).limit_denominator(10**6)
+            step = 1 / (approximate or Fraction(factor))  # a tiny factor has no short fraction
         windows.append(Window(taps, step, (taps - 1) // 2))
     return tuple(windows)
 
@@ -278,16 +319,20 @@ UPSAMPLE = register(Op(
     doc="Resize the spatial dims by a scale factor or to a size (nn.Upsample).",
     attrs=(
         Attr("size", OPTIONAL_SIZE, None, "output spatial size"),
-        Attr("scale_factor", SCALE, None, "multiplier for the spatial size"),
-        Attr("mode", STR, "nearest", "nearest, linear, bilinear, bicubic, trilinear"),
+        Attr("scale_factor", SCALE, None, "multiplier for the spatial size (0 counts as none, "
+             "as in nn.Upsample)"),
+        Attr("mode", STR, "nearest", "nearest, nearest-exact, linear, bilinear, bicubic, "
+             "trilinear or area"),
         Attr("align_corners", OPTIONAL_BOOL, None, "for the linear modes"),
     ),
     shape=upsample_shape,
     module=lambda op, attrs, inputs: standard_construct("nn.Upsample", attrs, op,
                                                     positional=()),
     shape_rule="[N, C, *S] → [N, C, *size] or [N, C, ⌊S·scale_factor⌋]",
-    flops=lambda attrs, inputs, output: _INTERPOLATION_FLOPS[attrs["mode"]] * numel(output),
-    flops_rule="per output element: nearest 0, linear 3, bilinear 9, trilinear 21, bicubic 35",
+    flops=_upsample_flops,
+    flops_rule="per output element: nearest 0, linear 3, bilinear 9, trilinear 21, bicubic 35; "
+               "area: the elements of every window (as adaptive_avgpool)",
     window=_upsample_window,
-    window_rule="taps per dim (nearest 1, linear modes 2, bicubic 4), input/output size apart",
+    window_rule="taps per dim (nearest 1, linear modes 2, bicubic 4), input/output size apart; "
+                "area: the windows of adaptive_avgpool",
 ))

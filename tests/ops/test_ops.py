@@ -362,7 +362,7 @@ CASES: dict[str, list[Case]] = {
         (C3, {"concat": ["identity", "conv(2, 1)"], "dim": -1}),
         ((12,), {"concat": ["linear(4)", "identity"]}),
         ((5, 6), {"concat": ["linear(4)", "identity"], "dim": -1}),
-        ((3, 6, 6), {"concat": ["identity"]}),
+        ((3, 6, 6), {"concat": ["identity", "identity", "identity"], "dim": 3}),
     ],
     "add": [
         ((3, 6, 6), {"add": ["conv(3, 3, padding=1)", "identity"]}),
@@ -730,7 +730,9 @@ ERRORS: list[tuple[str, tuple[int, ...], Any, str]] = [
     ("linear init negative std", (12,), "linear(4, init=['normal', -1])", "must not be negative"),
     # normalisation
     ("bn num_features", (8, 4, 4), "bn(num_features=4)", "num_features=4 disagrees"),
-    ("bn eps", (8, 4, 4), "bn(eps=-1)", "eps must not be negative"),
+    ("bn eps", (8, 4, 4), "bn(eps=-1)", "eps must be positive"),
+    ("bn eps 0", (8, 4, 4), "bn(eps=0)", "eps must be positive"),
+    ("layernorm empty", (5, 6), "layernorm([])", "at least one dimension"),
     ("bn rank", (2, 3, 4, 5, 6), "bn", "bn expects"),
     ("groupnorm groups", (8, 4, 4), "groupnorm(3)", "num_groups=3 does not divide"),
     ("layernorm shape", (3, 5, 6), "layernorm([5, 5])", "normalized_shape must equal"),
@@ -774,7 +776,7 @@ ERRORS: list[tuple[str, tuple[int, ...], Any, str]] = [
     ("upsample both", (3, 4, 4), "upsample(size=8, scale_factor=2)", "exactly one of"),
     ("upsample mode rank", (3, 4, 4), "upsample(scale_factor=2, mode='linear')",
      "does not fit"),
-    ("upsample mode", (3, 4, 4), "upsample(scale_factor=2, mode='area')", "unknown mode"),
+    ("upsample mode", (3, 4, 4), "upsample(scale_factor=2, mode='box')", "unknown mode"),
     ("upsample align_corners", (3, 4, 4), "upsample(scale_factor=2, align_corners=true)",
      "align_corners only applies"),
     ("upsample to 0", (3, 4, 4), "upsample(scale_factor=0.2)", "output size would be"),
