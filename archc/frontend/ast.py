@@ -320,9 +320,15 @@ def scan_comments(text: str, yaml: bool) -> tuple[Comment, ...]:
     found = []
     for number, line in enumerate(text.split("\n"), start=1):
         quote = None
+        escaped = False
         for index, char in enumerate(line):
             if quote:
-                quote = None if char == quote else quote
+                if escaped:
+                    escaped = False
+                elif char == "\\" and (not yaml or quote == '"'):
+                    escaped = True  # "a \" # b" is one string: the '#' is inside it
+                else:
+                    quote = None if char == quote else quote
             elif char in "'\"":
                 quote = char
             elif char == "#" and (not yaml or index == 0 or line[index - 1] in " \t"):
