@@ -889,3 +889,98 @@ def test_python_dash_m_archc_reports_errors_without_traceback(tmp_path: Path) ->
     assert lines[1] == "    3 |   - cnov(8, 3)"
     assert lines[2] == "      |     ^^^^^^^^^^"
     assert "Traceback" not in result.stdout + result.stderr
+
+
+# ------------------------------------------------------------------ front end (issue 12)
+
+
+@pytest.mark.parametrize("indicator", ["|", ">"])
+def test_syntax_error_in_a_block_scalar_points_into_the_file(tmp_path: Path,
+                                                             indicator: str) -> None:
+    path = spec_file(tmp_path, f"""
+        input: [3, 8, 8]
+        layers:
+          - {indicator}
+            conv(8, 3);
+            relu;
+            conv(8, 3, stride=)
+        """)
+    error = compile_error(path)
+    assert_located(error, path, "syntax error in layer", 6, 23, underline=")")
+
+
+def test_alias_cycle_is_located_at_the_alias(tmp_path: Path) -> None:
+    path = spec_file(tmp_path, """
+        input: [3, 8, 8]
+        blocks:
+          unit: &u
+            <<: *u
+            body: relu
+        layers:
+          - unit
+        """)
+    error = compile_error(path)
+    assert_located(error, path, "the alias '*u' refers to a node that contains it", 4, 9)
+
+
+def test_tab_indentation_is_explained(tmp_path: Path) -> None:
+    path = spec_file(tmp_path, "input: [3, 8, 8]\nlayers:\n\t- conv(8, 3)\n")
+    error = compile_error(path)
+    assert "YAML does not allow tabs for indentation; use spaces" in error.notes
+    assert (error.span.line, error.span.column) == (3, 1)
+
+
+def test_misindented_item_is_explained(tmp_path: Path) -> None:
+    path = spec_file(tmp_path, """
+        input: [3, 8, 8]
+        layers:
+          - conv(8, 3)
+        - relu
+        """)
+    error = compile_error(path)
+    assert (error.span.line, error.span.column) == (4, 1)
+    assert any("indentation of this line does not match" in note for note in error.notes)
+
+
+def test_unclosed_brace_in_text_form_is_located_at_the_brace(tmp_path: Path) -> None:
+    path = spec_file(tmp_path, """
+        network n {
+          input [3, 8, 8]
+          block unit(c) {
+            conv(c, 3)
+          stem: unit(4)
+          relu
+        }
+        """, "spec.arch")
+    error = compile_error(path)
+    assert_located(error, path, "this '{' is never closed", 3, 17, underline="{")
+
+
+def test_homoglyph_in_a_layer_names_the_character_and_suggests(tmp_path: Path) -> None:
+    path = spec_file(tmp_path, """
+        input: [3, 8, 8]
+        layers:
+          - conv(8, 3)
+          - rеlu
+        """)
+    error = compile_error(path)
+    assert "CYRILLIC SMALL LETTER IE" in error.message
+    assert error.suggestions == ["relu"]
+    assert (error.span.line, error.span.column) == (4, 6)
+
+
+def test_integer_of_4300_digits_is_a_located_error(tmp_path: Path) -> None:
+    path = spec_file(tmp_path, f"input: [3, 8, 8]\nlayers:\n  - conv({'9' * 4300}, 3)\n")
+    error = compile_error(path)
+    assert error.message == "number too large"
+    assert (error.span.line, error.span.column) == (3, 10)
+
+
+def test_key_given_twice_in_an_entry(tmp_path: Path) -> None:
+    path = spec_file(tmp_path, """
+        input: [3, 8, 8]
+        layers:
+          - {concat: [conv(4, 1), conv(4, 1)], dim: 1, dim: 2}
+        """)
+    error = compile_error(path)
+    assert_located(error, path, "key 'dim' is given twice", 3, 48, underline="dim")
