@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast as pyast
 import json
+import math
 import os
 import random
 import re
@@ -58,6 +59,9 @@ MEMORY = int(os.environ.get("ARCHC_FUZZ_MEMORY_MB", "1024")) * 1024 * 1024
 # one accepted input in this many goes through source + ast + build + forward
 WHOLE_PATH_EVERY = int(os.environ.get("ARCHC_FUZZ_WHOLE_PATH_EVERY", "4"))
 WHOLE_PATH_PARAMS = 3_000_000  # bigger mutated zoo networks are built by tests/test_specs.py
+# activation elements per sample above which an accepted input is not run here (the memory of
+# the test machine; the corpus holds the cases archc itself must refuse)
+WHOLE_PATH_ELEMENTS = 20_000_000
 PWNED = "ARCHC_PWNED"  # what the hostile payloads set when spec text runs as code
 TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+(\.\d+)?|\S")
 NUMBER = re.compile(r"\b\d+\b")
@@ -215,7 +219,7 @@ def generate(rng: random.Random, hostile: float = 0.1) -> ast.Spec:
             from archc.frontend.expressions import parse_expression
 
             return parse_expression(text)
-        except Exception:  # noqa: BLE001 - the material itself may not parse: use a literal
+        except Exception:
             return ast.Literal(text, S)
 
     def number() -> ast.Expr:
@@ -328,11 +332,11 @@ def printed(spec: ast.Spec, rng: random.Random) -> tuple[str, str]:
     printers = {"arch": print_text, "yaml": print_yaml}
     try:
         return f"generated.{spelling}", printers[spelling](spec)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         other = "yaml" if spelling == "arch" else "arch"
         try:
             shown = printers[other](spec)
-        except Exception:  # noqa: BLE001
+        except Exception:
             shown = repr(spec)
         raise PrinterFailure(f"the {spelling} printer (archc convert/fmt) crashed: "
                              f"{type(error).__name__}: {error}\n--- the spec ({other}):\n"
@@ -420,11 +424,13 @@ def _serve_network(request: dict[str, Any]) -> dict[str, Any]:
         network = archc.network(parse(text, name))
         warnings = [w.render() for w in lint(network)]
         shapes = [list(s) for s in network.output_shapes()]
+        elements = sum(math.prod(d for d in node.shape if d is not None)
+                       for node in network.node_list)
         return {"outcome": "accepted", "shapes": shapes, "warnings": warnings,
-                "params": network.total_params}
+                "params": network.total_params, "elements": elements}
     except archc.ArchcError as error:
         return {"outcome": "error", **_error_data(error, text)}
-    except BaseException as error:  # noqa: BLE001 - the point is to report it
+    except BaseException as error:
         return {"outcome": "internal", "detail": f"{type(error).__name__}: {error}"[:2000],
                 "traceback": traceback.format_exc()[-4000:]}
 
@@ -453,7 +459,7 @@ def worker() -> None:  # pragma: no cover - runs in the child
             if "sleep" in request:  # tests of the guard itself
                 time.sleep(request["sleep"])
             reply = _serve_cli(request) if "argv" in request else _serve_network(request)
-        except BaseException as error:  # noqa: BLE001
+        except BaseException as error:
             reply = {"outcome": "internal", "detail": f"{type(error).__name__}: {error}"[:2000]}
         reply["seconds"] = time.perf_counter() - start
         reply["pwned"] = os.environ.pop(PWNED, None) is not None
@@ -520,7 +526,7 @@ def execute_source(text: str) -> Any:
     tree = pyast.parse(text)
     name = [node.name for node in tree.body if isinstance(node, pyast.ClassDef)][-1]
     namespace: dict[str, Any] = {"__name__": "archc_fuzz_generated"}
-    exec(compile(text, "<generated>", "exec"), namespace)  # noqa: S102 - the point of the test
+    exec(compile(text, "<generated>", "exec"), namespace)
     return namespace[name]
 
 
@@ -572,7 +578,7 @@ def whole_path(text: str, name: str) -> list[str]:
             problems.append(f"forward gives {got}, the static shapes say {want}")
     except archc.ArchcError as error:
         problems.append(f"check accepted it, then: {error.render()}")
-    except Exception as error:  # noqa: BLE001 - a failure of the whole path
+    except Exception as error:
         problems.append(f"{type(error).__name__}: {error}"[:3000])
     finally:
         if os.environ.pop(PWNED, None) is not None:
@@ -632,7 +638,8 @@ def run(inputs: int, seed: int, guard: Guard | None = None,
             if failure is None and reply["outcome"] == "accepted":
                 accepted = counts.get("accepted", 0)
                 counts["accepted"] = accepted + 1
-                if accepted % WHOLE_PATH_EVERY == 0 and reply["params"] <= WHOLE_PATH_PARAMS:
+                if (accepted % WHOLE_PATH_EVERY == 0 and reply["params"] <= WHOLE_PATH_PARAMS
+                        and reply["elements"] <= WHOLE_PATH_ELEMENTS):
                     problems = whole_path(text, name)
                     failure = "; ".join(problems) if problems else None
                     counts["whole path"] = counts.get("whole path", 0) + 1
