@@ -10,6 +10,7 @@ after it on its line.
 
 from __future__ import annotations
 
+import math
 import secrets
 import textwrap
 from collections.abc import Callable, Sequence
@@ -17,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from archc.errors import ArchcError
 from archc.frontend import ast
 
 WIDTH = 100
@@ -29,6 +31,8 @@ _BINARY = {"or": _OR, "and": _AND, "+": _SUM, "-": _SUM, "*": _TERM, "/": _TERM,
 
 
 def literal_text(value: Any) -> str:
+    if isinstance(value, float) and math.isinf(value):
+        return "-1e999" if value < 0 else "1e999"  # reads back as the float infinity
     if value is True:
         return "true"
     if value is False:
@@ -124,6 +128,10 @@ def _wrap(result: tuple[_Rope, int], minimum: int) -> _Rope:
 def _combine(expr: ast.Expr, kids: list[tuple[_Rope, int]]) -> tuple[_Rope, int]:
     """One node's text from its children's (text, strength)."""
     if isinstance(expr, ast.Literal):
+        if isinstance(expr.value, float) and math.isnan(expr.value) and expr.raw is None:
+            raise ArchcError("nan has no spelling in the text form", expr.span,
+                             notes=["it comes from YAML's .nan; keep this spec in YAML, or "
+                                    "give the value another way"])
         text = expr.raw if expr.raw is not None else literal_text(expr.value)
         return text, _UNARY if text.startswith("-") else _ATOM  # -0.0 too
     if isinstance(expr, ast.Name):
@@ -449,6 +457,9 @@ def yaml_value(expr: ast.Expr, flow: bool = False) -> str:
         if expr.raw is not None:
             return expr.raw
         if isinstance(expr.value, float):
+            if not math.isfinite(expr.value):  # YAML's own spellings, read back as floats
+                return ".nan" if math.isnan(expr.value) else "-.inf" if expr.value < 0 \
+                    else ".inf"
             text = repr(expr.value)
             return text if "." in text else text.replace("e", ".0e", 1)
         return repr(expr.value)

@@ -155,3 +155,26 @@ def test_yaml_scalars_read_back_exactly(text: str) -> None:
         document = f"k: {block[0]}\n" + "".join(f"  {line}\n" if line else "\n"
                                                  for line in block[1:])
         assert yaml.safe_load(document) == {"k": text}
+
+
+# ------------------------------------------------------------------ non-finite numbers
+
+
+@pytest.mark.parametrize(("written", "text_form"), [(".inf", "1e999"), ("-.inf", "-1e999")])
+def test_infinity_reads_back_in_both_spellings(written: str, text_form: str) -> None:
+    spec = parse_yaml(f"name: n\nparams: {{s: {written}}}\ninput: [8]\nlayers:\n"
+                      "  - leaky_relu(negative_slope=s)\n")
+    assert f"s = {text_form}" in print_text(spec)
+    assert f"s: {written}" in print_yaml(spec)
+    both_ways(spec)
+
+
+def test_nan_stays_in_yaml_and_is_refused_by_the_text_form() -> None:
+    from archc.errors import ArchcError
+
+    spec = parse_yaml("name: n\nparams: {s: .nan}\ninput: [8]\nlayers:\n  - dropout(p=s)\n")
+    assert parse_yaml(print_yaml(spec)) == spec  # nan equals nan in the AST
+    with pytest.raises(ArchcError) as caught:
+        print_text(spec)
+    assert caught.value.message == "nan has no spelling in the text form"
+    assert (caught.value.span.line, caught.value.span.column) == (2, 13)
