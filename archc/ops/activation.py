@@ -52,10 +52,13 @@ def _activation(name: str, callee: str, doc: str, cost: int | str, *attrs: Attr,
         extra = {"flops": per_element(cost), "flops_rule": f"{cost} per element", **extra}
     else:
         extra = {"flops_rule": cost, **extra}
+    # PyTorch's module, its functional form, and torch.<name> where that exists too
+    spellings = (callee, f"F.{name}", *((f"torch.{name}",) if name in _TORCH_FUNCTIONS else ()))
     op = Op(
         name=name,
         family="activation",
-        doc=doc,
+        doc=f"{doc} ({callee})",
+        torch=spellings,
         attrs=attrs,
         shape=_same,
         module=lambda op, a, inputs: standard_construct(callee, a, op, positional=(),
@@ -81,6 +84,7 @@ def _along_dim(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
 
 
 INPLACE = Attr("inplace", BOOL, False, "overwrite the input")
+_TORCH_FUNCTIONS = ("relu", "sigmoid", "tanh", "softmax", "log_softmax")
 SOFTMAX_WINDOW = "pointwise, except that a softmax over a spatial dim reads all of that dim"
 
 # FLOPs per element count each add, multiply, compare, divide and exp/erf/tanh as 1

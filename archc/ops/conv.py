@@ -24,6 +24,7 @@ from archc.ops.registry import (
     Reach,
     Shape,
     Window,
+    by_rank,
     channels,
     check_init,
     check_tensor_size,
@@ -242,6 +243,7 @@ CONV = register(Op(
     window_rule="a window of kernel, stride, padding and dilation per spatial dim ('same' pads "
                 "dilation·(kernel−1)//2 on the left)",
     key=_key,
+    torch=by_rank("nn.Conv{}d", "nn.LazyConv{}d", "F.conv{}d"),
 ))
 
 
@@ -351,4 +353,5 @@ CONV_TRANSPOSE = register(Op(
     window_rule="an output position reads ⌊dilation·(kernel−1)/stride⌋ + 1 neighbouring inputs; "
                 "the effective stride divides by stride",
     key=_key,
+    torch=by_rank("nn.ConvTranspose{}d", "nn.LazyConvTranspose{}d", "F.conv_transpose{}d"),
 ))

@@ -77,4 +77,5 @@ LINEAR = register(Op(
     flops_rule=WITH_BIAS,
     window_rule="global: the output has no spatial layout",
     key=lambda attrs: str(attrs["out_features"]),
+    torch=("nn.Linear", "nn.LazyLinear", "F.linear"),
 ))

@@ -57,7 +57,7 @@ def concat_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
 CONCAT = register(Op(
     name="concat",
     family="merge",
-    doc="Concatenate the branches along dim (channels by default).",
+    doc="Concatenate the branches along dim (channels by default; torch.cat).",
     attrs=(Attr("dim", INT, 1, "the dim to join on"),),
     shape=concat_shape,
     function=lambda attrs, args: f"torch.cat([{', '.join(args)}], dim={attrs['dim']})",
@@ -65,6 +65,7 @@ CONCAT = register(Op(
     shape_rule="sizes add up along dim; every other dim must agree",
     flops_rule="0 (a copy)",
     window_rule=MERGE_WINDOW,
+    torch=("torch.cat", "torch.concat", "torch.concatenate"),
 ))
 
 
@@ -112,6 +113,7 @@ ADD = register(Op(
     flops=PAIRWISE,
     flops_rule="(branches − 1) per output element",
     window_rule=MERGE_WINDOW,
+    torch=("torch.add", "Tensor.add"),
 ))
 
 MUL = register(Op(
@@ -126,4 +128,5 @@ MUL = register(Op(
     flops=PAIRWISE,
     flops_rule="(branches − 1) per output element (of the broadcast shape)",
     window_rule=MERGE_WINDOW,
+    torch=("torch.mul", "torch.multiply", "Tensor.mul"),
 ))

@@ -16,6 +16,7 @@ from archc.ops.registry import (
     Op,
     OpError,
     Shape,
+    by_rank,
     channels,
     check_init,
     format_shape,
@@ -102,6 +103,7 @@ BN = register(Op(
     flops_rule="2 per element (inference: running statistics folded into one scale and one "
                "shift); with track_running_stats=false the batch statistics are computed: "
                f"{NORM_FLOPS[:-1]}), plus 2 with affine",
+    torch=(*by_rank("nn.BatchNorm{}d", "nn.LazyBatchNorm{}d"), "F.batch_norm"),
 ))
 
 
@@ -136,7 +138,7 @@ def _layernorm_params(attrs: Attrs, inputs: Sequence[Shape]) -> int:
 LAYERNORM = register(Op(
     name="layernorm",
     family="normalization",
-    doc="Layer normalisation over the trailing dims (default: the last one).",
+    doc="Layer normalisation over the trailing dims (default: the last one; nn.LayerNorm).",
     attrs=(
         Attr("normalized_shape", OPTIONAL_SIZE, None, "trailing dims to normalise (default last)"),
         Attr("eps", FLOAT, 1e-5, "added to the variance"),
@@ -153,6 +155,7 @@ LAYERNORM = register(Op(
     flops=_normalise_flops(2),
     flops_rule=f"{NORM_FLOPS}, plus 2 with elementwise_affine (1 without bias)",
     window_rule=NORM_WINDOW,
+    torch=("nn.LayerNorm", "F.layer_norm"),
 ))
 
 
@@ -176,7 +179,7 @@ def groupnorm_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
 GROUPNORM = register(Op(
     name="groupnorm",
     family="normalization",
-    doc="Group normalisation; num_channels inferred.",
+    doc="Group normalisation (nn.GroupNorm); num_channels inferred.",
     attrs=(
         Attr("num_groups", INT, doc="groups; divides the channels"),
         Attr("eps", FLOAT, 1e-5, "added to the variance"),
@@ -193,4 +196,5 @@ GROUPNORM = register(Op(
     flops=_normalise_flops(2),
     flops_rule=f"{NORM_FLOPS}, plus 2 with affine",
     window_rule=NORM_WINDOW,
+    torch=("nn.GroupNorm", "F.group_norm"),
 ))

@@ -21,6 +21,7 @@ from archc.ops.registry import (
     Reach,
     Shape,
     Window,
+    by_rank,
     check_positive_output,
     expand,
     format_shape,
@@ -173,6 +174,7 @@ MAXPOOL = register(Op(
         f"nn.MaxPool{len(inputs[0]) - 2}d", attrs, op, positional=("kernel_size",)),
     shape_rule=RULE,
     key=_key,
+    torch=by_rank("nn.MaxPool{}d", "F.max_pool{}d"),
 ))
 
 def _avgpool_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
@@ -212,6 +214,7 @@ AVGPOOL = register(Op(
         omit=("divisor_override",) if len(inputs[0]) == 3 else ()),
     shape_rule=RULE.replace("dilation·(kernel−1) − 1", "kernel"),
     key=_key,
+    torch=by_rank("nn.AvgPool{}d", "F.avg_pool{}d"),
 ))
 
 
@@ -292,7 +295,8 @@ def _adaptive(name: str, kind: str) -> Op:
     op = Op(
         name=name,
         family="pooling",
-        doc=f"Adaptive {kind} pooling to a fixed output size (1d/2d/3d by input rank).",
+        doc=f"Adaptive {kind} pooling to a fixed output size (Adaptive{kind.capitalize()}Pool1d/"
+            "2d/3d by input rank).",
         attrs=(Attr("output_size", SIZE, doc="output size; none keeps that dimension"),),
         shape=_adaptive_shape(name),
         module=lambda op, attrs, inputs: standard_construct(
@@ -306,6 +310,7 @@ def _adaptive(name: str, kind: str) -> Op:
         window_rule="output size 1: the whole dim; else windows ⌊o·S/out⌋ .. ⌈(o+1)·S/out⌉, S/out "
                     "apart (the widest one when they are uneven)",
         key=lambda attrs: f"→ {attrs['output_size']}",
+        torch=by_rank(f"nn.Adaptive{kind.capitalize()}Pool{{}}d", f"F.adaptive_{kind}_pool{{}}d"),
     )
     return register(op)
 

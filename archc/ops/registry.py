@@ -8,7 +8,7 @@ stage branches on an op's name; adding an op touches only its family module and 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from math import prod
@@ -307,7 +307,11 @@ class Op:
       so it allocates no memory;
     - `module(op, attrs, inputs) -> Construct`: the nn.Module this op becomes;
     - `function(attrs, args) -> str`: a forward expression over argument variables (merges,
-      reshape): such ops hold no state and make no module.
+      reshape): such ops hold no state and make no module;
+    - `torch`: the PyTorch spellings of this op, modules (`nn.Conv2d`), functions (`F.conv2d`,
+      `torch.cat`) and tensor methods (`Tensor.reshape`): every PyTorch name that this op
+      computes, so that a spec written with one gets "did you mean" (`suggest_op`), and an
+      importer can map a PyTorch model back to ops. A name belongs to one op only.
     """
 
     name: str
@@ -330,6 +334,7 @@ class Op:
     flops_rule: str = ""  # the FLOP count in words
     window_rule: str = "pointwise"  # the receptive-field rule in words
     key: Callable[[Attrs], str] = field(default=lambda attrs: "")  # short label: "3x3 /2, 64"
+    torch: tuple[str, ...] = ()  # PyTorch's names for it: "nn.BatchNorm2d", "F.relu", ...
 
     def construct(self, attrs: Attrs, inputs: Sequence[Shape]) -> Construct:
         """The PyTorch constructor call this op becomes (ops that make modules)."""
@@ -372,10 +377,61 @@ def register(op: Op) -> Op:
     output is a tensor PyTorch can address. The registered op (returned) is the one to use."""
     assert op.name not in OPS, f"op {op.name} registered twice"
     assert (op.module is None) != (op.function is None), op.name
+    assert op.torch, f"{op.name}: name its PyTorch spellings"
+    for other in OPS.values():
+        shared = set(op.torch) & set(other.torch)
+        assert not shared, f"{sorted(shared)} named by both {other.name} and {op.name}"
     op = replace(op, attrs=tuple(_bounded_type(op.name, a) for a in op.attrs),
                  shape=_bounded_shape(op))
     OPS[op.name] = op
     return op
+
+
+# ------------------------------------------------------------------ PyTorch spellings
+
+_PREFIXES = ("torch.nn.functional.", "torch.nn.", "torch.Tensor.", "torch.", "nn.functional.",
+             "nn.", "functional.", "F.", "Tensor.")
+
+
+def by_rank(*patterns: str) -> tuple[str, ...]:
+    """PyTorch's 1d, 2d and 3d spellings: by_rank("nn.Conv{}d") → nn.Conv1d, nn.Conv2d, ..."""
+    return tuple(pattern.format(rank) for pattern in patterns for rank in (1, 2, 3))
+
+
+def _plain(name: str) -> str:
+    """A PyTorch-style name without its module prefix, case or underscores: `nn.BatchNorm2d`,
+    `BatchNorm2d` and `batch_norm2d` are all `batchnorm2d`."""
+    for prefix in _PREFIXES:
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+            break
+    return name.replace("_", "").casefold()
+
+
+def _rankless(plain: str) -> str:
+    """Without the 1d/2d/3d suffix: `batchnorm2d` → `batchnorm` (archc picks the rank)."""
+    return plain[:-2] if len(plain) > 2 and plain[-1] == "d" and plain[-2] in "123" else plain
+
+
+def suggest_op(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
+    """Ops and blocks to suggest for an unknown op `name`, best first: the ops whose PyTorch
+    spelling it is (case, underscores and the `nn.`/`F.`/`torch.` prefix aside: `BatchNorm2d`,
+    `batchnorm` and `nn.BatchNorm2d` give `bn`; `ReLU` gives `relu`), then the close matches
+    among `candidates` (difflib, as `archc.errors.suggest`), then the ops with a PyTorch
+    spelling close to it (`BatchNorm2` → `bn`). Only names among `candidates` are suggested."""
+    pool = set(candidates)
+    plain = _plain(name)
+    exact = [op.name for op in OPS.values() if any(_plain(t) == plain for t in op.torch)]
+    if not exact:  # `batchnorm`, `MaxPool`: the rank suffix left out
+        exact = [op.name for op in OPS.values()
+                 if any(_rankless(_plain(t)) == _rankless(plain) for t in op.torch)]
+    spellings = {_plain(t): op.name for op in OPS.values() for t in op.torch}
+    near = [spellings[s] for s in suggest(plain, spellings)]
+    found: list[str] = []
+    for candidate in (*exact, *suggest(name, pool), *near):
+        if candidate in pool and candidate not in found and candidate != name:
+            found.append(candidate)
+    return found[:limit]
 
 
 # ------------------------------------------------------------------ helpers for rules

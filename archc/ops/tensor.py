@@ -76,6 +76,7 @@ FLATTEN = register(Op(
     alias=_view,
     window=lambda attrs, inputs: None if flatten_shape(attrs, inputs) == inputs[0] else GLOBAL,
     window_rule="global (the output has no spatial layout) unless it leaves the shape as it is",
+    torch=("nn.Flatten", "torch.flatten", "Tensor.flatten"),
 ))
 
 
@@ -105,7 +106,8 @@ def reshape_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
 RESHAPE = register(Op(
     name="reshape",
     family="reshape",
-    doc="View each sample with a new shape (the batch dim stays); one size may be -1.",
+    doc="View each sample with a new shape (the batch dim stays; Tensor.reshape); one size may "
+        "be -1.",
     attrs=(Attr("shape", INTS, doc="the new shape without the batch dim", variadic=True),),
     shape=reshape_shape,
     function=lambda attrs, args: f"{args[0]}.reshape({args[0]}.shape[0], "
@@ -116,6 +118,7 @@ RESHAPE = register(Op(
     alias=_view,
     window=lambda attrs, inputs: None if reshape_shape(attrs, inputs) == inputs[0] else GLOBAL,
     window_rule="global (the output has no spatial layout) unless it leaves the shape as it is",
+    torch=("torch.reshape", "Tensor.reshape", "Tensor.view"),
 ))
 
 
@@ -143,7 +146,7 @@ def _permute_window(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
 PERMUTE = register(Op(
     name="permute",
     family="reshape",
-    doc="Reorder dims (PyTorch's numbering, batch = 0 stays first).",
+    doc="Reorder dims (Tensor.permute's numbering, batch = 0 stays first).",
     attrs=(Attr("dims", INTS, doc="the new order of all dims", variadic=True),),
     shape=permute_shape,
     function=lambda attrs, args: f"{args[0]}.permute("
@@ -154,6 +157,7 @@ PERMUTE = register(Op(
     alias=_view,
     window=_permute_window,
     window_rule="global (the spatial layout changes) unless the order stays the same",
+    torch=("torch.permute", "Tensor.permute"),
 ))
 
 IDENTITY = register(Op(
@@ -166,6 +170,7 @@ IDENTITY = register(Op(
     shape_rule="unchanged",
     flops_rule="0 (the input itself)",
     alias=_view,
+    torch=("nn.Identity",),
 ))
 
 
@@ -182,7 +187,7 @@ def _probability(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
 DROPOUT = register(Op(
     name="dropout",
     family="regularization",
-    doc="Zero elements with probability p during training.",
+    doc="Zero elements with probability p during training (nn.Dropout).",
     attrs=(Attr("p", FLOAT, 0.5, "drop probability"),),
     infer=_probability,
     shape=_same,
@@ -190,6 +195,7 @@ DROPOUT = register(Op(
     shape_rule="unchanged",
     flops_rule=INFERENCE_IDENTITY,
     alias=_view,
+    torch=("nn.Dropout", "F.dropout"),
 ))
 
 
@@ -202,7 +208,7 @@ def _dropout2d_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
 DROPOUT2D = register(Op(
     name="dropout2d",
     family="regularization",
-    doc="Zero whole channels with probability p during training.",
+    doc="Zero whole channels with probability p during training (nn.Dropout2d).",
     attrs=(Attr("p", FLOAT, 0.5, "drop probability"),),
     infer=_dropout2d_infer,
     shape=_same,
@@ -211,6 +217,7 @@ DROPOUT2D = register(Op(
     shape_rule="unchanged",
     flops_rule=INFERENCE_IDENTITY,
     alias=_view,
+    torch=("nn.Dropout2d", "F.dropout2d"),
 ))
 
 _MODES = {"nearest": (1, 2, 3), "nearest-exact": (1, 2, 3), "linear": (1,), "bilinear": (2,),
@@ -335,4 +342,6 @@ UPSAMPLE = register(Op(
     window=_upsample_window,
     window_rule="taps per dim (nearest 1, linear modes 2, bicubic 4), input/output size apart; "
                 "area: the windows of adaptive_avgpool",
+    torch=("nn.Upsample", "nn.UpsamplingNearest2d", "nn.UpsamplingBilinear2d", "F.interpolate",
+           "F.upsample"),
 ))
