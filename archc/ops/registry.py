@@ -8,6 +8,7 @@ stage branches on an op's name; adding an op touches only its family module and 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -18,6 +19,7 @@ from archc.errors import suggest
 
 INT64_MAX = 2**63 - 1  # PyTorch's sizes, strides and counts are 64-bit integers
 FLOAT32_BYTES = 4  # a tensor's bytes (elements × 4 for float32) must fit int64 as well
+FLOAT32_MAX = 3.4028234663852886e38  # the largest finite float32: weights are float32
 
 Shape = tuple[int | None, ...]  # index 0 is the symbolic batch dimension (None)
 Attrs = Mapping[str, Any]
@@ -574,9 +576,13 @@ def check_init(op: str, attrs: Attrs, weight: Shape | None) -> None:
         raise OpError(f"{op}: init '{name}' takes {len(wanted) or 'no'} "
                       f"number{'' if len(wanted) == 1 else 's'}", attr="init",
                       expected=form, found=_scheme_text(scheme))
-    if name == "normal" and numbers[0] < 0:
+    if name == "normal" and not numbers[0] >= 0:  # nn.init.normal_ refuses nan as well
         raise OpError(f"{op}: the std of init 'normal' must not be negative", attr="init",
-                      found=str(numbers[0]))
+                      expected="a std ≥ 0", found=str(numbers[0]))
+    if name == "constant" and math.isfinite(numbers[0]) and abs(numbers[0]) > FLOAT32_MAX:
+        raise OpError(f"{op}: the value of init 'constant' does not fit a float32 weight",
+                      attr="init", expected=f"a value of at most {FLOAT32_MAX:.7g} in magnitude "
+                      "(or inf)", found=str(numbers[0]))
     if name == DEFAULT_INIT:
         return
     if weight is None:

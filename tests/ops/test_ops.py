@@ -164,6 +164,7 @@ CASES: dict[str, list[Case]] = {
         ((3, 5, 5), "conv(4, 5)"),  # the kernel exactly fills the input
         ((3, 17, 19), "conv(8, 3, 2, 1); relu; conv(4, 3, 2, 1)"),
         ((3, 8, 8), "conv(8, 3, init='kaiming_normal')"),
+        ((3, 8, 8), "conv(4, 3, stride=[2], padding=[1], dilation=[1])"),  # one for every dim
         (C1, "conv(4, 3, init='kaiming_uniform', bias=false)"),
         (C3, "conv(2, 1, init=['constant', 0.5])"),
     ],
@@ -179,6 +180,7 @@ CASES: dict[str, list[Case]] = {
         ((4, 1), "conv_transpose(3, 1)"),
         ((3, 6, 6), "conv(8, 3, stride=2, padding=1); conv_transpose(3, 4, stride=2, padding=1)"),
         ((4, 5, 5), "conv_transpose(4, 3, init='xavier_uniform')"),
+        ((4, 5, 5), "conv_transpose(3, 3, stride=[2], padding=[1], output_padding=[1])"),
     ],
     "linear": [
         ((12,), "linear(5)"),
@@ -269,6 +271,9 @@ CASES: dict[str, list[Case]] = {
         ((2, 7), "maxpool(3, stride=1, padding=1)"),
         ((2, 7, 5, 6), "maxpool(3, 2, 1, ceil_mode=true)"),
         ((3, 4, 4), "maxpool(4)"),
+        ((3, 8, 8), "maxpool([2])"),  # PyTorch's pools read one value as every dim's
+        ((3, 8, 8), "maxpool(2, stride=[])"),  # [] is the default stride, the kernel
+        ((2, 4, 4, 4), "maxpool([2], stride=[1], padding=[1], dilation=[1])"),
     ],
     "avgpool": [
         ((3, 8, 8), "avgpool(2)"),
@@ -281,6 +286,7 @@ CASES: dict[str, list[Case]] = {
         ((2, 4, 4, 4), "avgpool(2, divisor_override=2)"),
         ((3, 5, 5), "avgpool(2, stride=2, padding=1, ceil_mode=true)"),
         ((3, 9, 7), "avgpool([3, 1], stride=[2, 1])"),
+        ((3, 8, 8), "avgpool([3], stride=[2], padding=[1])"),
     ],
     "adaptive_avgpool": [
         ((3, 9, 9), "adaptive_avgpool(1)"),
@@ -351,6 +357,10 @@ CASES: dict[str, list[Case]] = {
         ((3, 7, 7), "upsample(scale_factor=0.3, mode='bilinear')"),
         ((3, 4, 5), "upsample(none, 2.0, 'bilinear', true)"),
         ((3, 4, 5), "upsample(scale_factor=[2, 3])"),
+        ((3, 8, 6), "upsample(scale_factor=0.5, mode='area')"),
+        ((3, 7), "upsample(size=3, mode='area')"),
+        ((2, 3, 4, 5), "upsample(size=[2, 6, 3], mode='area')"),
+        ((3, 4, 5), "upsample(size=[6, 7], scale_factor=0)"),  # nn.Upsample reads 0 as none
     ],
     "concat": [
         ((3, 6, 6), {"concat": ["conv(4, 1)", "identity"]}),
