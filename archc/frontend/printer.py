@@ -14,6 +14,7 @@ import math
 import secrets
 import textwrap
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -393,6 +394,7 @@ def _reads_back(document: str, expected: object) -> bool:
     return True
 
 
+@lru_cache(maxsize=65_536)  # specs repeat their layer strings; each probe parses YAML twice
 def yaml_scalar(text: str, flow: bool = False) -> str:
     """`text` as a one-line YAML string scalar that reads back exactly: plain where YAML
     reads it unchanged, else single-quoted, else double-quoted with escapes (line breaks,

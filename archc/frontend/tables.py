@@ -107,7 +107,9 @@ def _canonical_table(table: dict[str, Any]) -> dict[str, Any]:
         "tokens": {index: name for name, index in token_ids.items()},
         "states": {
             new[state]: {
-                token_ids[tokens[token]]: (action, new[arg] if action == 0 else arg)
+                # a list, not a tuple: lark only unpacks it, and JSON then needs no tag for
+                # the 3,000 actions (each tag costs a call of the decoder's hook)
+                token_ids[tokens[token]]: [action, new[arg] if action == 0 else arg]
                 for token, (action, arg) in sorted(states[state].items(),
                                                    key=lambda item: tokens[item[0]])
             }
