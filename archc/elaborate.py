@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from archc import names
 from archc.errors import ArchcError, Frame, Span, suggest
 from archc.frontend import ast
-from archc.ir import BlockInfo, Module, Network, Node, Path, verify
+from archc.ir import BlockInfo, Module, Network, Node, Path, same, verify
 from archc.ops import OPS
 from archc.ops.registry import Attr, Op, OpError, Shape, format_shape
 
@@ -220,8 +220,9 @@ class Budget:
 
     def exhausted(self, span: Span) -> None:
         raise ArchcError(
-            f"the spec takes too much work to elaborate: more than {self.limit:,} steps",
-            span, notes=["nested repeats multiply: check the repeat counts",
+            f"the spec passes the work limit: more than {self.limit:,} steps of elaboration",
+            span, notes=["repeat iterations, entries and expression steps count; nested "
+                         "repeats multiply: check the repeat counts",
                          "to raise the limit: archc --max-steps N, or "
                          "archc.Limits(max_steps=N)"])
 
@@ -591,7 +592,11 @@ class Elaborator:
         self.add_module(ctx, Module(path, "container", entry.span), entry.span)
         ctx.scope.next_index()
         inner_ctx = ctx.child(scope=_Scope(path), prefix=(*ctx.prefix, entry.name))
+        first = self.next_id
         out = self.entry(inner, x, inner_ctx)
+        if self.next_id == first:  # nothing inside (a repeat of zero): no module either
+            del self.modules[path]
+            self.modules[path[:-1]].children.remove(entry.name)
         ctx.names.define((*ctx.prefix, entry.name), out)
         return out
 
@@ -717,7 +722,7 @@ class Elaborator:
         # the written expression stands for the value in generated code only where inference
         # kept the value, and where it is a scalar (a list literal is not PyTorch's tuple)
         sources = {name: expr for name, expr in sources.items()
-                   if attrs.get(name) == bound.get(name)
+                   if same(attrs.get(name), bound.get(name))
                    and isinstance(attrs.get(name), (int, float, str))}
         module: Path | None = None
         if op.module is not None:
@@ -807,7 +812,10 @@ class Elaborator:
                         expected=self.signature(op)), ctx)
                 values[attr.name] = attr.default
                 continue
-            values[attr.name] = self.check(op, attr, values[attr.name], spans[attr.name], ctx)
+            written = values[attr.name]
+            values[attr.name] = self.check(op, attr, written, spans[attr.name], ctx)
+            if not same(values[attr.name], written):  # eps=1 is the float 1.0: the expression
+                self.last_sources.pop(attr.name, None)  # `1` would not say so in the code
         return values
 
     def check_order(self, args: Sequence[ast.Argument], ctx: _Context) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 from archc.errors import ArchcError
 from archc.frontend import ast
 from archc.gcpause import without_collector
-from archc.ir import Module, Network, Node, Path
+from archc.ir import Module, Network, Node, Path, same
 from archc.ops import OPS
 from archc.ops.registry import Construct
 
@@ -67,16 +67,6 @@ def _literal_text(code: str) -> Any:
         return pyast.literal_eval(code)
     except (ValueError, SyntaxError):
         return None
-
-
-def same(a: Any, b: Any) -> bool:
-    """Equal values of one type: True is not the channel count 1, nor 1.0 the integer 1
-    (Python's == says they are, and a literal written for one would stand for the other)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
 
 
 def camel(name: str) -> str:
