@@ -22,6 +22,7 @@ from archc.frontend.text import parse_text
 from archc.frontend.yaml import parse_yaml
 from archc.gcpause import collector_paused
 from archc.ir import Network
+from archc.names import MAX_NAME_LENGTH
 
 if TYPE_CHECKING:
     import graphviz
@@ -120,8 +121,9 @@ def parse(text: str, path: str = "<string>", default_name: str = "network") -> a
 
 def default_name(path: Path) -> str:
     """The network's name when a spec file gives none: its file name as an identifier."""
-    stem = "".join(c if c.isalnum() else "_" for c in path.stem)
-    return stem if stem and not stem[0].isdigit() else f"net_{stem}"
+    stem = "".join(c if c.isascii() and c.isalnum() else "_" for c in path.stem)
+    name = stem if stem and not stem[0].isdigit() else f"net_{stem}"
+    return name[:MAX_NAME_LENGTH]  # a file name may be longer than a name may be
 
 
 def _inputs(inputs: InputShapes) -> dict[str, Sequence[int]] | None:

@@ -99,8 +99,13 @@ def check_parameter(name: str, span: Span, what: str = "the parameter name") -> 
 
 
 def check_name(name: str, span: Span, what: str) -> None:
-    """A block, input or network name: a class, argument or file name in generated code."""
+    """A block, input or network name: a class, argument or file name in generated code
+    (class names are CamelCased, so a keyword or a leading _ does not matter there)."""
     problem = _problem(name, what)
+    if problem is not None and what in ("the network name", "the block name") and (
+            keyword.iskeyword(name) or name.startswith("_")) and ASCII_IDENTIFIER.match(name) \
+            and len(name) <= MAX_NAME_LENGTH:
+        problem = None
     if problem is not None:
         message, note = problem
         raise ArchcError(message, span, notes=[note], suggestions=_alternative(name, frozenset()))

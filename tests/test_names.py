@@ -6,6 +6,7 @@ containers have, and what Python does to an attribute name (mangling, keywords).
 from __future__ import annotations
 
 import keyword
+from pathlib import Path
 
 import pytest
 import torch
@@ -90,3 +91,12 @@ def test_names_that_python_accepts_build_with_exactly_those_keys() -> None:
     model = archc.build(text)
     assert list(model.state_dict()) == ["Conv_1.weight", "Conv_1.bias", "match.weight",
                                         "match.bias"]
+
+
+@pytest.mark.parametrize("stem", ["class", "_private", "é" + "x" * 150, "9lives"])
+def test_a_file_name_always_gives_a_network_name_that_compiles(stem: str, tmp_path: Path) -> None:
+    path = tmp_path / f"{stem}.yaml"
+    path.write_text("input: [4]\nlayers:\n  - linear(2)\n", encoding="utf-8")
+    net = archc.network(path)
+    assert net.name.isascii() and net.name.isidentifier() and len(net.name) <= 100
+    assert archc.build(path)(torch.randn(2, 4)).shape == (2, 2)
