@@ -41,6 +41,7 @@ FLOW_HINT = ("hint: in a one-line [ ] list YAML splits at every comma and bracke
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 CORE_TAGS = frozenset(f"tag:yaml.org,2002:{kind}"
                       for kind in ("str", "int", "float", "bool", "null", "seq", "map"))
+MERGE_TAG = "tag:yaml.org,2002:merge"
 MAX_NODES = 200_000  # YAML aliases can make a small file a huge tree; refuse before it is walked
 MAX_DEPTH = 100  # lists and mappings inside each other; real specs nest about 10 deep
 
@@ -309,8 +310,16 @@ class _Reader:
         message, notes, suggestions = lookalikes.explain(word, what, self.known)
         return self.error(message, node, notes=notes, suggestions=suggestions)
 
+    def merge_key(self, node: yaml.Node) -> ArchcError:
+        return self.error("YAML merge keys ('<<') are not supported in a spec", node,
+                          notes=["a merge copies keys silently, which hides what an entry "
+                                 "really holds", "hint: write the keys out, or make the "
+                                 "shared part a block and call it"])
+
     def count(self, node: yaml.Node) -> None:
         self.visited += 1
+        if node.tag == MERGE_TAG:
+            raise self.merge_key(node)
         if node.tag not in CORE_TAGS:
             raise self.error(f"YAML tag {node.tag!r} is not allowed", node,
                              notes=["a spec is data: it never constructs objects or runs code"],
@@ -326,6 +335,8 @@ class _Reader:
         return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:str"
 
     def string(self, node: yaml.Node, what: str) -> str:
+        if node.tag == MERGE_TAG:
+            raise self.merge_key(node)
         if not self.is_string(node):
             raise self.error(f"{what} must be a string", node, found=_describe(node))
         assert isinstance(node, yaml.ScalarNode)
@@ -721,6 +732,10 @@ def _yaml_error(error: yaml.MarkedYAMLError, source: Source) -> ArchcError:
 
 def parse_yaml(text: str, path: str = "<string>", default_name: str = "network") -> ast.Spec:
     """YAML spec text → AST. Raises ArchcError with a span for every mistake."""
+    if "\r" in text:
+        # YAML reads \r\n and a lone \r as line breaks wherever they are (quoted scalars
+        # included), so this changes no value, only makes lines count as YAML counts them
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     source = Source(path, text)
     reader = _Reader(source)
     try:

@@ -248,3 +248,24 @@ def test_no_pickle_in_reading_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pickle, "loads", refuse)
     monkeypatch.setattr(pickle, "load", refuse)
     assert parse_yaml(HEAD + "layers:\n  - relu\n").body.entries
+
+
+# ------------------------------------------------------------------ line breaks, merge keys
+
+
+@pytest.mark.parametrize("newline", ["\r", "\r\n"])
+def test_lines_count_as_yaml_counts_them(newline: str) -> None:
+    import archc
+
+    text = newline.join(["# a comment", "name: n", "input: [3, 8, 8]", "layers:", "  - relu",
+                         "  - rellu", ""])
+    with pytest.raises(ArchcError) as caught:
+        archc.network(text)
+    assert at(caught.value) == (6, 5), caught.value.render()
+    assert "\r" not in caught.value.render()
+
+
+def test_merge_keys_are_refused_where_they_are() -> None:
+    error = error_of(HEAD + "blocks:\n  a: &a {body: relu}\n  b:\n    <<: *a\nlayers:\n  - a\n")
+    assert error.message == "YAML merge keys ('<<') are not supported in a spec"
+    assert at(error) == (6, 5)
