@@ -379,6 +379,16 @@ def _syntax_error(
         return _non_ascii(text, odd, source,
                           place(source, err_line, err_col, err_line, err_col + 1, line, column,
                                 locate))
+    if isinstance(error, UnexpectedToken) and error.token.type != "$END" \
+            and error.token.start_pos is not None:
+        # `nеtwork` lexes as the name `n` before the look-alike: the word is the mistake
+        start, end = lookalikes.word_at(text, error.token.start_pos)
+        odd = next((i for i in range(start, end) if not text[i].isascii()), None)
+        if odd is not None:
+            odd_line = text.count("\n", 0, odd) + 1
+            odd_column = odd - (text.rfind("\n", 0, odd) + 1) + 1
+            return _non_ascii(text, odd, source, place(source, odd_line, odd_column, odd_line,
+                                                       odd_column + 1, line, column, locate))
     if isinstance(error, UnexpectedEOF) or (
         isinstance(error, UnexpectedToken) and error.token.type == "$END"
     ):

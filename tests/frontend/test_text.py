@@ -309,3 +309,53 @@ def test_fmt_reports_errors_and_exits_1(tmp_path: Path) -> None:
     bad.write_text("network n {\n  input [4]\n  linear(2\n}\n")
     code, _, err = run("fmt", str(bad))
     assert code == 1 and "bad.arch:4:1: error" in err
+
+
+# ------------------------------------------------------------------ hostile text-form input
+
+
+@pytest.mark.parametrize(("text", "line", "column", "words", "suggestion"), [
+    ("nеtwork n {\n  input [8]\n  relu\n}\n", 1, 2, "CYRILLIC SMALL LETTER IE", "network"),
+    ("network n {\n  input [8]\n  rеlu\n}\n", 3, 4, "CYRILLIC SMALL LETTER IE", "relu"),
+    ("network n {\n  input [8]\n  ﬁlter: relu\n}\n", 3, 3, "LIGATURE FI", None),
+    ("network n {\n  input [8]\n  \"lаyer{1}\": relu\n}\n", 3, 3, "CYRILLIC SMALL LETTER A",
+     None),
+    ("network n {\n  input [8]\n  linear(in.c\u00a0* 2)\n}\n", 3, 14, "NO-BREAK SPACE", None),
+    ("network n {\n  input [8]\n  pad(mode=\u201csame\u201d)\n}\n", 3, 12,
+     "LEFT DOUBLE QUOTATION MARK", None),
+])
+def test_non_ascii_outside_strings_is_named(text: str, line: int, column: int, words: str,
+                                            suggestion: str | None) -> None:
+    with pytest.raises(ArchcError) as caught:
+        parse_text(text, "x.arch")
+    error = caught.value
+    assert (error.span.line, error.span.column) == (line, column), error.render()
+    assert words in error.message, error.render()
+    if suggestion is not None:
+        assert error.suggestions == [suggestion]
+
+
+def test_unicode_inside_strings_and_comments_is_text() -> None:
+    spec = parse_text('network n {  # ünïcode comment\n  doc "rеlu ﬁ 名"\n  input [8]\n'
+                      '  pad(mode="ｓａｍｅ")\n}\n')
+    assert spec.doc == "rеlu ﬁ 名"
+
+
+@pytest.mark.parametrize("depth", [101, 3000])
+def test_deep_brackets_in_the_text_form_are_located(depth: int) -> None:
+    text = "network n {\n  input [8]\n  linear(" + "(" * depth + "1" + ")" * depth + ")\n}\n"
+    with pytest.raises(ArchcError) as caught:
+        parse_text(text, "x.arch")
+    assert caught.value.message.startswith("the spec nests too deeply")
+    # linear( is level 2 inside the network's braces: the 99th '(' after it opens level 101
+    assert (caught.value.span.line, caught.value.span.column) == (3, 10 + 98)
+
+
+def test_integer_literal_limit() -> None:
+    spec = parse_text("network n {\n  input [8]\n  linear(" + "9" * 64 + " // " + "9" * 63
+                      + ")\n}\n")
+    assert spec.body.entries
+    with pytest.raises(ArchcError) as caught:
+        parse_text("network n {\n  input [8]\n  linear(" + "9" * 4300 + ")\n}\n", "x.arch")
+    assert caught.value.message == "number too large"
+    assert (caught.value.span.line, caught.value.span.column) == (3, 10)
