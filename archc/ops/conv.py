@@ -11,6 +11,7 @@ from typing import Any
 from archc.ops.registry import (
     BOOL,
     INT,
+    INT64_MAX,
     INTS,
     PADDING,
     STR,
@@ -167,6 +168,8 @@ def conv_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
                 "conv: kernel larger than the padded input",
                 expected=f"padded size ≥ {span} (kernel {k}, dilation {d})",
                 found=f"input {format_shape(x)} with padding {p} gives {size + 2 * p}",
+                notes=["dilation·(kernel − 1) overflows 64 bits: PyTorch would wrap around "
+                       "and compute a wrong size"] if span > INT64_MAX else [],
             )
         out.append((size + 2 * p - span) // s + 1)
     return (x[0], attrs["out_channels"], *out)
