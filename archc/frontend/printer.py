@@ -19,8 +19,9 @@ from typing import Any
 
 import yaml
 
-from archc.errors import ArchcError
+from archc.errors import UNKNOWN_SPAN, ArchcError
 from archc.frontend import ast
+from archc.frontend.expressions import parse_name_template
 
 WIDTH = 100
 
@@ -191,11 +192,33 @@ def simple(entry: ast.Entry) -> str | None:
     return None
 
 
-def name_text(entry: ast.Named) -> str:
+def name_text(entry: ast.Named, canonical: bool = False) -> str:
+    """An entry's name as written. A template (`layer{i + 1}`) keeps its written text when
+    that reads back to the same parts (its text is part of the AST), else (or when
+    `canonical`) it is rebuilt from them."""
     if not entry.template:
         return entry.name
+    if not canonical:
+        try:
+            if parse_name_template(entry.name, None, 1, 1, UNKNOWN_SPAN) == entry.template:
+                return entry.name
+        except ArchcError:
+            pass
     return "".join(p if isinstance(p, str) else "{" + expression(p) + "}"
                    for p in entry.template)
+
+
+def template_label(entry: ast.Named) -> str:
+    """A name template as the text form's string, which keeps its text as written (no
+    escapes): quoted with a quote it does not hold."""
+    for text in dict.fromkeys((name_text(entry), name_text(entry, canonical=True))):
+        if "\\" not in text:
+            for quote in ('"', "'"):
+                if quote not in text:
+                    return f"{quote}{text}{quote}"
+    raise ArchcError("this name template holds both kinds of quote (or a backslash), which "
+                     "the text form cannot write", entry.span,
+                     notes=["keep this spec in YAML, or use one kind of quote in the name"])
 
 
 class _Comments:
@@ -345,8 +368,7 @@ class TextPrinter(_Printer):
 
     @staticmethod
     def label(entry: ast.Named) -> str:
-        text = name_text(entry)
-        return f'"{text}"' if entry.template else text
+        return template_label(entry) if entry.template else entry.name
 
     @staticmethod
     def repeat_head(entry: ast.Repeat) -> str:

@@ -178,3 +178,25 @@ def test_nan_stays_in_yaml_and_is_refused_by_the_text_form() -> None:
         print_text(spec)
     assert caught.value.message == "nan has no spelling in the text form"
     assert (caught.value.span.line, caught.value.span.column) == (2, 13)
+
+
+def template_spec(name: str) -> ast.Spec:
+    return parse_yaml("name: n\ninput: [8]\nlayers:\n  - repeat: 2\n    as: i\n    body:\n"
+                      f"      - {yaml_scalar(name)}: relu\n")
+
+
+@pytest.mark.parametrize("name", ["layer{i - + 1}", "layer{i}", "b{ i*2 }x{i // 2}",
+                                  "s{'a' if i else 'c'}", 's{"a" if i else "c"}'])
+def test_name_templates_keep_their_written_text(name: str) -> None:
+    both_ways(template_spec(name))
+
+
+def test_name_template_with_both_quotes_stays_in_yaml() -> None:
+    from archc.errors import ArchcError
+
+    spec = template_spec("s{'a\"b' if i else 'c'}")
+    assert parse_yaml(print_yaml(spec)) == spec
+    with pytest.raises(ArchcError) as caught:
+        print_text(spec)
+    assert "both kinds of quote" in caught.value.message
+    assert caught.value.span.line == 7
