@@ -247,6 +247,7 @@ def accept_problems(path: Path, expect: Expectation, folder: Path, py_reply: dic
     spec = archc.load(folder / path.name)
     if expect.doc is not None and spec.doc != expect.doc:
         problems.append(f"the doc reads {spec.doc!r}, the spec says {expect.doc!r}")
+    problems += yaml_oracle_problems(path, spec)
     problems += doc_problems(tree, spec, archc.network(spec))
     if problems:
         return problems  # never run a module that holds more than definitions
@@ -308,6 +309,31 @@ def accept_problems(path: Path, expect: Expectation, folder: Path, py_reply: dic
     finally:
         if os.environ.pop(PWNED, None) is not None:
             problems.append("spec text ran as code in build or the compiled source")
+    return problems
+
+
+def yaml_oracle_problems(path: Path, spec: Any) -> list[str]:
+    """For YAML, the docs archc read are the ones PyYAML reads (YAML defines the quoting)."""
+    if path.suffix != ".yaml":
+        return []
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_bytes().decode("utf-8").lstrip("\ufeff"))
+    except (yaml.YAMLError, ValueError):
+        return []
+    if not isinstance(data, dict):
+        return []
+    problems = []
+    if isinstance(data.get("doc"), str) and data["doc"] != spec.doc:
+        problems.append(f"the doc reads {spec.doc!r}, YAML says {data['doc']!r}")
+    blocks = data.get("blocks") if isinstance(data.get("blocks"), dict) else {}
+    for block in spec.blocks:
+        written = blocks.get(block.name)
+        if isinstance(written, dict) and isinstance(written.get("doc"), str) \
+                and written["doc"] != block.doc:
+            problems.append(f"the doc of {block.name} reads {block.doc!r}, YAML says "
+                            f"{written['doc']!r}")
     return problems
 
 
