@@ -409,6 +409,9 @@ def _rank(config: Config) -> int:
     return len(config.inputs[0]) + 1
 
 
+INFERRED_FROM = {"in_channels": 0, "num_features": 0, "num_channels": 0, "in_features": -1}
+
+
 def deliberate(config: Config, torch_says: Verdict) -> str | None:
     """Why archc refuses this whatever PyTorch does, or None."""
     op = OPS[config.op]
@@ -419,6 +422,12 @@ def deliberate(config: Config, torch_says: Verdict) -> str | None:
             return f"'{name}' of the wrong type"
         if _beyond_int64(value):
             return f"'{name}' holds an integer beyond int64 (so do archc's expressions)"
+    for name, axis in INFERRED_FROM.items():
+        given = args.get(name)
+        if isinstance(given, int) and given != config.inputs[0][axis]:
+            # GroupNorm(affine=False) never looks at num_channels; archc's inferred
+            # arguments must agree with the input whenever they are given (docs/ops.md)
+            return f"'{name}' that disagrees with the input"
     if torch_says.accepted and 0 in (torch_says.shape or ()):
         return "an output with a size of 0"
     rank = _rank(config)
