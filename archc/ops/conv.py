@@ -208,7 +208,7 @@ def _key(attrs: Attrs) -> str:
 
 
 _COMMON = (
-    Attr("stride", INTS, 1, "step between kernel applications"),
+    Attr("stride", INTS, 1, "step between kernel applications ([s] means s in every dim)"),
     Attr("padding", PADDING, 0, "zeros added on each side; 'same' keeps the size (stride 1)"),
     Attr("dilation", INTS, 1, "spacing between kernel elements"),
     Attr("groups", INT, 1, "blocked connections; divides in and out channels"),
@@ -222,7 +222,8 @@ CONV = register(Op(
     doc="Convolution over 1, 2 or 3 spatial dims (Conv1d/2d/3d by input rank).",
     attrs=(
         Attr("out_channels", INT, doc="output channels"),
-        Attr("kernel_size", INTS, doc="kernel size, one int or one per spatial dim"),
+        Attr("kernel_size", INTS, doc="kernel size, one int or one per spatial dim (PyTorch "
+             "takes no one-value list here)"),
         *_COMMON,
         Attr("in_channels", INT, None, "input channels (inferred)", inferred=True),
         Attr("weight", TENSOR, None, "fixed initial weights [out, in/groups, *kernel]",

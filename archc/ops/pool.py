@@ -151,8 +151,10 @@ def _key(attrs: Attrs) -> str:
 
 
 _WINDOW = (
-    Attr("kernel_size", INTS, doc="window size"),
-    Attr("stride", OPTIONAL_INTS, None, "step between windows (default: kernel_size)"),
+    Attr("kernel_size", INTS, doc="window size; here and below a one-value list means that "
+         "value in every dim, as in PyTorch"),
+    Attr("stride", OPTIONAL_INTS, None, "step between windows (default, also for []: "
+         "kernel_size)"),
     Attr("padding", INTS, 0, "implicit padding on each side, at most half the kernel"),
 )
 CEIL = Attr("ceil_mode", BOOL, False, "round the output size up instead of down")
