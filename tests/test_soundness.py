@@ -10,7 +10,7 @@ in either spelling. Each is first elaborated in the guarded child of tests/test_
 and memory bounds); a refused spec must end in an error located inside the file. Accepted
 specs then take the whole path in this process.
 
-`make test` runs a sample (ARCHC_SOUNDNESS_SPECS, 300); `make fuzz` runs the long profile:
+`make test` runs a sample (ARCHC_SOUNDNESS_SPECS, 800); `make fuzz` runs the long profile:
 `python -m tests.test_soundness 10000`, which prints the counts per outcome class and every
 failing spec's text.
 """
@@ -42,7 +42,7 @@ from tests.test_fuzz import (  # noqa: E402
     whole_path,
 )
 
-SPECS = int(os.environ.get("ARCHC_SOUNDNESS_SPECS", "300"))
+SPECS = int(os.environ.get("ARCHC_SOUNDNESS_SPECS", "800"))
 PT_EVERY = int(os.environ.get("ARCHC_SOUNDNESS_PT_EVERY", "8"))  # accepted specs per .pt
 PT2_EVERY = int(os.environ.get("ARCHC_SOUNDNESS_PT2_EVERY", "40"))  # accepted specs per .pt2
 
