@@ -248,40 +248,50 @@ def compile_command(spec: str, output: str | None, inputs: Sequence[str],
     if target.suffix not in FORMATS:
         raise click.BadParameter(f"unknown extension {target.suffix!r}; use "
                                  + ", ".join(FORMATS), param_hint="-o/--output")
-    from archc.backends import artefacts
-    from archc.backends.python import generate_source
-
     if target.suffix == ".py":
         if weights is not None or seed is not None:
             raise click.BadParameter("a .py file holds no weights; --weights and --init apply "
                                      "to .pt, .pt2 and .onnx", param_hint="-o/--output")
-        text = generate_source(network).text
+        from archc.backends.python import generate_source
+        from archc.files import atomic_write  # source needs no torch: neither does writing it
+
+        try:
+            text = generate_source(network).text
+        except ArchcError as error:
+            _fail(error)
+
         def write(path: Path) -> None:
             path.write_text(text, encoding="utf-8")
 
-        artefacts.atomic_write(target, write)
+        atomic_write(target, write)
     else:
-        from archc.backends.torch import build_module
+        _write_artefact(network, target, weights, seed)
+    click.echo(f"wrote {target} ({FORMATS[target.suffix]}): {network.name}, "
+               f"{network.total_params:,} parameters")
 
+
+def _write_artefact(network: Any, target: Path, weights: str | None, seed: int | None) -> None:
+    """A built module written as TorchScript, torch.export or ONNX, a checkpoint loaded first."""
+    from archc.backends import artefacts
+    from archc.backends.torch import build_module
+
+    try:
         if seed is not None:
             import torch
 
             torch.manual_seed(seed)
         module = build_module(network)
-        try:
-            if weights is not None:
-                for note in artefacts.load_weights(module, Path(weights), network):
-                    click.echo(f"note: {note}", err=True)
-            if target.suffix == ".pt":
-                artefacts.write_torchscript(module, target, network)
-            elif target.suffix == ".onnx":
-                artefacts.write_onnx(module, network, target)
-            else:
-                artefacts.write_export(module, network, target)
-        except ArchcError as error:
-            _fail(error)
-    click.echo(f"wrote {target} ({FORMATS[target.suffix]}): {network.name}, "
-               f"{network.total_params:,} parameters")
+        if weights is not None:
+            for note in artefacts.load_weights(module, Path(weights), network):
+                click.echo(f"note: {note}", err=True)
+        if target.suffix == ".pt":
+            artefacts.write_torchscript(module, target, network)
+        elif target.suffix == ".onnx":
+            artefacts.write_onnx(module, network, target)
+        else:
+            artefacts.write_export(module, network, target)
+    except ArchcError as error:
+        _fail(error)
 
 
 @main.command()

@@ -79,6 +79,9 @@ def check_attribute(name: str, span: Span, what: str = "the entry name") -> None
     if problem is None and name in MODULE_ATTRIBUTES:
         problem = (f"{what} '{name}' is an attribute of nn.Module",
                    f"a child named {name} would hide nn.Module.{name}")
+    if problem is None and name in ("torch", "nn"):  # TorchScript resolves self.torch first
+        problem = (f"{what} '{name}' is a name the generated code uses",
+                   f"forward calls {name}.* functions (torch.cat, torch.flatten ...)")
     if problem is not None:
         message, note = problem
         raise ArchcError(message, span, notes=[note, "archc never renames an entry: its name "

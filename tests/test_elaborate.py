@@ -159,7 +159,7 @@ def test_list_doubling_is_stopped_at_the_size_limit() -> None:
     params = "\n".join(f"  l{i}: l{i - 1} + l{i - 1}" for i in range(1, 30))
     error = refused(f"input: [3]\nparams:\n  l0: [1]\n{params}\nlayers:\n"
                     f"  - linear(len(l29))\n")
-    assert "value too large" in error.message
+    assert "value too large" in error.message or "work limit" in error.message
 
 
 def test_values_within_the_limits_are_computed_as_python_does() -> None:
@@ -188,13 +188,13 @@ def test_the_work_limit_can_be_raised() -> None:
 
 
 def test_parameter_and_element_caps() -> None:
-    error = refused("input: [3]\nlayers:\n  - linear(10 ** 9)\n  - linear(10 ** 3)\n")
+    error = refused("input: [2000]\nlayers:\n  - linear(1000)\n  - linear(20000000)\n")
     assert "parameters" in error.message and error.span.line == 4
     error = refused("input: [3, 8]\nlayers:\n  - upsample(scale_factor=2 ** 31)\n")
     assert "elements" in error.message and error.span.line == 3
-    net = archc.network("input: [3]\nlayers:\n  - linear(10 ** 9)\n",
-                        limits=archc.Limits(max_params=10**12))
-    assert net.total_params == 4 * 10**9
+    net = archc.network("input: [2000]\nlayers:\n  - linear(6000000)\n",
+                        limits=archc.Limits(max_params=10**11))
+    assert net.total_params == 2001 * 6_000_000
 
 
 @pytest.mark.parametrize("merge", ["add", "concat", "mul"])

@@ -22,6 +22,8 @@ SPEC = str(ROOT / "specs" / "torchvision" / "resnet50.yaml")
     ["fmt", "--check", SPEC],
     ["convert", SPEC, "--to", "arch"],
     ["ops", "conv"],
+    ["compile", SPEC, "-o", "{tmp}/r.py"],
+    ["shapes", SPEC, "--min-input"],
 ], ids=lambda a: a[0] + (" " + a[-1] if a[-1].startswith("--") or a[-1] == "all" else ""))
 def test_static_commands_never_import_torch(args: list[str], tmp_path: Path) -> None:
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]

@@ -684,6 +684,8 @@ class Generator:
 
     def _class_name(self, instance: ClassInstance) -> str:
         base = camel(instance.family)
+        if keyword.iskeyword(base):  # a block or network named none, true or false
+            base += "_"
         name, counter = base, 2
         while name in self.class_names:
             name = f"{base}{counter}"

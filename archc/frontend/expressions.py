@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
@@ -23,6 +25,7 @@ from lark.exceptions import (
 )
 from lark.lark import PostLex
 from lark.lexer import PatternStr
+from lark.visitors import _vargs_tree
 
 from archc.errors import ArchcError, Source, Span
 from archc.frontend import ast, lookalikes
@@ -518,21 +521,23 @@ def _unclosed_brace(text: str) -> tuple[int, int] | None:
 
 
 @lru_cache(maxsize=4096)
-def _tree(text: str, start: str) -> Any:
+def _tree(text: str, start: str) -> tuple[Any, int]:
     """The parse tree of a layer string or expression; specs repeat the same strings (a large
     generated spec may hold the same layer thousands of times), and lowering does not change
     the tree, so each distinct text is parsed once."""
-    return parser().parse(text, start=start)
+    tree = parser().parse(text, start=start)
+    return tree, sum(1 for _ in tree.iter_subtrees()) if isinstance(tree, Tree) else 1
 
 
 def _parse(text: str, start: str, source: Source | None, line: int, column: int, what: str,
            locate: Locate | None = None) -> Any:
     try:
-        tree = _tree(text, start)
+        tree, size = _tree(text, start)
     except UnexpectedInput as error:
         raise _syntax_error(error, text, source, line, column, what, locate) from None
     except TooDeep as error:
         raise too_deep(error, source, line, column, locate) from None
+    _spend_lowering(size, Span(source, line, column, line, column + 1))
     return transform(_Lower(source, line, column, locate), tree)
 
 
@@ -546,6 +551,76 @@ def transform(lower: _Lower, tree: Any) -> Any:
         raise
 
 
+# ------------------------------------------------------------------ bounded reading
+
+MAX_TOKENS = 100_000  # words, numbers and symbols in one spec; the zoo's largest has 600
+MAX_LOWERED = 250_000  # parse-tree nodes lowered to the AST, aliases expanded
+_TOKEN = re.compile(r"[A-Za-z0-9_.]+|[^\sA-Za-z0-9_.]")
+_lowered: ContextVar[list[int] | None] = ContextVar("archc_lowered", default=None)
+
+
+@contextmanager
+def reading(text: str, source: Source) -> Iterator[None]:
+    """Bound the work of reading one spec: its tokens are counted first (at C speed, before
+    any parsing: a 1 MiB expression would keep lark busy for a minute), and the parse-tree
+    nodes lowered while reading it are paid from one budget (YAML aliases repeat a string
+    without repeating its tokens)."""
+    for count, match in enumerate(_TOKEN.finditer(text), start=1):
+        if count > MAX_TOKENS:
+            line = text.count("\n", 0, match.start()) + 1
+            column = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+            raise ArchcError(
+                f"the spec is too long to read: more than {MAX_TOKENS:,} tokens",
+                Span(source, line, column, line, column + len(match.group())),
+                notes=["tokens are words, numbers and symbols; the largest spec of the zoo has "
+                       "600", "hint: write repeated layers once, in a block or a repeat"])
+    budget = [MAX_LOWERED]
+    previous = _lowered.set(budget)
+    try:
+        yield
+    finally:
+        _lowered.reset(previous)
+
+
+def _spend_lowering(nodes: int, span: Span) -> None:
+    budget = _lowered.get()
+    if budget is None:
+        return
+    budget[0] -= nodes
+    if budget[0] < 0:
+        raise ArchcError(f"the spec is too long to read: more than {MAX_LOWERED:,} expression "
+                         "parts", span, notes=["are YAML aliases repeating a long layer string?",
+                                               "hint: write repeated layers once, in a block or "
+                                               "a repeat"])
+
+
+Method = Callable[[Any, Tree[Token], list[Any]], Any]
+
+
+@cache
+def _methods(cls: type) -> dict[str, Method]:
+    """A lowering class's rule methods, called directly: lark's own dispatch makes a new
+    v_args wrapper (functools.update_wrapper) on every call, which was most of the time of
+    reading a large spec. Rules with another kind of wrapper keep lark's dispatch."""
+    methods: dict[str, Method] = {}
+    for klass in reversed(cls.__mro__):
+        for name, raw in vars(klass).items():
+            if name.startswith("_"):
+                continue
+            base = getattr(raw, "base_func", None)
+            if base is not None and getattr(raw, "visit_wrapper", None) is _vargs_tree:
+                methods[name] = (lambda f: lambda self, node, children: f(
+                    self, Tree(node.data, children, node.meta)))(base)
+            elif base is None and callable(raw) and name not in _TRANSFORMER_NAMES:
+                methods[name] = (lambda f: lambda self, node, children: f(self, children))(raw)
+            else:
+                methods.pop(name, None)
+    return methods
+
+
+_TRANSFORMER_NAMES = frozenset(dir(Transformer))
+
+
 def _transform(lower: _Lower, tree: Any) -> Any:
     """lark's Transformer.transform without recursion: children first, with an explicit stack.
 
@@ -554,11 +629,12 @@ def _transform(lower: _Lower, tree: Any) -> Any:
     results: list[Any] = []
     starts: list[int] = []
     todo: list[tuple[Any, bool]] = [(tree, False)]
+    methods = _methods(type(lower))
     while todo:
         node, expanded = todo.pop()
         if not isinstance(node, Tree):
             results.append(lower._call_userfunc_token(node)  # type: ignore[no-untyped-call]
-                           if isinstance(node, Token)
+                           if isinstance(node, Token) and node.type in methods
                            else node)
         elif not expanded:
             starts.append(len(results))
@@ -568,7 +644,9 @@ def _transform(lower: _Lower, tree: Any) -> Any:
             start = starts.pop()
             children = [c for c in results[start:] if c is not Discard]
             del results[start:]
-            results.append(lower._call_userfunc(node, children))  # type: ignore[no-untyped-call]
+            method = methods.get(node.data)
+            results.append(method(lower, node, children) if method is not None
+                           else lower._call_userfunc(node, children))  # type: ignore[no-untyped-call]
     return results[0]
 
 

@@ -21,6 +21,7 @@ from archc.frontend.expressions import (
     _syntax_error,
     parse_name_template,
     parser,
+    reading,
     too_deep,
     transform,
     unquote,
@@ -190,7 +191,14 @@ class _Outputs:
 
 def parse_text(text: str, path: str = "<string>") -> ast.Spec:
     """Text-form spec → AST. Raises ArchcError with a span for every mistake."""
+    if text.startswith("\ufeff"):  # a byte-order mark, as editors on Windows write it (YAML
+        text = " " + text[1:]  # skips it too); a space keeps every column where it was
     source = Source(path, text)
+    with reading(text, source):
+        return _parse_text(text, source)
+
+
+def _parse_text(text: str, source: Source) -> ast.Spec:
     try:
         tree = parser().parse(text, start="network")
     except UnexpectedInput as error:

@@ -25,6 +25,7 @@ from archc.frontend.expressions import (
     parse_expression,
     parse_layer,
     parse_name_template,
+    reading,
 )
 
 MERGES = ("concat", "add", "mul")
@@ -42,7 +43,7 @@ SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 CORE_TAGS = frozenset(f"tag:yaml.org,2002:{kind}"
                       for kind in ("str", "int", "float", "bool", "null", "seq", "map"))
 MERGE_TAG = "tag:yaml.org,2002:merge"
-MAX_NODES = 200_000  # YAML aliases can make a small file a huge tree; refuse before it is walked
+MAX_NODES = 100_000  # YAML aliases can make a small file a huge tree; refuse before it is walked
 MAX_DEPTH = 100  # lists and mappings inside each other; real specs nest about 10 deep
 
 
@@ -373,7 +374,7 @@ class _Reader:
                              found=f"an integer of {len(digits):,} digits",
                              notes=[f"integers have at most {MAX_INT_DIGITS} digits; sizes "
                                     "must fit 64 bits (at most 19 digits)"])
-        value = yaml.safe_load(node.value) if node.value else None
+        value = _scalar(node) if node.value else None
         if node.tag == "tag:yaml.org,2002:null":
             value = None
         if not isinstance(value, (int, float, bool, type(None))):
@@ -523,7 +524,7 @@ class _Reader:
             if not (isinstance(inline_node, yaml.ScalarNode)
                     and inline_node.tag == "tag:yaml.org,2002:bool"):
                 raise self.error("inline must be true or false", inline_node)
-            inline = bool(yaml.safe_load(inline_node.value))
+            inline = bool(_scalar(inline_node))
         doc = self.string(keys["doc"][1], "doc") if "doc" in keys else None
         return ast.BlockDef(name, params, self.entry(keys["body"][1]), inline, doc, span)
 
@@ -608,6 +609,16 @@ class _Reader:
 
 
 _Keys = dict[str, tuple[yaml.Node, yaml.Node]]
+
+
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+
+
+def _scalar(node: yaml.ScalarNode) -> Any:
+    """A plain scalar's value by its resolved tag (int, float, bool, null), as the safe loader
+    builds it, without parsing its text again as a YAML document."""
+    construct = _CONSTRUCTOR.yaml_constructors.get(node.tag)
+    return None if construct is None else construct(_CONSTRUCTOR, node)
 
 
 def _describe(node: yaml.Node) -> str:
@@ -737,6 +748,11 @@ def parse_yaml(text: str, path: str = "<string>", default_name: str = "network")
         # included), so this changes no value, only makes lines count as YAML counts them
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     source = Source(path, text)
+    with reading(text, source):
+        return _parse_yaml(text, source, default_name)
+
+
+def _parse_yaml(text: str, source: Source, default_name: str) -> ast.Spec:
     reader = _Reader(source)
     try:
         root = yaml.compose(text, Loader=SAFE_LOADER)
