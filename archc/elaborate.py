@@ -241,7 +241,11 @@ class Evaluator:
     def __call__(self, expr: ast.Expr) -> Any:
         self.budget.spend(expr.span)
         method: Callable[[Any], Any] = getattr(self, "eval_" + type(expr).__name__)
-        return method(expr)
+        try:
+            return method(expr)
+        except RecursionError:  # the deepest expression says where (sums are iterative)
+            raise ArchcError("the expression nests too deeply to evaluate", expr.span,
+                             notes=["hint: name its parts as parameters"]) from None
 
     @staticmethod
     def bounded(value: Any, span: Span) -> Any:
@@ -297,7 +301,21 @@ class Evaluator:
             return self(expr.left) and self(expr.right)
         if expr.op == "or":
             return self(expr.left) or self(expr.right)
-        left, right = self(expr.left), self(expr.right)
+        # a chain `a + b + c + ...` nests to the left as deep as it is long: walk it in a loop
+        chain = [expr]
+        leftmost = expr.left
+        while isinstance(leftmost, ast.Binary) and leftmost.op not in ("and", "or"):
+            chain.append(leftmost)
+            leftmost = leftmost.left
+        value = self(leftmost)
+        for link in reversed(chain):
+            if link is not expr:
+                self.budget.spend(link.span)
+            value = self.combine(link, value, self(link.right))
+        return value
+
+    def combine(self, expr: ast.Binary, left: Any, right: Any) -> Any:
+        """`left op right` for one binary operator (not and/or), bounded."""
         # the size of a + or * of lists and strings is known before it is built
         sequences = [v for v in (left, right) if isinstance(v, (list, str))]
         if sequences and expr.op not in ("+", "*"):  # comparisons walk both

@@ -204,3 +204,15 @@ def test_a_merge_left_with_one_branch_is_an_error(merge: str) -> None:
                     "  - conv(3, 1)\n")
     assert error.span.line == 3 and "one branch" in error.message
     assert "indented" in error.render()
+
+
+def test_long_sums_evaluate_as_python_sums_them() -> None:
+    terms = list(range(1, 3001))
+    text = "input: [3]\nlayers:\n  - linear(" + " + ".join(map(str, terms)) + " - 4500000)\n"
+    assert archc.network(text).output_shapes() == [(None, sum(terms) - 4500000)]
+
+
+def test_an_expression_too_deep_to_evaluate_is_located() -> None:
+    text = "input: [3]\nlayers:\n  - linear(2 ** " + "(1 ** " * 90 + "1" + ")" * 90 + ")\n"
+    net = archc.network(text)  # 90 levels: evaluated
+    assert net.output_shapes() == [(None, 2)]
