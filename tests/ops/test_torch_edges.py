@@ -12,11 +12,14 @@ parameter and buffer counts). archc's refusal must be an OpError (or the type ch
 TypeError), never another exception. A sample also goes through `archc.network` on spec text,
 which must give the same verdict as a located ArchcError.
 
-archc refuses some things PyTorch runs, on purpose, and says why (DELIBERATE below): values
-of the wrong type (`true` for a size), outputs with a size of 0, rules that would touch the
-batch dimension, `add` of unequal shapes, `mul` of unequal ranks and dropout2d on anything but
-[N, C, H, W], and a negative divisor_override. There archc must refuse whatever PyTorch
-does. Integers beyond int64 are refused everywhere, as archc's expressions refuse them.
+archc refuses some things PyTorch runs, on purpose, and says why (`deliberate` below):
+values of the wrong type (`true` for a size), integers beyond int64 (archc's expressions refuse
+them too), inferred arguments (in_channels, ...) that disagree with the input, outputs with a
+size of 0, rules that would touch the batch dimension, `add` of unequal shapes, `mul` of
+unequal ranks, dropout2d on anything but [N, C, H, W], a negative divisor_override,
+conv_transpose's dilation 0, and size arithmetic beyond int64 (where PyTorch wraps around).
+There archc must refuse whatever PyTorch does. PyTorch sizes that only archc's resource limits
+refuse are counted apart.
 
 By default one argument at a time is varied, plus small grids of the geometry of conv,
 conv_transpose and the pools (a few thousand configurations). ARCHC_EDGE_SWEEP=full varies
@@ -452,6 +455,10 @@ def deliberate(config: Config, torch_says: Verdict) -> str | None:
         return "mul of unequal ranks (PyTorch would align the batch dim with another)"
     if config.op in ("conv", "conv_transpose", "maxpool", "avgpool") and _overflows(config):
         return "size arithmetic beyond int64 (PyTorch's wraps around to a wrong size)"
+    dilation = args.get("dilation", 1)
+    if config.op == "conv_transpose" and 0 in (dilation if isinstance(dilation, (list, tuple))
+                                               else [dilation]):
+        return "dilation 0 (ConvTranspose runs it only where it changes nothing, kernel 1)"
     divisor = args.get("divisor_override")
     if config.op == "avgpool" and isinstance(divisor, int) and divisor < 0:
         return "a negative divisor_override (it flips the sign of every average)"
