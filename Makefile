@@ -9,7 +9,7 @@ TORCH   := torch==2.13.0
 # torchvision is a test-only reference (its CUDA ops are not used); --no-deps keeps torch pinned.
 TORCHVISION := torchvision==0.28.0
 
-.PHONY: demo test lint install docs clean bench fuzz
+.PHONY: demo test lint install docs clean bench fuzz tables
 
 $(PYTHON):
 	python3 -m venv $(VENV)
@@ -72,6 +72,10 @@ fuzz: $(STAMP)
 
 docs: $(STAMP)
 	$(PYTHON) -m archc.docsgen .
+
+# the LALR tables shipped as JSON (archc/frontend/grammar.json): after a change to grammar.lark
+tables: $(STAMP)
+	$(PYTHON) -m archc.frontend.tables --write
 
 clean:
 	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -18,6 +18,7 @@ from archc.elaborate import Limits, elaborate
 from archc.errors import ArchcError, Source, Span, suggest
 from archc.files import read_spec
 from archc.frontend import ast
+from archc.frontend.expressions import token_limit
 from archc.frontend.text import parse_text
 from archc.frontend.yaml import parse_yaml
 from archc.gcpause import collector_paused
@@ -44,8 +45,8 @@ def is_path(spec: str | os.PathLike[str]) -> bool:
     return "\n" not in spec and spec.endswith(SPEC_SUFFIXES)
 
 
-def load(spec: SpecLike) -> ast.Spec:
-    """Parse a spec. The API reads a file only when asked to:
+def load(spec: SpecLike, limits: Limits | None = None) -> ast.Spec:
+    """Parse a spec (within `limits.max_tokens`). The API reads a file only when asked to:
 
     - an `ast.Spec` is returned as it is;
     - a `pathlib.Path` (any os.PathLike), or a one-line `str` ending in `.yaml`, `.yml` or
@@ -59,6 +60,11 @@ def load(spec: SpecLike) -> ast.Spec:
     """
     if isinstance(spec, ast.Spec):
         return spec
+    with token_limit((limits or Limits()).max_tokens):
+        return _load(spec)
+
+
+def _load(spec: str | os.PathLike[str] | Mapping[str, Any]) -> ast.Spec:
     if isinstance(spec, Mapping):
         return _load_mapping(spec)
     if not isinstance(spec, (str, os.PathLike)):
@@ -165,7 +171,7 @@ def network(spec: SpecLike, inputs: InputShapes = None, block: str | None = None
     `block` takes one block of the spec as the network; `params` then also fill its arguments.
     """
     with collector_paused():
-        tree = load(spec)
+        tree = load(spec, limits)
         if block is not None:
             tree, params = select_block(tree, block, params)
         try:

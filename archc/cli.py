@@ -30,7 +30,7 @@ from archc.elaborate import (
 )
 from archc.errors import ArchcError
 from archc.files import Terminated, check_output, install_signal_handlers, read_spec
-from archc.frontend.expressions import parse_expression
+from archc.frontend.expressions import MAX_TOKENS, parse_expression
 
 EPILOG = """\b
 Examples:
@@ -119,9 +119,11 @@ input_option = click.option("--input", "inputs", multiple=True, metavar="[NAME=]
               show_default=True, help="Refuse networks with more parameters and buffers.")
 @click.option("--max-elements", type=click.IntRange(min=1), default=MAX_ELEMENTS,
               show_default=True, help="Refuse tensors with more elements per sample.")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=MAX_TOKENS,
+              show_default=True, help="Refuse spec texts with more words, numbers and symbols.")
 @click.pass_context
 def main(context: click.Context, max_nodes: int, max_depth: int, max_steps: int,
-         max_params: int, max_elements: int) -> None:
+         max_params: int, max_elements: int, max_tokens: int) -> None:
     """archc: an architecture compiler for PyTorch.
 
     Write a network as a short spec (YAML or the .arch text form); archc checks every shape
@@ -129,12 +131,13 @@ def main(context: click.Context, max_nodes: int, max_depth: int, max_steps: int,
     PyTorch source or a diagram.
     """
     context.obj = Limits(max_nodes=max_nodes, max_depth=max_depth, max_steps=max_steps,
-                         max_params=max_params, max_elements=max_elements)
+                         max_params=max_params, max_elements=max_elements,
+                         max_tokens=max_tokens)
 
 
 def _limits() -> Limits:
     """The limits given to the `archc` command (--max-nodes, --max-depth, --max-steps,
-    --max-params, --max-elements)."""
+    --max-params, --max-elements, --max-tokens)."""
     limits = click.get_current_context().find_root().obj
     return limits if isinstance(limits, Limits) else Limits()
 
@@ -183,7 +186,7 @@ def shapes(spec: str, inputs: Sequence[str], params: Sequence[str], block: str |
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--columns") from None
     try:
-        tree = api.load(Path(spec))  # parsed once: --min-input elaborates it at many sizes
+        tree = api.load(Path(spec), _limits())  # parsed once: --min-input elaborates it often
         values = _params(params)
         network = api.network(tree, _inputs(inputs), block, _limits(), **values)
         report = shape_report(network, depth, dtype)
@@ -360,7 +363,7 @@ def convert(spec: str, output: str | None, target: str | None) -> None:
     try:
         if output:
             check_output(Path(output), [Path(spec)])
-        tree = api.load(Path(spec))
+        tree = api.load(Path(spec), _limits())
         text = _print_spec(tree, spelling)
         if api.parse(text, f"<converted>.{spelling}") != tree:
             raise ArchcError("the converted spec would not read back the same: this is a bug "

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from archc import names
 from archc.errors import ArchcError, Frame, Span, suggest
 from archc.frontend import ast
+from archc.frontend.expressions import MAX_TOKENS
 from archc.ir import BlockInfo, Module, Network, Node, Path, same, verify
 from archc.ops import OPS
 from archc.ops.registry import Attr, Op, OpError, Shape, format_shape, suggest_op
@@ -25,7 +26,7 @@ from archc.ops.registry import Attr, Op, OpError, Shape, format_shape, suggest_o
 MAX_NODES = 30_000  # the zoo's largest network has about 600; 10,000-layer specs fit
 MAX_DEPTH = 64
 MAX_REPEAT = 10_000
-MAX_STEPS = 120_000  # a 10,000-layer spec takes about 25,000, DenseNet-121 2,100
+MAX_STEPS = 100_000  # a 10,000-layer spec takes about 25,000, DenseNet-121 2,100
 REPEAT_COST = 4  # steps per repeat iteration, beside its body's
 # sizes no network on one machine reaches (the zoo's largest: VGG-16 with 138M parameters,
 # 3.2M elements in its largest activation), far below what makes arithmetic slow or overflow
@@ -44,6 +45,7 @@ class Limits:
     max_steps: int = MAX_STEPS  # work: entries, repeat iterations and expression steps
     max_params: int = MAX_PARAMS  # parameters and buffers of the whole network
     max_elements: int = MAX_ELEMENTS  # elements of one tensor, for one sample
+    max_tokens: int = MAX_TOKENS  # words, numbers and symbols of the spec text
 
 
 # ------------------------------------------------------------------ values of expressions

@@ -424,6 +424,21 @@ def _syntax_error(
                 expected="'}'", found=f"the end of the text (line {err_line})",
                 notes=[f"hint: a '{{' is not closed (the one on line {brace_line}): add its "
                        "'}', or check the blocks inside it for a missing one"])
+    if isinstance(error, UnexpectedToken) and {"RPAR", "RSQB"} & expected_names \
+            and error.token.start_pos is not None:
+        opened = _open_bracket_before(text, error.token.start_pos)
+        if opened is not None and text.count("\n", 0, opened) + 1 < err_line:
+            # a bracket left open on an earlier line: the next statement read as its argument
+            bracket_line = text.count("\n", 0, opened) + 1
+            bracket_column = opened - (text.rfind("\n", 0, opened) + 1) + 1
+            closer = ")" if text[opened] == "(" else "]"
+            return ArchcError(
+                f"this '{text[opened]}' is never closed",
+                place(source, bracket_line, bracket_column, bracket_line, bracket_column + 1,
+                      line, column, locate),
+                expected=f"'{closer}'", found=f"{found} on line {err_line}",
+                notes=[f"hint: close it with '{closer}' on line {bracket_line}; inside brackets "
+                       "line breaks do not end a statement"])
     span = place(source, err_line, err_col, err_line, err_col + width, line, column, locate)
     return ArchcError(
         f"syntax error in {what}",
@@ -490,6 +505,29 @@ def _unclosed_bracket(text: str) -> str | None:
         f"the '{text[index]}' at column {index + 1 - text.rfind(chr(10), 0, index) - 1}"
 
 
+def _open_bracket_before(text: str, end: int) -> int | None:
+    """The index of the innermost '(' or '[' still open at `end` (outside strings and
+    comments), or None."""
+    stack: list[int] = []
+    quote = None
+    comment = False
+    for index in range(end):
+        char = text[index]
+        if comment:
+            comment = char != "\n"
+        elif quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#":
+            comment = True
+        elif char in "([":
+            stack.append(index)
+        elif char in ")]" and stack:
+            stack.pop()
+    return stack[-1] if stack else None
+
+
 def _unclosed_brace(text: str) -> tuple[int, int] | None:
     """Where the '{' that is never closed probably is (outside strings and comments).
 
@@ -553,10 +591,21 @@ def transform(lower: _Lower, tree: Any) -> Any:
 
 # ------------------------------------------------------------------ bounded reading
 
-MAX_TOKENS = 100_000  # words, numbers and symbols in one spec; the zoo's largest has 600
+MAX_TOKENS = 30_000  # words, numbers and symbols in one spec; the zoo's largest has 600
 MAX_LOWERED = 250_000  # parse-tree nodes lowered to the AST, aliases expanded
 _TOKEN = re.compile(r"[A-Za-z0-9_.]+|[^\sA-Za-z0-9_.]")
 _lowered: ContextVar[list[int] | None] = ContextVar("archc_lowered", default=None)
+_max_tokens: ContextVar[int] = ContextVar("archc_max_tokens", default=MAX_TOKENS)
+
+
+@contextmanager
+def token_limit(tokens: int) -> Iterator[None]:
+    """Read the specs parsed inside with at most `tokens` tokens each (archc.Limits)."""
+    previous = _max_tokens.set(tokens)
+    try:
+        yield
+    finally:
+        _max_tokens.reset(previous)
 
 
 @contextmanager
@@ -565,15 +614,18 @@ def reading(text: str, source: Source) -> Iterator[None]:
     any parsing: a 1 MiB expression would keep lark busy for a minute), and the parse-tree
     nodes lowered while reading it are paid from one budget (YAML aliases repeat a string
     without repeating its tokens)."""
+    limit = _max_tokens.get()
     for count, match in enumerate(_TOKEN.finditer(text), start=1):
-        if count > MAX_TOKENS:
+        if count > limit:
             line = text.count("\n", 0, match.start()) + 1
             column = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
             raise ArchcError(
-                f"the spec is too long to read: more than {MAX_TOKENS:,} tokens",
+                f"the spec is too long to read: more than {limit:,} tokens",
                 Span(source, line, column, line, column + len(match.group())),
                 notes=["tokens are words, numbers and symbols; the largest spec of the zoo has "
-                       "600", "hint: write repeated layers once, in a block or a repeat"])
+                       "600", "hint: write repeated layers once, in a block or a repeat",
+                       "to raise the limit: archc --max-tokens N, or "
+                       "archc.Limits(max_tokens=N)"])
     budget = [MAX_LOWERED]
     previous = _lowered.set(budget)
     try:

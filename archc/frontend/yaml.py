@@ -143,6 +143,11 @@ class _Graph:
                 kids = [done[id(c)] for c in _children(node)]
                 done[id(node)] = (1 + max((h for h, _ in kids), default=0),
                                   min(1 + sum(s for _, s in kids), MAX_NODES + 1))
+                if done[id(node)][1] > MAX_NODES:  # the first (innermost) node too large
+                    raise self.reader.error(f"spec too large: more than {MAX_NODES:,} YAML "
+                                            "nodes once its aliases are expanded", node,
+                                            notes=["is it an alias bomb? Each alias here "
+                                                   "repeats all that its anchor holds"])
                 self.node_done(node)
                 continue
             if id(child) in visiting:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from archc.ops.registry import (
     BOOL,
-    FLOAT,
+    FLOAT32,
     INT,
     STR,
     Attr,
@@ -91,8 +91,8 @@ SOFTMAX_WINDOW = "pointwise, except that a softmax over a spatial dim reads all 
 _activation("relu", "nn.ReLU", "max(0, x)", 1, INPLACE)
 _activation("relu6", "nn.ReLU6", "min(max(0, x), 6)", 2, INPLACE)
 _activation("leaky_relu", "nn.LeakyReLU", "x if x ≥ 0 else negative_slope·x", 2,
-            Attr("negative_slope", FLOAT, 0.01, "slope for x < 0"), INPLACE)
-_activation("elu", "nn.ELU", "exponential linear unit", 4, Attr("alpha", FLOAT, 1.0, "scale"),
+            Attr("negative_slope", FLOAT32, 0.01, "slope for x < 0"), INPLACE)
+_activation("elu", "nn.ELU", "exponential linear unit", 4, Attr("alpha", FLOAT32, 1.0, "scale"),
             INPLACE)
 _activation("gelu", "nn.GELU", "Gaussian error linear unit",
             "5 per element (erf form: scale, erf, add, 2 mul); 9 with approximate='tanh'",

@@ -126,6 +126,19 @@ def _nested_floats(value: Any) -> Any:
 
 INT = Type("an integer", _int)
 FLOAT = Type("a number", _float)
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _float32(value: Any) -> float:
+    """A scalar the kernels take as a C float: torch refuses a finite value beyond float32's
+    range ("cannot be converted to type float without overflow"); inf and nan pass."""
+    number = _float(value)
+    if math.isfinite(number) and abs(number) > FLOAT32_MAX:
+        raise ValueError
+    return number
+
+
+FLOAT32 = Type("a number within float32's range (±3.4e38), or inf", _float32)
 BOOL = Type("true or false", _bool)
 STR = Type("a string", _str)
 INTS = Type("an integer or a list of integers", _ints)

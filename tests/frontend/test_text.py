@@ -308,7 +308,8 @@ def test_fmt_reports_errors_and_exits_1(tmp_path: Path) -> None:
     bad = tmp_path / "bad.arch"
     bad.write_text("network n {\n  input [4]\n  linear(2\n}\n")
     code, _, err = run("fmt", str(bad))
-    assert code == 1 and "bad.arch:4:1: error" in err
+    # the mistake is the "(" left open on line 3, not the "}" the parser met next
+    assert code == 1 and "bad.arch:3:9: error: this '(' is never closed" in err
 
 
 # ------------------------------------------------------------------ hostile text-form input
