@@ -87,7 +87,9 @@ def _padding(op: str, attrs: Attrs, rank: int, kernel: tuple[int, ...],
             raise OpError(f"{op}: padding='same' needs stride 1", attr="padding",
                           found=f"stride={attrs['stride']}")
         return "same"
-    values = expand(op, "padding", padding, rank, one_for_all=True)
+    # nn.Conv reads [p] as p in every dim, but its padding_mode path (F.pad) does not
+    values = expand(op, "padding", padding, rank,
+                    one_for_all=attrs.get("padding_mode", "zeros") == "zeros")
     if any(p < 0 for p in values):
         raise OpError(f"{op}: padding must not be negative", attr="padding", found=str(padding))
     return values
