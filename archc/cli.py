@@ -40,6 +40,9 @@ Examples:
   archc compile specs/googlenet.yaml           TorchScript: googlenet.pt
   archc compile specs/resnet.yaml -o model.py  readable PyTorch source
   archc check specs/*.yaml                     validate, report every error
+
+The --max-* limits bound the work a spec from a stranger can cause; what archc
+guarantees for such specs: docs/security.md.
 """
 
 

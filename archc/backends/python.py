@@ -51,10 +51,11 @@ def docstring(text: str, indent: str) -> list[str]:
     exact; otherwise `repr(text)`, so that a doc holding \"\"\", backslashes or control
     characters stays data."""
     lines = text.split("\n")
-    if ('"""' not in text and "\\" not in text and not text.endswith('"')
+    if ('"""' not in text and not text.endswith(('"', "\\"))
             and all(c.isprintable() for line in lines for c in line)):
-        quoted = [f'{indent}"""{lines[0]}', *(indent + line if line.strip() else ""
-                                               for line in lines[1:])]
+        prefix = "r" if "\\" in text else ""  # a raw string keeps backslashes as written
+        quoted = [f'{indent}{prefix}"""{lines[0]}', *(indent + line if line.strip() else ""
+                                                       for line in lines[1:])]
         quoted[-1] = (quoted[-1] or indent) + '"""'
         value = _literal_text("\n".join(quoted).strip())
         if isinstance(value, str) and inspect.cleandoc(value) == inspect.cleandoc(text):
