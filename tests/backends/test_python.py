@@ -32,11 +32,6 @@ def test_generated_source_matches_golden(name: str) -> None:
     assert text == golden.read_text()
 
 
-@pytest.mark.parametrize("path", sorted(CASES.values()), ids=lambda p: p.stem)
-def test_generation_is_deterministic(path: Path) -> None:
-    assert archc.source(path) == archc.source(path)
-
-
 def test_one_class_per_block_definition_with_named_parameters() -> None:
     text = archc.source(CASES["googlenet"])
     assert text.count("class Inception(") == 1
