@@ -7,6 +7,7 @@ point into the file. Syntax errors become ArchcErrors that name the expected tok
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,7 +26,6 @@ from lark.exceptions import (
 )
 from lark.lark import PostLex
 from lark.lexer import PatternStr
-from lark.visitors import _vargs_tree
 
 from archc.errors import ArchcError, Source, Span
 from archc.frontend import ast, lookalikes
@@ -647,6 +647,10 @@ def _spend_lowering(nodes: int, span: Span) -> None:
 
 
 Method = Callable[[Any, Tree[Token], list[Any]], Any]
+try:  # lark's wrapper for @v_args(tree=True): without it, lark's own dispatch serves
+    from lark.visitors import _vargs_tree
+except ImportError:  # pragma: no cover - another lark
+    _vargs_tree = None  # type: ignore[assignment]
 
 
 @cache
@@ -663,7 +667,7 @@ def _methods(cls: type) -> dict[str, Method]:
             if base is not None and getattr(raw, "visit_wrapper", None) is _vargs_tree:
                 methods[name] = (lambda f: lambda self, node, children: f(
                     self, Tree(node.data, children, node.meta)))(base)
-            elif base is None and callable(raw) and name not in _TRANSFORMER_NAMES:
+            elif base is None and inspect.isfunction(raw) and name not in _TRANSFORMER_NAMES:
                 methods[name] = (lambda f: lambda self, node, children: f(self, children))(raw)
             else:
                 methods.pop(name, None)
