@@ -591,7 +591,7 @@ def transform(lower: _Lower, tree: Any) -> Any:
 
 # ------------------------------------------------------------------ bounded reading
 
-MAX_TOKENS = 30_000  # words, numbers and symbols in one spec; the zoo's largest has 600
+MAX_TOKENS = 20_000  # words, numbers and symbols in one spec; the zoo's largest has 600
 MAX_LOWERED = 250_000  # parse-tree nodes lowered to the AST, aliases expanded
 _TOKEN = re.compile(r"[A-Za-z0-9_.]+|[^\sA-Za-z0-9_.]")
 _lowered: ContextVar[list[int] | None] = ContextVar("archc_lowered", default=None)
