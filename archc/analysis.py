@@ -213,18 +213,6 @@ class Analysis:
     totals: Totals
 
 
-def members(network: Network) -> dict[Path, list[int]]:
-    """Module path → the nodes computed inside it (at any depth), in order."""
-    found: dict[Path, list[int]] = {}
-    for node in network.nodes():
-        if node.op == "input":
-            continue
-        owner = node.module if node.module is not None else node.scope
-        for depth in range(len(owner) + 1):
-            found.setdefault(owner[:depth], []).append(node.id)
-    return found
-
-
 def module_output(network: Network, nodes: Sequence[int]) -> int:
     """The node a module gives: the last one used outside it (or a network output)."""
     inside = set(nodes)
@@ -238,7 +226,7 @@ def _storages(network: Network) -> dict[int, int]:
     """Node → the node that allocated its output's storage (itself unless it is an alias)."""
     storage: dict[int, int] = {}
     for node in network.nodes():
-        aliases = node.op != "input" and bool(node.inputs) and OPS[node.op].alias(node.attrs)
+        aliases = not node.is_input and bool(node.inputs) and OPS[node.op].alias(node.attrs)
         storage[node.id] = storage[node.inputs[0]] if aliases else node.id
     return storage
 
@@ -260,7 +248,7 @@ def _peak(network: Network, storage: dict[int, int], size: dict[int, int]) -> tu
     live = sum(size[storage[i]] for i in network.inputs.values())
     peak, where = live, None
     for node in network.nodes():
-        if node.op == "input":
+        if node.is_input:
             continue
         if storage[node.id] == node.id:
             live += size[node.id]
@@ -284,7 +272,7 @@ def analyse(network: Network, dtype: str = "float32") -> Analysis:
     nodes: dict[int, NodeCost] = {}
     for node in network.nodes():
         size = numel(node.shape) * element
-        if node.op == "input":
+        if node.is_input:
             is_reference = reference is not None and node.id == reference[1]
             fields[node.id] = (ORIGIN,) * len(full) if is_reference else None
             nodes[node.id] = NodeCost(node.id, 0, 0, 0, 0, size, True, fields[node.id])
@@ -299,7 +287,7 @@ def analyse(network: Network, dtype: str = "float32") -> Analysis:
     sizes = {n: c.bytes for n, c in nodes.items()}
     peak, where = _peak(network, storage, sizes)
     inputs = sum(nodes[i].bytes for i in network.inputs.values())
-    computed = [c for c in nodes.values() if network.node(c.id).op != "input"]
+    computed = [c for c in nodes.values() if not network.node(c.id).is_input]
     activations = sum(c.bytes for c in computed if c.allocates)
     totals = Totals(
         params=sum(c.params for c in computed), buffers=sum(c.buffers for c in computed),
@@ -308,7 +296,7 @@ def analyse(network: Network, dtype: str = "float32") -> Analysis:
         training=inputs + activations,
     )
     modules: dict[Path, ModuleCost] = {}
-    for path, ids in members(network).items():
+    for path, ids in network.members.items():
         costs = [nodes[i] for i in ids]
         modules[path] = ModuleCost(
             path, tuple(ids), module_output(network, ids),

@@ -19,7 +19,7 @@ from archc import names
 from archc.errors import ArchcError, Frame, Span, suggest
 from archc.frontend import ast
 from archc.frontend.expressions import MAX_TOKENS
-from archc.ir import BlockInfo, Module, Network, Node, Path, same, verify
+from archc.ir import INPUT, BlockInfo, Module, Network, Node, Path, same, verify
 from archc.ops import OPS
 from archc.ops.registry import Attr, Op, OpError, Shape, format_shape, suggest_op
 
@@ -1027,7 +1027,7 @@ class Elaborator:
                 raise ArchcError(f"input '{name}' needs positive integer sizes", decl.span,
                                  found=render_value(dims))
             shape: Shape = (None, *dims)
-            node = self.add_node("input", {"name": name}, [], shape, decl.span,
+            node = self.add_node(INPUT, {"name": name}, [], shape, decl.span,
                                  ctx.child(name=name), None)
             inputs[name] = node
             ctx.names.define((name,), node)

@@ -18,6 +18,7 @@ from archc.ops import OPS
 from archc.ops.registry import Shape
 
 Path = tuple[str, ...]
+INPUT = "input"  # the op name of a network input's node (no registry entry)
 
 
 def same(a: Any, b: Any) -> bool:
@@ -52,6 +53,11 @@ class Node:
     macs: int = 0
     sources: dict[str, Any] = field(default_factory=dict, compare=False)
     # attribute -> the spec expression (AST) it was written as, for readable generated code
+
+    @property
+    def is_input(self) -> bool:
+        """A network input: a placeholder with a shape, not an op of the registry."""
+        return self.op == INPUT
 
     @property
     def path(self) -> str:
@@ -124,6 +130,19 @@ class Network:
         return self.consumer_lists[node_id]
 
     @cached_property
+    def members(self) -> dict[Path, list[int]]:
+        """Module path → the nodes computed inside it (at any depth), in order; the network
+        () holds every node but the inputs. Computed once, read by analysis and backends."""
+        found: dict[Path, list[int]] = {}
+        for node in self.node_list:
+            if node.is_input:
+                continue
+            owner = node.module if node.module is not None else node.scope
+            for depth in range(len(owner) + 1):
+                found.setdefault(owner[:depth], []).append(node.id)
+        return found
+
+    @cached_property
     def graph(self) -> Any:
         """The DAG as a networkx DiGraph (node attribute `node` holds the Node)."""
         import networkx as nx
@@ -152,7 +171,7 @@ def verify(network: Network) -> Network:
     for index, node in enumerate(network.nodes()):
         assert node.id == index, "node ids are not positions"
         assert all(i < node.id for i in node.inputs), f"node {node.id} uses a later node"
-        if node.op == "input":
+        if node.is_input:
             continue
         op = OPS[node.op]
         shapes = [network.node(i).shape for i in node.inputs]

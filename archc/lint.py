@@ -43,7 +43,7 @@ def _unused(network: Network) -> list[ArchcError]:
     outputs = {n for _, n in network.outputs}
     warnings = []
     for node in network.nodes():
-        if node.op == "input" or network.consumers(node.id) or node.id in outputs:
+        if node.is_input or network.consumers(node.id) or node.id in outputs:
             continue
         what = f"'{node.name}'" if node.name else f"the output of {node.op}"
         warnings.append(_warning(f"{what} is never used", node, [
@@ -98,17 +98,17 @@ def _features_of_a_feature_map(network: Network) -> list[ArchcError]:
     width), but almost always a forgotten flatten."""
     warnings = []
     for node in network.nodes():
-        if node.op == "input" or OPS[node.op].family != "linear":
+        if node.is_input or OPS[node.op].family != "linear":
             continue
         source = network.node(node.inputs[0])
         if len(source.shape) < 3:
             continue
         # through the ops that keep the layout (activations, norms, dropout) to the one that
         # made it
-        while source.op != "input" and len(source.inputs) == 1 and OPS[source.op].window(
+        while not source.is_input and len(source.inputs) == 1 and OPS[source.op].window(
                 source.attrs, [network.node(source.inputs[0]).shape]) is None:
             source = network.node(source.inputs[0])
-        if source.op == "input":
+        if source.is_input:
             spatial = len(source.shape) >= 4
         else:
             reach = OPS[source.op].window(source.attrs,

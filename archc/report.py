@@ -19,7 +19,6 @@ from archc.analysis import (
     MinInput,
     analyse,
     dim_names,
-    members,
     module_output,
     residues,
 )
@@ -86,7 +85,7 @@ def shape_report(network: Network, depth: int | None = None, dtype: str = "float
     """The report as JSON-ready data; counts are exact integers, memory in bytes per sample
     (batch 1) of `dtype`."""
     analysis = analysis or analyse(network, dtype)
-    inside = members(network)
+    inside = network.members
     rows: list[dict[str, Any]] = []
 
     def visit(path: Path) -> None:

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from torch import nn
 
 import archc
-from archc.analysis import DTYPES, Analysis, analyse, members, min_input, module_output
+from archc.analysis import DTYPES, Analysis, analyse, min_input, module_output
 from archc.cli import main
 from archc.ir import Network
 from archc.ops import OPS
@@ -178,7 +178,7 @@ def _tensors(network: Network, analysis: Analysis, model: nn.Module,
     seen: dict[int, torch.Tensor] = {}
     storage_in: dict[int, int] = {}
     handles = []
-    inside = members(network)
+    inside = network.members
 
     def keep(node_id: int, value: Any) -> None:
         if isinstance(value, torch.Tensor):

@@ -29,7 +29,7 @@ from typing import Any
 
 import graphviz
 
-from archc.analysis import members, module_output
+from archc.analysis import module_output
 from archc.errors import ArchcError
 from archc.files import atomic_write
 from archc.ir import Module, Network, Node, Path
@@ -91,7 +91,7 @@ def _params(count: int) -> str:
 
 def _passes_through(node: Node) -> bool:
     """Identity and its like: a function whose expression is its argument (no module, no op)."""
-    if node.op == "input":
+    if node.is_input:
         return False
     op = OPS[node.op]
     return op.function is not None and len(node.inputs) == 1 and \
@@ -134,7 +134,7 @@ class Diagram:
         self.direction = direction
         self.collapse = collapse
         self.fold = depth is not None
-        self.members = members(network)
+        self.members = network.members
         self.ident = self._identifiers()
         self.rep: dict[int, str] = {}  # IR node → the drawn node it is part of
         self.instance: dict[int, list[tuple[Path, int]]] = {}  # IR node → its (×N run, index)s
@@ -151,7 +151,7 @@ class Diagram:
         names: dict[int, str] = {}
         taken: set[str] = set()
         for node in self.network.nodes():
-            base = f"input/{node.attrs.get('name', node.id)}" if node.op == "input" else node.path
+            base = f"input/{node.attrs.get('name', node.id)}" if node.is_input else node.path
             name, count = base, 1
             while name in taken:
                 count += 1
@@ -453,7 +453,7 @@ class Diagram:
         network = self.network
         readers: dict[int, list[str]] = {}
         for node in network.nodes():
-            if node.op == "input" or _passes_through(node):
+            if node.is_input or _passes_through(node):
                 continue
             target = self.rep[node.id]
             for i in node.inputs:

@@ -204,13 +204,7 @@ class Generator:
         self.network = network
         self.blocks = network.blocks
         self.instances: dict[Path, ClassInstance] = {}
-        self.members: dict[Path, list[int]] = {}
-        for node in network.nodes():
-            if node.op == "input":
-                continue
-            owner = node.module if node.module is not None else node.scope
-            for depth in range(len(owner) + 1):
-                self.members.setdefault(owner[:depth], []).append(node.id)
+        self.members = network.members
         self.uses_weights = False
         self.uses_init = False
         self.uses_ordered_dict = False

@@ -1,0 +1,48 @@
+"""The IR: module membership computed once, inputs told apart from ops, and attribute values
+compared as the generated code must see them."""
+
+from __future__ import annotations
+
+import math
+
+import archc
+from archc.ir import same
+
+SPEC = """
+input: [3, 8, 8]
+blocks:
+  unit:
+    body:
+      - conv: conv(4, 3, padding=1)
+      - relu
+layers:
+  - stem: conv(4, 1)
+  - body: [unit, unit]
+  - head: flatten; linear(2)
+"""
+
+
+def test_members_of_each_module_by_hand() -> None:
+    network = archc.network(SPEC)
+    ops = {path: [network.node(i).op for i in ids] for path, ids in network.members.items()}
+    assert ops[()] == ["conv", "conv", "relu", "conv", "relu", "flatten", "linear"]
+    assert ops[("stem",)] == ["conv"]
+    assert ops[("body",)] == ["conv", "relu", "conv", "relu"]
+    assert ops[("body", "0")] == ["conv", "relu"] and ops[("body", "1", "conv")] == ["conv"]
+    assert ops[("head",)] == ["flatten", "linear"]
+    assert network.members is network.members  # computed once
+
+
+def test_inputs_are_not_ops() -> None:
+    network = archc.network(SPEC)
+    assert [n.is_input for n in network.nodes()][:2] == [True, False]
+    assert all(i not in ids for ids in network.members.values()
+               for i in network.inputs.values())
+
+
+def test_same_tells_apart_what_python_calls_equal() -> None:
+    assert True == 1 and not same(True, 1)  # Python says equal: the point of the test
+    assert 1.0 == 1 and not same(1.0, 1)
+    assert same((1, 2.0), (1, 2.0)) and not same((1, 2), (1, 2.0))
+    assert math.nan != math.nan and same(math.nan, math.nan)
+    assert not same([1], (1,))
