@@ -164,6 +164,15 @@ def select_block(spec: ast.Spec, block: str, params: dict[str, Any]) -> tuple[as
     return replace(spec, name=f"{spec.name}_{block}", body=body, outputs=()), rest
 
 
+def value(text: str) -> Any:
+    """The value of an archc expression with no names in it (`64`, `[3, 5]`, `2 ** 10`,
+    `'nearest'`): what `-p name=value` gives a parameter."""
+    from archc.elaborate import Evaluator
+    from archc.frontend.expressions import parse_expression
+
+    return Evaluator({}, None)(parse_expression(text))
+
+
 def network(spec: SpecLike, inputs: InputShapes = None, block: str | None = None,
             limits: Limits | None = None, **params: Any) -> Network:
     """Spec → elaborated IR network with static shapes (no torch).

@@ -25,12 +25,11 @@ from archc.elaborate import (
     MAX_NODES,
     MAX_PARAMS,
     MAX_STEPS,
-    Evaluator,
     Limits,
 )
 from archc.errors import ArchcError
 from archc.files import Terminated, check_output, install_signal_handlers, read_spec
-from archc.frontend.expressions import MAX_TOKENS, parse_expression
+from archc.frontend.expressions import MAX_TOKENS
 
 EPILOG = """\b
 Examples:
@@ -55,8 +54,7 @@ def parse_param(text: str) -> tuple[str, Any]:
     if not name.isidentifier():
         raise click.BadParameter(f"{name!r} is not a parameter name")
     try:
-        expr = parse_expression(value)
-        return name, Evaluator({}, None)(expr)
+        return name, api.value(value)
     except ArchcError:
         return name, value  # a bare word is a string: -p mode=nearest
 
@@ -464,9 +462,9 @@ def ops(name: str | None, fmt: str) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from archc.docsgen import markdown, signature
     from archc.errors import suggest
     from archc.ops import OPS
+    from archc.ops.reference import markdown
 
     if fmt == "markdown":
         click.echo(markdown(), nl=False)
@@ -481,11 +479,11 @@ def ops(name: str | None, fmt: str) -> None:
         for column in ("op", "family", "signature"):
             table.add_column(column)
         for op in sorted(OPS.values(), key=lambda o: (o.family, o.name)):
-            table.add_row(op.name, op.family, escape(signature(op)))
+            table.add_row(op.name, op.family, escape(op.signature()))
         console.print(table)
         return
     op = OPS[name]
-    console.print(f"[bold]{escape(signature(op))}[/bold]\n{escape(op.doc)}\n"
+    console.print(f"[bold]{escape(op.signature())}[/bold]\n{escape(op.doc)}\n"
                   f"shape: {escape(op.shape_rule)}")
     table = Table(show_edge=False, header_style="bold")
     for column in ("argument", "default", "meaning"):

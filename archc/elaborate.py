@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from archc import names
 from archc.errors import ArchcError, Frame, Span, suggest
+from archc.format import render_value, short_value
 from archc.frontend import ast
 from archc.frontend.expressions import MAX_TOKENS
 from archc.ir import INPUT, BlockInfo, Module, Network, Node, Path, same, verify
@@ -339,7 +340,7 @@ class Evaluator:
         except (TypeError, ValueError) as error:
             raise ArchcError(
                 f"'{expr.op}' cannot combine {_type_name(left)} and {_type_name(right)}",
-                expr.span, found=f"{_short(left)} {expr.op} {_short(right)}",
+                expr.span, found=f"{short_value(left)} {expr.op} {short_value(right)}",
                 notes=[str(error)] if str(error) else [],
             ) from None
         return self.bounded(result, expr.span)
@@ -397,23 +398,6 @@ class Evaluator:
             raise ArchcError(f"{expr.func}(...) failed: {error}", expr.span) from None
 
 
-def _short(value: Any, limit: int = 60) -> str:
-    """A value for a message, cut short without rendering all of it (a value may hold
-    thousands of elements)."""
-    if isinstance(value, (list, tuple)):
-        parts: list[str] = []
-        length = 0
-        for item in value:
-            parts.append(_short(item, limit))
-            length += len(parts[-1]) + 2
-            if length > limit:
-                break
-        text = "[" + ", ".join(parts) + "]"
-    else:
-        text = render_value(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
 def to_value(value: Any) -> Any:
     """Expression values as op attributes: lists become tuples, shapes their dims."""
     if isinstance(value, list):
@@ -421,16 +405,6 @@ def to_value(value: Any) -> Any:
     if isinstance(value, ShapeValue):
         return tuple(value.shape[1:])
     return value
-
-
-def render_value(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(render_value(v) for v in value) + "]"
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 # ------------------------------------------------------------------ elaboration state
@@ -830,7 +804,7 @@ class Elaborator:
                 if attr.required:
                     raise self._fail(ArchcError(
                         f"{op.name} is missing its argument '{attr.name}'", span,
-                        expected=self.signature(op)), ctx)
+                        expected=op.signature()), ctx)
                 values[attr.name] = attr.default
                 continue
             written = values[attr.name]
@@ -854,23 +828,13 @@ class Elaborator:
         except (TypeError, ValueError):
             raise self._fail(ArchcError(
                 f"{op.name}: '{attr.name}' must be {attr.type.name}", span,
-                expected=attr.type.name, found=f"{_short(value)} ({_type_name(value)})"),
+                expected=attr.type.name, found=f"{short_value(value)} ({_type_name(value)})"),
                 ctx) from None
         if attr.choices and value not in attr.choices:
             raise self._fail(ArchcError(
                 f"{op.name}: '{attr.name}' must be one of {', '.join(map(repr, attr.choices))}",
                 span, found=repr(value), suggestions=suggest(str(value), attr.choices)), ctx)
         return value
-
-    @staticmethod
-    def signature(op: Op) -> str:
-        parts = []
-        for attr in op.attrs:
-            if attr.inferred:
-                continue
-            default = render_value(attr.default)
-            parts.append(attr.name if attr.required else f"{attr.name}={default}")
-        return f"{op.name}({', '.join(parts)})"
 
     # -- blocks
     def block(self, block: ast.BlockDef, call: ast.Call, x: int, ctx: _Context) -> int:
@@ -884,7 +848,7 @@ class Elaborator:
                              ctx)
         args = self.bind_block(block, call, x, ctx)
         sources = dict(self.last_sources)
-        rendered = ", ".join(_short(v) for v in args.values())
+        rendered = ", ".join(short_value(v) for v in args.values())
         frame = Frame(f"{block.name}({rendered})", call.span)
         self.seen_blocks.add(block.name)
         env = {**self.globals, **args}

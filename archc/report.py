@@ -22,7 +22,7 @@ from archc.analysis import (
     module_output,
     residues,
 )
-from archc.elaborate import render_value
+from archc.format import human, human_bytes, render_value
 from archc.gcpause import without_collector
 from archc.ir import Module, Network, Path
 from archc.ops import OPS
@@ -185,20 +185,6 @@ def min_input_data(found: MinInput) -> dict[str, Any]:
         "rounding": list(found.rounding),
         "elaborations": found.elaborations,
     }
-
-
-def human(count: int) -> str:
-    for unit, size in (("G", 10**9), ("M", 10**6), ("K", 10**3)):
-        if count >= size:
-            return f"{count / size:.2f}{unit}"
-    return str(count)
-
-
-def human_bytes(count: int) -> str:
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if count >= size:
-            return f"{count / size:.2f} {unit}"
-    return f"{count} B"
 
 
 def _shape(dims: list[int | None]) -> str:

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 import archc
-from archc.docsgen import markdown, readme_with_zoo
+from archc.docsgen import readme_with_zoo
+from archc.ops.reference import markdown
 from tests.conftest import ROOT
 
 LANGUAGE = (ROOT / "docs" / "language.md").read_text()

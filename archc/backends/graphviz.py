@@ -32,10 +32,11 @@ import graphviz
 from archc.analysis import module_output
 from archc.errors import ArchcError
 from archc.files import atomic_write
+from archc.format import human
 from archc.ir import Module, Network, Node, Path
 from archc.ops import OPS
 from archc.ops.registry import Shape
-from archc.report import describe, human
+from archc.report import describe
 
 FORMATS = {".svg": "SVG", ".png": "PNG", ".pdf": "PDF", ".dot": "DOT"}
 DIRECTIONS = ("TB", "LR")

@@ -16,6 +16,8 @@ from math import prod
 from typing import Any
 
 from archc.errors import suggest
+from archc.format import format_shape as format_shape  # the rules' helper, re-exported
+from archc.format import render_value
 
 INT64_MAX = 2**63 - 1  # PyTorch's sizes, strides and counts are 64-bit integers
 FLOAT32_BYTES = 4  # a tensor's bytes (elements × 4 for float32) must fit int64 as well
@@ -359,6 +361,17 @@ class Op:
     def attr(self, name: str) -> Attr | None:
         return next((a for a in self.attrs if a.name == name), None)
 
+    def signature(self) -> str:
+        """`conv(out_channels, kernel_size, stride=1, ...)`: what a spec writes (inferred
+        arguments left out), for messages, `archc ops` and the docs."""
+        parts = []
+        for attr in self.attrs:
+            if attr.inferred:
+                continue
+            name = f"*{attr.name}" if attr.variadic else attr.name
+            parts.append(name if attr.required else f"{name}={render_value(attr.default)}")
+        return f"{self.name}({', '.join(parts)})" if parts else self.name
+
 
 OPS: dict[str, Op] = {}
 
@@ -451,9 +464,6 @@ def suggest_op(name: str, candidates: Iterable[str], limit: int = 3) -> list[str
 
 # ------------------------------------------------------------------ helpers for rules
 
-
-def format_shape(shape: Shape) -> str:
-    return "[" + ", ".join("N" if d is None else str(d) for d in shape) + "]"
 
 
 def spatial_rank(op: str, shape: Shape, ranks: Sequence[int] = (1, 2, 3)) -> int:
