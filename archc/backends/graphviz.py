@@ -94,9 +94,7 @@ def _passes_through(node: Node) -> bool:
     """Identity and its like: a function whose expression is its argument (no module, no op)."""
     if node.is_input:
         return False
-    op = OPS[node.op]
-    return op.function is not None and len(node.inputs) == 1 and \
-        op.function(node.attrs, ["\0argument"]) == "\0argument"
+    return OPS[node.op].passthrough
 
 
 @dataclass

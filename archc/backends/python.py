@@ -458,9 +458,7 @@ class Generator:
         count = 0
         for (key, nodes), (_, unit_gives) in zip(units, unit_io, strict=True):
             node = network.node(nodes[0])
-            function = OPS[node.op].function if key.startswith("\0") else None
-            placeholders = [f"__archc_argument_{i}__" for i in range(len(node.inputs))]
-            alias = function is not None and function(node.attrs, placeholders) == placeholders[0]
+            alias = key.startswith("\0") and OPS[node.op].passthrough
             if alias:
                 canonical[unit_gives[0]] = canonical.get(node.inputs[0], node.inputs[0])
             step.append(count)

@@ -346,6 +346,8 @@ class Op:
     module: Callable[[Op, Attrs, Sequence[Shape]], Construct] | None = None
     function: Callable[[Attrs, Sequence[str]], str] | None = None
     arity: int | None = 1  # None: any number of inputs (merges)
+    # the output is the input itself (identity): the generated forward names it, no statement
+    passthrough: bool = False
     shape_rule: str = ""  # the shape rule in words, for docs/ops.md
     macs_rule: str = ""  # the MAC count in words ("" means none)
     flops_rule: str = ""  # the FLOP count in words
@@ -405,6 +407,8 @@ def register(op: Op) -> Op:
     output is a tensor PyTorch can address. The registered op (returned) is the one to use."""
     assert op.name not in OPS, f"op {op.name} registered twice"
     assert (op.module is None) != (op.function is None), op.name
+    assert not op.passthrough or (op.function is not None and op.arity == 1
+                                  and op.function({}, ["x"]) == "x"), op.name
     assert op.torch, f"{op.name}: name its PyTorch spellings"
     for other in OPS.values():
         shared = set(op.torch) & set(other.torch)

@@ -167,6 +167,7 @@ IDENTITY = register(Op(
     attrs=(),
     shape=_same,
     function=lambda attrs, args: args[0],
+    passthrough=True,
     shape_rule="unchanged",
     flops_rule="0 (the input itself)",
     alias=_view,
