@@ -59,8 +59,9 @@ def _bias_before_norm(network: Network) -> list[ArchcError]:
         if not node.attrs.get("bias") or OPS.get(node.op) is None:
             continue
         readers = network.consumers(node.id)
-        if len(readers) == 1 and network.node(readers[0]).op == "bn" \
-                and network.node(readers[0]).attrs.get("affine", True):
+        reader = network.node(readers[0]) if len(readers) == 1 else None
+        if reader is not None and not reader.is_input and OPS[reader.op].cancels_bias(
+                reader.attrs):
             warnings.append(_warning(
                 f"{node.op} has a bias that the batch norm after it cancels", node,
                 [f"hint: {node.op}(..., bias=false) saves the parameters; the norm's own shift "

@@ -82,6 +82,7 @@ def _bn_callee(inputs: Sequence[Shape]) -> str:
 BN = register(Op(
     name="bn",
     family="normalization",
+    cancels_bias=lambda attrs: bool(attrs.get("affine", True)),
     doc="Batch normalisation over channels (BatchNorm1d/2d/3d by rank); num_features inferred.",
     attrs=(
         Attr("eps", FLOAT, 1e-5, "added to the variance"),

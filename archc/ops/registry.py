@@ -348,6 +348,9 @@ class Op:
     arity: int | None = 1  # None: any number of inputs (merges)
     # the output is the input itself (identity): the generated forward names it, no statement
     passthrough: bool = False
+    # a bias added just before this op is undone by it (batch norm subtracts the mean and
+    # adds its own shift): the lint pass warns about the wasted parameters
+    cancels_bias: Callable[[Attrs], bool] = never
     shape_rule: str = ""  # the shape rule in words, for docs/ops.md
     macs_rule: str = ""  # the MAC count in words ("" means none)
     flops_rule: str = ""  # the FLOP count in words
