@@ -486,20 +486,9 @@ def _hints(found: str, expected: set[str], text: str, what: str, line: str) -> l
 
 def _unclosed_bracket(text: str) -> str | None:
     """The innermost '(' or '[' left open, in words: "the '(' of `conv(`"."""
-    stack: list[int] = []
-    quote = None
-    for index, char in enumerate(text):
-        if quote:
-            quote = None if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char in "([":
-            stack.append(index)
-        elif char in ")]" and stack:
-            stack.pop()
-    if not stack:
+    index = _open_bracket_before(text, len(text))
+    if index is None:
         return None
-    index = stack[-1]
     word = re.search(r"[A-Za-z_][A-Za-z0-9_]*\Z", text[:index])
     return f"the '{text[index]}' of `{word.group(0)}{text[index]}`" if word else \
         f"the '{text[index]}' at column {index + 1 - text.rfind(chr(10), 0, index) - 1}"
