@@ -298,7 +298,8 @@ CASES = [
           - flatten
           - linear(10, in_features=100)
         """,
-        "linear: in_features=100 disagrees with the input's last dimension", 4, 16,
+        "linear: in_features=100 disagrees with the input, which has 192 features (its last dim)",
+        4, 16,
         underline="in_features=100", expected="in_features=192", found="[N, 192]",
     ),
     Case(
@@ -308,7 +309,8 @@ CASES = [
         layers:
           - linear(10, in_features=192)
         """,
-        "linear: in_features=192 disagrees with the input's last dimension", 3, 16,
+        "linear: in_features=192 disagrees with the input, which has 8 features (its last dim)",
+        3, 16,
         underline="in_features=192", note="flatten first? flatten gives [N, 192]",
     ),
     Case(

@@ -10,6 +10,7 @@ from typing import Any
 
 from archc.ops.registry import (
     BOOL,
+    CHANNELS,
     INT,
     INT64_MAX,
     INTS,
@@ -38,18 +39,6 @@ from archc.ops.registry import (
     standard_construct,
     with_bias,
 )
-
-
-def _check_in_channels(op: str, attrs: Attrs, inputs: Sequence[Shape], name: str) -> int:
-    found = channels(inputs[0])
-    given = attrs.get(name)
-    if given is not None and given != found:
-        raise OpError(
-            f"{op}: {name}={given} disagrees with the input, which has {found} channels",
-            attr=name, expected=f"{name}={found} (or leave it out: it is inferred)",
-            found=f"input {format_shape(inputs[0])}",
-        )
-    return found
 
 
 def _check_groups(op: str, in_channels: int, out_channels: int, groups: int) -> None:
@@ -97,7 +86,7 @@ def _padding(op: str, attrs: Attrs, rank: int, kernel: tuple[int, ...],
 
 def conv_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
     rank = spatial_rank("conv", inputs[0])
-    in_channels = _check_in_channels("conv", attrs, inputs, "in_channels")
+    in_channels = channels(inputs[0])  # a given in_channels was checked (register)
     _check_groups("conv", in_channels, attrs["out_channels"], attrs["groups"])
     kernel, _, _ = _geometry("conv", attrs, rank)
     weight = attrs.get("weight")
@@ -227,7 +216,8 @@ CONV = register(Op(
         Attr("kernel_size", INTS, doc="kernel size, one int or one per spatial dim (PyTorch "
              "takes no one-value list here)"),
         *_COMMON,
-        Attr("in_channels", INT, None, "input channels (inferred)", inferred=True),
+        Attr("in_channels", INT, None, "input channels (inferred)", inferred=True,
+             from_input=CHANNELS),
         Attr("weight", TENSOR, None, "fixed initial weights [out, in/groups, *kernel]",
              keyword_only=True),
         init_attr(),
@@ -261,7 +251,7 @@ def _with_weight(construct: Construct, attrs: Attrs) -> Construct:
 
 def conv_transpose_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
     rank = spatial_rank("conv_transpose", inputs[0])
-    in_channels = _check_in_channels("conv_transpose", attrs, inputs, "in_channels")
+    in_channels = channels(inputs[0])
     _check_groups("conv_transpose", in_channels, attrs["out_channels"], attrs["groups"])
     kernel, _, _ = _geometry("conv_transpose", attrs, rank)
     weight = (in_channels, attrs["out_channels"] // attrs["groups"], *kernel)
@@ -338,7 +328,8 @@ CONV_TRANSPOSE = register(Op(
         Attr("groups", INT, 1, "blocked connections"),
         Attr("bias", BOOL, True, "add a learnable bias"),
         Attr("dilation", INTS, 1, "spacing between kernel elements"),
-        Attr("in_channels", INT, None, "input channels (inferred)", inferred=True),
+        Attr("in_channels", INT, None, "input channels (inferred)", inferred=True,
+             from_input=CHANNELS),
         init_attr(),
     ),
     infer=conv_transpose_infer,

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from archc.ops.registry import (
     BOOL,
+    FEATURES,
     INT,
     WITH_BIAS,
     Attr,
@@ -30,16 +31,6 @@ def linear_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
     if len(x) < 2:
         raise OpError("linear needs at least [N, features]", found=format_shape(x))
     in_features = x[-1]
-    given = attrs.get("in_features")
-    if given is not None and given != in_features:
-        notes = []
-        if len(x) > 2:
-            notes.append(f"hint: flatten first? flatten gives [N, {numel(x)}]")
-        raise OpError(
-            f"linear: in_features={given} disagrees with the input's last dimension",
-            attr="in_features", expected=f"in_features={in_features} (or leave it out)",
-            found=f"input {format_shape(x)}", notes=notes,
-        )
     if attrs["out_features"] < 1:
         raise OpError("linear: out_features must be at least 1", attr="out_features",
                       found=str(attrs["out_features"]))
@@ -60,7 +51,8 @@ LINEAR = register(Op(
     attrs=(
         Attr("out_features", INT, doc="output features"),
         Attr("bias", BOOL, True, "add a learnable bias"),
-        Attr("in_features", INT, None, "input features (inferred)", inferred=True),
+        Attr("in_features", INT, None, "input features (inferred)", inferred=True,
+             from_input=FEATURES),
         init_attr(),
     ),
     infer=linear_infer,

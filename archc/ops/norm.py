@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from archc.ops.registry import (
     BOOL,
+    CHANNELS,
     FLOAT,
     INT,
     OPTIONAL_FLOAT,
@@ -37,11 +38,6 @@ def bn_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
         raise OpError("bn expects [N, C], [N, C, L], [N, C, H, W] or [N, C, D, H, W]",
                       found=format_shape(x))
     found = channels(x)
-    given = attrs.get("num_features")
-    if given is not None and given != found:
-        raise OpError(f"bn: num_features={given} disagrees with the input's {found} channels",
-                      attr="num_features", expected=f"num_features={found} (or leave it out)",
-                      found=f"input {format_shape(x)}")
     if attrs["eps"] <= 0:  # F.batch_norm rejects it in training (layernorm, groupnorm do not)
         raise OpError("bn: eps must be positive", attr="eps", expected="eps > 0",
                       found=str(attrs["eps"]),
@@ -89,7 +85,8 @@ BN = register(Op(
         Attr("momentum", OPTIONAL_FLOAT, 0.1, "running-statistics momentum"),
         Attr("affine", BOOL, True, "learnable scale and shift"),
         Attr("track_running_stats", BOOL, True, "keep running mean and variance"),
-        Attr("num_features", INT, None, "channels (inferred)", inferred=True),
+        Attr("num_features", INT, None, "channels (inferred)", inferred=True,
+             from_input=CHANNELS),
         init_attr(),
     ),
     infer=bn_infer,
@@ -169,10 +166,6 @@ def groupnorm_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
     if groups < 1 or found % groups:
         raise OpError(f"groupnorm: num_groups={groups} does not divide the {found} channels",
                       attr="num_groups", expected=f"a divisor of {found}", found=str(groups))
-    given = attrs.get("num_channels")
-    if given is not None and given != found:
-        raise OpError(f"groupnorm: num_channels={given} disagrees with the input's {found}",
-                      attr="num_channels", found=f"input {format_shape(x)}")
     check_init("groupnorm", attrs, (found,) if attrs["affine"] else None)
     return {**attrs, "num_channels": found}
 
@@ -185,7 +178,8 @@ GROUPNORM = register(Op(
         Attr("num_groups", INT, doc="groups; divides the channels"),
         Attr("eps", FLOAT, 1e-5, "added to the variance"),
         Attr("affine", BOOL, True, "learnable scale and shift"),
-        Attr("num_channels", INT, None, "channels (inferred)", inferred=True),
+        Attr("num_channels", INT, None, "channels (inferred)", inferred=True,
+             from_input=CHANNELS),
         init_attr(),
     ),
     infer=groupnorm_infer,

@@ -208,11 +208,31 @@ def fits_int64(op: str, attr: str, value: Any) -> None:
 
 
 @dataclass(frozen=True)
+class FromInput:
+    """Where an inferred attribute's value comes from: one dim of the first input's shape
+    (1 for channels, -1 for features), named in messages as `what`."""
+
+    dim: int
+    what: str
+
+    def of(self, inputs: Sequence[Shape]) -> int | None:
+        shape = inputs[0] if inputs else ()
+        if len(shape) < 2:
+            return None  # the op's own rule says what rank it needs
+        return shape[self.dim]
+
+
+CHANNELS = FromInput(1, "channels")
+FEATURES = FromInput(-1, "features (its last dim)")
+
+
+@dataclass(frozen=True)
 class Attr:
     """One argument of an op.
 
     `inferred` attributes (in_channels, in_features, num_features) are computed from the input
-    shape; a user may still pass one, and it must agree. `keyword_only` ones are never positional.
+    shape; a user may still pass one, and it must agree: `from_input` says which dim it is, and
+    every op checks that the same way (`register`). `keyword_only` ones are never positional.
     """
 
     name: str
@@ -223,6 +243,7 @@ class Attr:
     inferred: bool = False
     keyword_only: bool = False
     variadic: bool = False  # collects the remaining positional arguments (permute, reshape)
+    from_input: FromInput | None = None  # for inferred sizes: the input dim they must equal
 
     @property
     def required(self) -> bool:
@@ -417,9 +438,35 @@ def register(op: Op) -> Op:
         shared = set(op.torch) & set(other.torch)
         assert not shared, f"{sorted(shared)} named by both {other.name} and {op.name}"
     op = replace(op, attrs=tuple(_bounded_type(op.name, a) for a in op.attrs),
-                 shape=_bounded_shape(op))
+                 shape=_bounded_shape(op), infer=_agreeing_infer(op))
     OPS[op.name] = op
     return op
+
+
+def _agreeing_infer(op: Op) -> Callable[[Attrs, Sequence[Shape]], Attrs]:
+    """The op's infer rule, after the check every inferred size shares: a value the user gave
+    must equal the input dim it is inferred from."""
+    inferred = [a for a in op.attrs if a.from_input is not None]
+    rule = op.infer
+    if not inferred:
+        return rule
+
+    def infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
+        for attr in inferred:
+            assert attr.from_input is not None
+            given, found = attrs.get(attr.name), attr.from_input.of(inputs)
+            if given is not None and found is not None and given != found:
+                shape = inputs[0]
+                notes = ([f"hint: flatten first? flatten gives [N, {numel(shape)}]"]
+                         if attr.from_input.dim == -1 and len(shape) > 2 else [])
+                raise OpError(
+                    f"{op.name}: {attr.name}={given} disagrees with the input, which has "
+                    f"{found} {attr.from_input.what}", attr=attr.name,
+                    expected=f"{attr.name}={found} (or leave it out: it is inferred)",
+                    found=f"input {format_shape(shape)}", notes=notes)
+        return rule(attrs, inputs)
+
+    return infer
 
 
 # ------------------------------------------------------------------ PyTorch spellings
