@@ -213,13 +213,10 @@ class Analysis:
     totals: Totals
 
 
-def module_output(network: Network, nodes: Sequence[int]) -> int:
-    """The node a module gives: the last one used outside it (or a network output)."""
-    inside = set(nodes)
-    outputs = {n for _, n in network.outputs}
-    gives = [n for n in nodes if n in outputs or any(
-        c not in inside for c in network.consumers(n))]
-    return max(gives) if gives else max(nodes)
+def _output(network: Network, nodes: Sequence[int]) -> int:
+    output = network.boundary(nodes).output
+    assert output is not None  # members are never empty
+    return output
 
 
 def _storages(network: Network) -> dict[int, int]:
@@ -299,7 +296,7 @@ def analyse(network: Network, dtype: str = "float32") -> Analysis:
     for path, ids in network.members.items():
         costs = [nodes[i] for i in ids]
         modules[path] = ModuleCost(
-            path, tuple(ids), module_output(network, ids),
+            path, tuple(ids), _output(network, ids),
             params=sum(c.params for c in costs), buffers=sum(c.buffers for c in costs),
             macs=sum(c.macs for c in costs), flops=sum(c.flops for c in costs),
             activations=sum(c.bytes for c in costs if c.allocates),

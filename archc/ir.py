@@ -8,7 +8,7 @@ path. `verify` re-derives every shape from the registry so a backend can trust `
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -94,6 +94,22 @@ class BlockInfo:
     defaults: dict[str, Any]  # parameters whose default is a plain value
 
 
+@dataclass(frozen=True)
+class Boundary:
+    """What a set of nodes (a module, or one entry of it) exchanges with the rest of the
+    network: the values it reads from outside and the values it gives outside, both sorted."""
+
+    reads: tuple[int, ...]
+    gives: tuple[int, ...]
+    last: int | None  # the last node of the set
+
+    @property
+    def output(self) -> int | None:
+        """The value a module returns: the last one it gives (its last node when nothing
+        leaves it, an unused side path)."""
+        return self.gives[-1] if self.gives else self.last
+
+
 @dataclass
 class Network:
     """The elaborated network: its nodes (a DAG in topological order), the module tree, inputs
@@ -110,6 +126,8 @@ class Network:
     params: dict[str, Any]  # the spec parameters' final values
     blocks: dict[str, BlockInfo] = field(default_factory=dict)
     consumer_lists: list[list[int]] = field(default_factory=list, init=False, repr=False)
+    boundaries: dict[tuple[int, ...], Boundary] = field(default_factory=dict, init=False,
+                                                       repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.consumer_lists = [[] for _ in self.node_list]
@@ -141,6 +159,32 @@ class Network:
             for depth in range(len(owner) + 1):
                 found.setdefault(owner[:depth], []).append(node.id)
         return found
+
+    @cached_property
+    def output_ids(self) -> frozenset[int]:
+        return frozenset(n for _, n in self.outputs)
+
+    def boundary(self, nodes: Sequence[int]) -> Boundary:
+        """The boundary of a set of nodes (asked many times of the same modules by codegen and
+        diagrams, so remembered). A network output is always given."""
+        key = tuple(nodes)
+        known = self.boundaries.get(key)
+        if known is None:
+            inside = set(key)
+            reads = sorted({i for n in key for i in self.node_list[n].inputs if i not in inside})
+            gives = sorted(n for n in key if n in self.output_ids
+                           or any(c not in inside for c in self.consumer_lists[n]))
+            known = self.boundaries[key] = Boundary(tuple(reads), tuple(gives),
+                                                     max(key, default=None))
+        return known
+
+    def module_boundary(self, path: Path) -> Boundary:
+        """A module's boundary; the network's own (path ()) reads its inputs and gives its
+        outputs, in declaration order."""
+        if not path:
+            outputs = tuple(n for _, n in self.outputs)
+            return Boundary(tuple(self.inputs.values()), outputs, max(outputs, default=None))
+        return self.boundary(self.members[path])
 
     @cached_property
     def graph(self) -> Any:

@@ -19,7 +19,6 @@ from archc.analysis import (
     MinInput,
     analyse,
     dim_names,
-    module_output,
     residues,
 )
 from archc.format import human, human_bytes, render_value
@@ -118,7 +117,7 @@ def shape_report(network: Network, depth: int | None = None, dtype: str = "float
             nodes = inside.get(item, [])
             if not nodes:
                 continue
-            out = network.node(module_output(network, nodes))
+            out = network.node(analysis.modules[item].output)
             totals = analysis.modules[item]
             level = len(item)
             if depth is None or level <= depth:

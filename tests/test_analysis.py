@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from torch import nn
 
 import archc
-from archc.analysis import DTYPES, Analysis, analyse, min_input, module_output
+from archc.analysis import DTYPES, Analysis, analyse, min_input
 from archc.cli import main
 from archc.ir import Network
 from archc.ops import OPS
@@ -188,7 +188,7 @@ def _tensors(network: Network, analysis: Analysis, model: nn.Module,
         if not path or not inside.get(path):
             continue
         real = model.get_submodule(".".join(path))
-        out = module_output(network, inside[path])
+        out = network.boundary(inside[path]).output
         handles.append(real.register_forward_hook(
             lambda m, a, o, out=out: keep(out, o)))
         if module.kind == "op" and module.node is not None:

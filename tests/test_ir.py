@@ -46,3 +46,33 @@ def test_same_tells_apart_what_python_calls_equal() -> None:
     assert same((1, 2.0), (1, 2.0)) and not same((1, 2), (1, 2.0))
     assert math.nan != math.nan and same(math.nan, math.nan)
     assert not same([1], (1,))
+
+
+BRANCHES = """
+input: [3, 8, 8]
+layers:
+  - stem: conv(4, 1)
+  - mix:
+      concat:
+        - left: conv(2, 1)
+        - right: conv(2, 1); relu
+  - side: conv(5, 1)
+  - '@mix'
+  - flatten
+"""
+
+
+def test_boundary_by_hand() -> None:
+    network = archc.network(BRANCHES)
+    ids = {node.path: node.id for node in network.nodes()}
+    stem, side = ids["stem"], ids["side"]
+    concat = next(n.id for n in network.nodes() if n.op == "concat")
+    mix = network.module_boundary(("mix",))
+    assert mix.reads == (stem,) and mix.gives == (concat,) and mix.output == concat
+    # the unused side path reads the concat and gives nothing: its output is its last node
+    dead = network.module_boundary(("side",))
+    assert dead.reads == (concat,) and dead.gives == () and dead.output == side
+    root = network.module_boundary(())
+    assert root.reads == tuple(network.inputs.values())
+    assert root.gives == tuple(i for _, i in network.outputs)
+    assert network.boundary(network.members[("mix",)]) is mix  # remembered

@@ -29,7 +29,6 @@ from typing import Any
 
 import graphviz
 
-from archc.analysis import module_output
 from archc.errors import ArchcError
 from archc.files import atomic_write
 from archc.format import human
@@ -188,10 +187,6 @@ class Diagram:
         entries.sort(key=lambda e: e[0])
         return entries
 
-    def _external_inputs(self, nodes: list[int]) -> list[int]:
-        inside = set(nodes)
-        return sorted({u for v in nodes for u in self.network.node(v).inputs if u not in inside})
-
     def _same_instance(self, first: Path, before: Path, after: Path) -> bool:
         """`after` repeats `first` and reads only the output of `before` (a ×N run)."""
         network = self.network
@@ -205,13 +200,13 @@ class Diagram:
             p, q = network.node(x), network.node(y)
             if (p.op, p.attrs, p.shape, p.params) != (q.op, q.attrs, q.shape, q.params):
                 return False
-        shapes_a = [network.node(u).shape for u in self._external_inputs(nodes_a)]
-        shapes_b = [network.node(u).shape for u in self._external_inputs(nodes_b)]
+        shapes_a = [network.node(u).shape for u in network.boundary(nodes_a).reads]
+        shapes_b = [network.node(u).shape for u in network.boundary(nodes_b).reads]
         if shapes_a != shapes_b:
             return False
         previous = self.members[before]
         inside_before, inside_after = set(previous), set(nodes_b)
-        if self._external_inputs(nodes_b) != [module_output(network, previous)]:
+        if list(network.boundary(nodes_b).reads) != [network.boundary(previous).output]:
             return False
         outputs = {n for _, n in network.outputs}
         return not any(n in outputs for n in previous) and all(
@@ -396,7 +391,7 @@ class Diagram:
             name = ".".join(first)
             if name in self.drawn or name in self.ident.values():
                 name += "#module"
-            self._add(name, cluster, module_output(network, nodes), head, notes,
+            self._add(name, cluster, network.boundary(nodes).output, head, notes,
                       {"style": "filled,bold", "fillcolor": "white"}, nodes)
             self.drawn[name].module = True
             return

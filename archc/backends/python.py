@@ -14,7 +14,6 @@ import inspect
 import keyword
 import math
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -210,8 +209,6 @@ class Generator:
         self.uses_ordered_dict = False
         self.class_names: set[str] = {"OrderedDict", "with_weights", "initialized", "torch", "nn"}
         self.params: set[str] = set()  # parameters of the class being written
-        self.boundaries: dict[tuple[int, ...], tuple[list[int], list[int]]] = {}
-        self.outputs = {n for _, n in network.outputs}
         self.channels: dict[int, tuple[str, frozenset[str]]] = {}  # value -> its channels as code
 
     # -- units of a module: its direct children and its own functional nodes
@@ -225,38 +222,23 @@ class Generator:
             groups.setdefault(key, []).append(node_id)
         return list(groups.items())
 
-    def boundary(self, nodes: Sequence[int]) -> tuple[list[int], list[int]]:
-        """The values a set of nodes reads from outside, and the ones it gives outside (asked
-        many times of the same modules while writing classes, so remembered)."""
-        key = tuple(nodes)
-        known = self.boundaries.get(key)
-        if known is not None:
-            return known
-        inside = set(nodes)
-        reads = sorted({i for n in nodes for i in self.network.node(n).inputs if i not in inside})
-        gives = sorted(n for n in nodes
-                       if n in self.outputs or any(c not in inside
-                                                   for c in self.network.consumers(n)))
-        self.boundaries[key] = (reads, gives)
-        return reads, gives
-
     def is_chain(self, module: Module) -> bool:
         """Children applied one after the other, nothing else: an nn.Sequential."""
         units = self.units(module)
         if not units or module.kind == "root":
             return False
-        reads, gives = self.boundary(self.members[module.path])
-        if len(reads) != 1 or len(gives) != 1:
+        whole = self.network.module_boundary(module.path)
+        if len(whole.reads) != 1 or len(whole.gives) != 1:
             return False
-        current = reads[0]
+        current = whole.reads[0]
         for key, nodes in units:
             if key.startswith("\0"):
                 return False
-            unit_reads, unit_gives = self.boundary(nodes)
-            if unit_reads != [current] or len(unit_gives) != 1:
+            unit = self.network.boundary(nodes)
+            if unit.reads != (current,) or len(unit.gives) != 1:
                 return False
-            current = unit_gives[0]
-        return current == gives[0]
+            current = unit.gives[0]
+        return current == whole.gives[0]
 
     # -- which modules become classes
     def collect(self, path: Path) -> None:
@@ -265,7 +247,7 @@ class Generator:
             self.collect((*path, child))
         if module.kind in ("block", "root") or (module.kind == "container"
                                                  and not self.is_chain(module)):
-            reads, _ = self.boundary(self.members.get(path, []))
+            reads = self.network.boundary(self.members.get(path, [])).reads
             in_channels = None
             if len(reads) == 1:
                 shape = self.network.node(reads[0]).shape
@@ -282,7 +264,7 @@ class Generator:
             instance = self.instances[path]
             assert instance.class_name, f"{path} used before its class was made"
             template.text(instance.class_name + "(")
-            reads, _ = self.boundary(self.members[path])
+            reads = self.network.module_boundary(path).reads
             defaults = instance.defaults
             skipped = False
             for i, (param, value) in enumerate(instance.call):
@@ -368,7 +350,7 @@ class Generator:
         info = self.blocks.get(module.block or "")
         self.params = set(info.params) if info else set()
         self.channels = {}
-        reads, _ = self.boundary(self.members.get(module.path, []))
+        reads = self.network.boundary(self.members.get(module.path, [])).reads
         if module.kind == "block" and len(reads) == 1:
             self.channels[reads[0]] = ("in_channels", frozenset({"in_channels"}))
         depth = len(module.path)
@@ -450,25 +432,25 @@ class Generator:
         for node_id, name in zip(reads, self.argument_names(module), strict=True):
             names[node_id] = name
             taken.add(name)
-        unit_io = [self.boundary(nodes) for _, nodes in units]
+        unit_io = [self.network.boundary(nodes) for _, nodes in units]
         # identity-like functions (their expression is their argument) make no statement: their
         # output is another name for their input; uses are counted in statements that remain
         canonical: dict[int, int] = {}
         step: list[int] = []
         count = 0
-        for (key, nodes), (_, unit_gives) in zip(units, unit_io, strict=True):
+        for (key, nodes), unit in zip(units, unit_io, strict=True):
             node = network.node(nodes[0])
             alias = key.startswith("\0") and OPS[node.op].passthrough
             if alias:
-                canonical[unit_gives[0]] = canonical.get(node.inputs[0], node.inputs[0])
+                canonical[unit.gives[0]] = canonical.get(node.inputs[0], node.inputs[0])
             step.append(count)
             count += not alias
         first_use: dict[int, int] = {}
         last_use: dict[int, int] = {}
-        for index, (unit_reads, _) in enumerate(unit_io):
-            if any(canonical.get(g) is not None for g in unit_io[index][1]):
+        for index, unit in enumerate(unit_io):
+            if any(canonical.get(g) is not None for g in unit.gives):
                 continue
-            for value in unit_reads:
+            for value in unit.reads:
                 value = canonical.get(value, value)
                 first_use.setdefault(value, step[index])
                 last_use[value] = step[index]
@@ -476,8 +458,8 @@ class Generator:
             last_use[canonical.get(value, value)] = count
         holder: dict[str, int] = {name: node for node, name in names.items()}
         lines = []
-        for index, ((key, nodes), (unit_reads, unit_gives)) in enumerate(
-                zip(units, unit_io, strict=True)):
+        for index, ((key, nodes), unit) in enumerate(zip(units, unit_io, strict=True)):
+            unit_reads, unit_gives = unit.reads, unit.gives
             args = ", ".join(names[r] for r in unit_reads)
             if key.startswith("\0"):
                 node = network.node(nodes[0])
@@ -515,10 +497,9 @@ class Generator:
             lines.append(f"return {returned}")
         return lines
 
-    def io(self, module: Module) -> tuple[list[int], list[int]]:
-        if module.kind == "root":
-            return list(self.network.inputs.values()), [n for _, n in self.network.outputs]
-        return self.boundary(self.members[module.path])
+    def io(self, module: Module) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        boundary = self.network.module_boundary(module.path)
+        return boundary.reads, boundary.gives
 
     def argument_names(self, module: Module) -> list[str]:
         reads, _ = self.io(module)
