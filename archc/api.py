@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from archc.elaborate import Limits, elaborate
 from archc.errors import ArchcError, Source, Span, suggest
 from archc.files import read_spec
+from archc.format import format_shape as format_shape  # the CLI says shapes as the API does
 from archc.frontend import ast
 from archc.frontend.expressions import token_limit
 from archc.frontend.text import parse_text

@@ -311,9 +311,7 @@ def check(specs: Sequence[str], params: Sequence[str]) -> None:
             click.echo(error.render(), err=True)
             failed += 1
             continue
-        shapes = ", ".join(
-            "[" + ", ".join("N" if d is None else str(d) for d in s) + "]"
-            for s in network.output_shapes())
+        shapes = ", ".join(api.format_shape(s) for s in network.output_shapes())
         click.echo(f"ok  {spec}: {network.name} → {shapes}, {network.total_params:,} params")
         _warn(network)
     if failed:

@@ -22,7 +22,7 @@ from archc.frontend import ast
 from archc.frontend.expressions import MAX_TOKENS
 from archc.ir import INPUT, BlockInfo, Module, Network, Node, Path, same, verify
 from archc.ops import OPS
-from archc.ops.registry import Attr, Op, OpError, Shape, format_shape, suggest_op
+from archc.ops.registry import BATCH, Attr, Op, OpError, Shape, format_shape, suggest_op
 
 MAX_NODES = 30_000  # the zoo's largest network has about 600; 10,000-layer specs fit
 MAX_DEPTH = 64
@@ -990,7 +990,7 @@ class Elaborator:
                                for d in dims):
                 raise ArchcError(f"input '{name}' needs positive integer sizes", decl.span,
                                  found=render_value(dims))
-            shape: Shape = (None, *dims)
+            shape: Shape = (BATCH, *dims)
             node = self.add_node(INPUT, {"name": name}, [], shape, decl.span,
                                  ctx.child(name=name), None)
             inputs[name] = node

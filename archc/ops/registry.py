@@ -24,6 +24,7 @@ FLOAT32_BYTES = 4  # a tensor's bytes (elements × 4 for float32) must fit int64
 FLOAT32_MAX = 3.4028234663852886e38  # the largest finite float32: weights are float32
 
 Shape = tuple[int | None, ...]  # index 0 is the symbolic batch dimension (None)
+BATCH = None  # the batch dimension of every shape
 Attrs = Mapping[str, Any]
 
 
