@@ -14,7 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archc.elaborate import Limits, elaborate
+from archc.elaborate import Limits as Limits  # re-exported: the CLI and users set limits here
+from archc.elaborate import elaborate
 from archc.errors import ArchcError, Source, Span, suggest
 from archc.files import read_spec
 from archc.format import format_shape as format_shape  # the CLI says shapes as the API does
@@ -168,7 +169,7 @@ def select_block(spec: ast.Spec, block: str, params: dict[str, Any]) -> tuple[as
 def value(text: str) -> Any:
     """The value of an archc expression with no names in it (`64`, `[3, 5]`, `2 ** 10`,
     `'nearest'`): what `-p name=value` gives a parameter."""
-    from archc.elaborate import Evaluator
+    from archc.expr.evaluate import Evaluator
     from archc.frontend.expressions import parse_expression
 
     return Evaluator({}, None)(parse_expression(text))

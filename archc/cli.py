@@ -19,17 +19,9 @@ from typing import Any
 import click
 
 from archc import api
-from archc.elaborate import (
-    MAX_DEPTH,
-    MAX_ELEMENTS,
-    MAX_NODES,
-    MAX_PARAMS,
-    MAX_STEPS,
-    Limits,
-)
+from archc.api import Limits
 from archc.errors import ArchcError
 from archc.files import Terminated, check_output, install_signal_handlers, read_spec
-from archc.frontend.expressions import MAX_TOKENS
 
 EPILOG = """\b
 Examples:
@@ -103,24 +95,28 @@ param_option = click.option("-p", "--param", "params", multiple=True, metavar="N
 block_option = click.option("--block", metavar="NAME",
                             help="Take one block of the spec as the network; -p also sets its "
                                  "arguments, e.g. --block inception -p c1=64.")
+DEFAULTS = Limits()
 input_option = click.option("--input", "inputs", multiple=True, metavar="[NAME=]CxHxW",
                             help="Input shape without the batch dim, e.g. 3x224x224.")
 
 
 @click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="archc")
-@click.option("--max-nodes", type=click.IntRange(min=1), default=MAX_NODES, show_default=True,
+@click.option("--max-nodes", type=click.IntRange(min=1),
+              default=DEFAULTS.max_nodes, show_default=True,
               help="Refuse networks that elaborate to more nodes than this.")
-@click.option("--max-depth", type=click.IntRange(min=1), default=MAX_DEPTH, show_default=True,
+@click.option("--max-depth", type=click.IntRange(min=1),
+              default=DEFAULTS.max_depth, show_default=True,
               help="Refuse blocks nested deeper than this.")
-@click.option("--max-steps", type=click.IntRange(min=1), default=MAX_STEPS, show_default=True,
+@click.option("--max-steps", type=click.IntRange(min=1),
+              default=DEFAULTS.max_steps, show_default=True,
               help="Refuse specs whose elaboration takes more steps (entries, repeat "
                    "iterations, expression steps) than this.")
-@click.option("--max-params", type=click.IntRange(min=1), default=MAX_PARAMS,
+@click.option("--max-params", type=click.IntRange(min=1), default=DEFAULTS.max_params,
               show_default=True, help="Refuse networks with more parameters and buffers.")
-@click.option("--max-elements", type=click.IntRange(min=1), default=MAX_ELEMENTS,
+@click.option("--max-elements", type=click.IntRange(min=1), default=DEFAULTS.max_elements,
               show_default=True, help="Refuse tensors with more elements per sample.")
-@click.option("--max-tokens", type=click.IntRange(min=1), default=MAX_TOKENS,
+@click.option("--max-tokens", type=click.IntRange(min=1), default=DEFAULTS.max_tokens,
               show_default=True, help="Refuse spec texts with more words, numbers and symbols.")
 @click.pass_context
 def main(context: click.Context, max_nodes: int, max_depth: int, max_steps: int,

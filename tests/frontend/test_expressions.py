@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from archc.elaborate import Evaluator
 from archc.errors import ArchcError
+from archc.expr.evaluate import Evaluator
 from archc.frontend import ast
 from archc.frontend.expressions import parse_expression, parse_layer
 
