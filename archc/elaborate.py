@@ -21,7 +21,7 @@ from archc.format import render_value, short_value
 from archc.frontend import ast
 from archc.frontend.expressions import MAX_TOKENS
 from archc.ir import INPUT, BlockInfo, Module, Network, Node, Path, same, verify
-from archc.ops import OPS
+from archc.ops import MERGES, OPS
 from archc.ops.registry import BATCH, Attr, Op, OpError, Shape, format_shape, suggest_op
 
 MAX_NODES = 30_000  # the zoo's largest network has about 600; 10,000-layer specs fit
@@ -272,6 +272,13 @@ class Elaborator:
 
     def entry_Merge(self, entry: ast.Merge, x: int, ctx: _Context) -> int:
         name = ctx.name
+        if entry.op not in MERGES:  # the text form parses any `name { ... }` as a merge
+            raise self._fail(ArchcError(
+                f"'{entry.op}' is not a merge: only {', '.join(MERGES)} take branches in {{ }}",
+                entry.span, expected=f"{MERGES[0]} {{ ... }}",
+                suggestions=suggest(entry.op, MERGES),
+                notes=[f"hint: to name a sequence, write `{entry.op}: {{ ... }}`",
+                       "hint: to start a new sequence, put it on its own line"]), ctx)
         if len(entry.branches) < 2:
             raise self._fail(ArchcError(
                 f"{entry.op} has {['no branches', 'one branch'][len(entry.branches)]}",

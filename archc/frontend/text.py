@@ -143,11 +143,6 @@ class _LowerText(_Lower):
     @v_args(tree=True)
     def merge(self, tree: Any) -> ast.Merge:
         call, *branches = tree.children
-        if call.name not in ("concat", "add", "mul"):
-            raise ArchcError(f"'{call.name}' is not a merge: only concat, add and mul take "
-                             "branches in { }", call.span, expected="concat { ... }",
-                             notes=[f"hint: to name a sequence, write `{call.name}: {{ ... }}`",
-                                    "hint: to start a new sequence, put it on its own line"])
         if any(a.name is None for a in call.args):
             raise ArchcError(f"{call.name} takes keyword options only, e.g. concat(dim=2)",
                              call.span)

@@ -27,8 +27,8 @@ from archc.frontend.expressions import (
     parse_name_template,
     reading,
 )
+from archc.ops import MERGES  # YAML spells a merge as a key: the registry says which keys
 
-MERGES = ("concat", "add", "mul")
 TOP_LEVEL_KEYS = (
     "archc", "name", "doc", "params", "input", "inputs", "blocks", "layers", "outputs",
 )

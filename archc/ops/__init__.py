@@ -3,7 +3,11 @@
 from archc.ops import activation, conv, linear, merge, norm, pool, tensor
 from archc.ops.registry import OPS, Attr, Construct, Op, OpError, Shape, format_shape
 
+# the ops that take branches (`concat { ... }`, YAML `concat: [...]`), in registration order
+MERGES = tuple(name for name, op in OPS.items() if op.family == "merge")
+
 __all__ = [
+    "MERGES",
     "OPS",
     "Attr",
     "Construct",

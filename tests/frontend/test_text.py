@@ -129,8 +129,6 @@ def test_positions_point_into_the_arch_file(tmp_path: Path) -> None:
      "a '{' is not closed (the one on line 3)"),
     ("network n {\n input [3, 8, 8]\n conv(8, 3)\n}\n}", 5, 1, "this '}' closes nothing"),
     ("network n {\n input [3, 8, 8]\n def f():\n}", 3, 6, "a spec is not Python"),
-    ("network n {\n input [3, 8, 8]\n block1 { conv(8, 3) }\n}", 3, 2,
-     "to name a sequence, write `block1: { ... }`"),
 ])
 def test_syntax_errors_have_positions_and_hints(text: str, line: int, column: int,
                                                 hint: str) -> None:
@@ -139,6 +137,19 @@ def test_syntax_errors_have_positions_and_hints(text: str, line: int, column: in
     error = caught.value
     assert (error.span.line, error.span.column) == (line, column), error.render()
     assert any(hint in note for note in error.notes), error.notes
+
+
+def test_a_call_with_branches_must_name_a_merge_of_the_registry() -> None:
+    """The grammar reads any `name { ... }` as a merge; elaboration checks the name."""
+    text = "network n {\n input [3, 8, 8]\n block1 { conv(8, 3) }\n}"
+    parse_text(text, "x.arch")
+    with pytest.raises(ArchcError) as caught:
+        archc.network(parse_text(text, "x.arch"))
+    error = caught.value
+    assert (error.span.line, error.span.column) == (3, 2), error.render()
+    assert any("to name a sequence, write `block1: { ... }`" in n for n in error.notes)
+    with pytest.raises(ArchcError, match="did you mean 'concat'"):
+        archc.network(parse_text(text.replace("block1", "cat"), "x.arch"))
 
 
 def test_expected_tokens_are_words() -> None:
