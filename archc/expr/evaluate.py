@@ -10,7 +10,7 @@ paid from the elaboration's `Budget`, so no spec can keep archc busy.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -110,6 +110,35 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "int": _convert(int),
     "float": _convert(float),
     "sum": _reduce(sum),
+}
+
+
+def _any_arguments(args: Sequence[nodes.Expr]) -> bool:
+    return True
+
+
+def _list_or_several(args: Sequence[nodes.Expr]) -> bool:
+    return len(args) >= 2 or _one_list(args)
+
+
+def _one_list(args: Sequence[nodes.Expr]) -> bool:
+    return len(args) == 1 and isinstance(args[0], nodes.ListExpr)
+
+
+# The functions above whose value is that of Python's builtin of the same name, for the
+# arguments a check accepts: generated source writes those calls as Python
+# (archc.expr.printer). Wherever archc's function gives a value, Python's gives the same (it
+# may also give one where archc refuses: abs(true)). Python refuses min(3) and sum(1, 2),
+# which archc reads as 3; floor and ceil are not builtins.
+SAME_IN_PYTHON: dict[str, Callable[[Sequence[nodes.Expr]], bool]] = {
+    "min": _list_or_several,
+    "max": _list_or_several,
+    "sum": _one_list,
+    "abs": _any_arguments,
+    "round": _any_arguments,
+    "len": _any_arguments,
+    "int": _any_arguments,
+    "float": _any_arguments,
 }
 
 

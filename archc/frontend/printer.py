@@ -4,8 +4,8 @@
 Input: an `ast.Spec` (with the comments of its source). Output: `.arch` text or YAML text that
 parses back to an equal AST (the property tests check parse(print(ast)) == ast both ways).
 Expressions are printed as written (parameter expressions, not their values), with the fewest
-parentheses the grammar needs. Comments are put back before the statement they preceded, or
-after it on its line.
+parentheses the grammar needs (archc.expr.printer). Comments are put back before the statement
+they preceded, or after it on its line.
 """
 
 from __future__ import annotations
@@ -20,154 +20,11 @@ from typing import Any
 import yaml
 
 from archc.errors import UNKNOWN_SPAN, ArchcError
+from archc.expr.printer import expression, quoted
 from archc.frontend import ast
 from archc.frontend.expressions import parse_name_template
 
 WIDTH = 100
-
-# binding strength, loosest first, as in grammar.lark
-_TERNARY, _OR, _AND, _NOT, _COMPARE, _SUM, _TERM, _UNARY, _POWER, _POSTFIX, _ATOM = range(11)
-_BINARY = {"or": _OR, "and": _AND, "+": _SUM, "-": _SUM, "*": _TERM, "/": _TERM, "//": _TERM,
-           "%": _TERM, "**": _POWER, "==": _COMPARE, "!=": _COMPARE, "<": _COMPARE,
-           "<=": _COMPARE, ">": _COMPARE, ">=": _COMPARE}
-
-
-def literal_text(value: Any) -> str:
-    if isinstance(value, float) and math.isinf(value):
-        return "-1e999" if value < 0 else "1e999"  # reads back as the float infinity
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if value is None:
-        return "none"
-    if isinstance(value, str):
-        if "\\" not in value and "\n" not in value and "'" not in value:
-            return f"'{value}'"
-        return quoted(value)
-    return repr(value)
-
-
-def quoted(text: str) -> str:
-    """A string in double quotes, escaped as the grammar reads it."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
-
-
-# text under construction: a string, or a tuple of ropes to concatenate (so that building a
-# deeply nested expression costs linear time, and flattening it needs no recursion)
-_Rope = str | tuple[Any, ...]
-
-
-def _flatten(rope: _Rope) -> str:
-    out: list[str] = []
-    stack: list[_Rope] = [rope]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            out.append(item)
-        else:
-            stack.extend(reversed(item))
-    return "".join(out)
-
-
-def _join(separator: str, ropes: Sequence[_Rope]) -> _Rope:
-    parts: list[_Rope] = []
-    for index, rope in enumerate(ropes):
-        if index:
-            parts.append(separator)
-        parts.append(rope)
-    return tuple(parts)
-
-
-def expression(expr: ast.Expr) -> str:
-    """An expression as archc text, parenthesised only where the grammar needs it."""
-    return _flatten(_expression(expr)[0])
-
-
-def _children(expr: ast.Expr) -> tuple[ast.Expr, ...]:
-    if isinstance(expr, ast.ListExpr):
-        return expr.items
-    if isinstance(expr, ast.Unary):
-        return (expr.operand,)
-    if isinstance(expr, ast.Binary):
-        return (expr.left, expr.right)
-    if isinstance(expr, ast.Conditional):
-        return (expr.body, expr.test, expr.orelse)
-    if isinstance(expr, ast.Index):
-        return (expr.value, expr.index)
-    if isinstance(expr, ast.Attribute):
-        return (expr.value,)
-    if isinstance(expr, ast.FunctionCall):
-        return expr.args
-    return ()
-
-
-def _expression(expr: ast.Expr) -> tuple[_Rope, int]:
-    """The text of `expr` and how strongly it binds, children first with an explicit stack:
-    a sum of 1,000 terms is a tree 1,000 levels deep, too deep to print by recursion."""
-    done: list[tuple[_Rope, int]] = []
-    todo: list[tuple[ast.Expr, bool]] = [(expr, False)]
-    while todo:
-        node, expanded = todo.pop()
-        children = _children(node)
-        if children and not expanded:
-            todo.append((node, True))
-            todo.extend((child, False) for child in reversed(children))
-            continue
-        results = done[len(done) - len(children):] if children else []
-        if children:
-            del done[len(done) - len(children):]
-        done.append(_combine(node, results))
-    return done[0]
-
-
-def _wrap(result: tuple[_Rope, int], minimum: int) -> _Rope:
-    text, strength = result
-    return text if strength >= minimum else ("(", text, ")")
-
-
-def _combine(expr: ast.Expr, kids: list[tuple[_Rope, int]]) -> tuple[_Rope, int]:
-    """One node's text from its children's (text, strength)."""
-    if isinstance(expr, ast.Literal):
-        if isinstance(expr.value, float) and math.isnan(expr.value) and expr.raw is None:
-            raise ArchcError("nan has no spelling in the text form", expr.span,
-                             notes=["it comes from YAML's .nan; keep this spec in YAML, or "
-                                    "give the value another way"])
-        text = expr.raw if expr.raw is not None else literal_text(expr.value)
-        return text, _UNARY if text.startswith("-") else _ATOM  # -0.0 too
-    if isinstance(expr, ast.Name):
-        return expr.id, _ATOM
-    if isinstance(expr, ast.InShape):
-        return "in", _ATOM
-    if isinstance(expr, ast.ListExpr):
-        return ("[", _join(", ", [k[0] for k in kids]), "]"), _ATOM
-    if isinstance(expr, ast.Unary):
-        if expr.op == "not":
-            return ("not ", _wrap(kids[0], _NOT)), _NOT
-        return (expr.op, _wrap(kids[0], _UNARY)), _UNARY
-    if isinstance(expr, ast.Binary):
-        strength = _BINARY[expr.op]
-        if expr.op == "**":
-            left, right = _wrap(kids[0], _POSTFIX), _wrap(kids[1], _UNARY)
-        elif strength == _COMPARE:
-            left, right = _wrap(kids[0], _SUM), _wrap(kids[1], _SUM)
-        else:
-            left, right = _wrap(kids[0], strength), _wrap(kids[1], strength + 1)
-        return (left, f" {expr.op} ", right), strength
-    if isinstance(expr, ast.Conditional):
-        body, test, orelse = kids
-        return (_wrap(body, _OR), " if ", _wrap(test, _OR), " else ",
-                _wrap(orelse, _TERNARY)), _TERNARY
-    if isinstance(expr, ast.Index):
-        return (_wrap(kids[0], _POSTFIX), "[", kids[1][0], "]"), _POSTFIX
-    if isinstance(expr, ast.Attribute):
-        value = _wrap(kids[0], _POSTFIX)
-        if isinstance(value, str) and value[:1].isdigit():
-            value = ("(", value, ")")  # 3.c would read as the number 3. and a name
-        return (value, ".", expr.name), _POSTFIX
-    assert isinstance(expr, ast.FunctionCall)
-    return (expr.func, "(", _join(", ", [k[0] for k in kids]), ")"), _POSTFIX
 
 
 def arguments(args: Sequence[ast.Argument]) -> str:
