@@ -12,36 +12,20 @@ from __future__ import annotations
 import ast as pyast
 import inspect
 import keyword
-import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from archc.errors import ArchcError
-from archc.frontend import ast
+from archc.expr.nodes import Expr
+from archc.expr.printer import Python, python, python_literal
 from archc.gcpause import without_collector
 from archc.ir import Module, Network, Node, Path, same
 from archc.ops import OPS
 from archc.ops.registry import Construct
 
 # ------------------------------------------------------------------ values as code
-
-
-def literal(value: Any) -> str:
-    """A Python literal for an attribute value (tuples stay tuples, as PyTorch prints them).
-
-    Spec text reaches generated code only through here (as `repr`) or as an identifier
-    archc.names validated; inf and nan have no literal, so they are written as float()."""
-    if isinstance(value, tuple):
-        inner = ", ".join(literal(v) for v in value)
-        return f"({inner},)" if len(value) == 1 else f"({inner})"
-    if isinstance(value, list):
-        return "[" + ", ".join(literal(v) for v in value) + "]"
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"float({str(value)!r})" if value > 0 or math.isnan(value) else "-float('inf')"
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return repr(value)
-    raise TypeError(f"no literal for {type(value).__name__}")  # a compiler bug
 
 
 def docstring(text: str, indent: str) -> list[str]:
@@ -122,65 +106,31 @@ class HoleMeta:
     expr: str | None = None
     uses: frozenset[str] = frozenset()
 
+    @classmethod
+    def of(cls, owner: str, attr: str, inferred: bool, code: Python | None) -> HoleMeta:
+        """The hole's metadata with the expression it was written as, if it has one."""
+        if code is None:
+            return cls(owner, attr, inferred)
+        return cls(owner, attr, inferred, code.text, code.uses)
 
-_PYTHON_FUNCTIONS = {"min", "max", "abs", "round", "len", "int", "float", "sum"}
 
+def parameter_code(expr: Expr, params: set[str], channels: Python | None = None,
+                   constants: Mapping[str, Any] | None = None) -> Python | None:
+    """The spec expression as Python over a class's `params` (and `in.c` as `channels`, the
+    incoming channel count as code), or None if it needs anything else (loop variables, other
+    shape attributes). Spec-level parameters (`constants`) are fixed for the whole network, so
+    they are written as their values: `planes * expansion` becomes `planes * 4`."""
+    fixed = constants or {}
 
-def pure_expression(expr: Any, params: set[str],
-                    channels: tuple[str, frozenset[str]] | None = None,
-                    constants: dict[str, Any] | None = None,
-                    ) -> tuple[str, frozenset[str]] | None:
-    """The spec expression as Python over `params` (and `in.c` as `channels`, the incoming
-    channel count as code), or None if it needs anything else (loop variables, other shape
-    attributes). Spec-level parameters (`constants`) are fixed for the whole network, so they
-    are written as their values: `planes * expansion` becomes `planes * 4`."""
-    uses: set[str] = set()
-    constants = constants or {}
+    def resolve(name: str) -> Python | None:
+        if name == "in.c":
+            return channels
+        if name in params:
+            return Python(name, frozenset({name}))
+        value = fixed.get(name)
+        return Python.value(value) if isinstance(value, (int, float, str)) else None
 
-    def show(node: Any, nested: bool) -> str | None:
-        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.InShape)
-                and node.name == "c" and channels is not None):
-            uses.update(channels[1])
-            return channels[0]
-        if isinstance(node, ast.Literal):
-            return literal(node.value)
-        if isinstance(node, ast.Name):
-            if node.id not in params:
-                value = constants.get(node.id)
-                return literal(value) if isinstance(value, (int, float, str)) else None
-            uses.add(node.id)
-            return node.id
-        if isinstance(node, ast.ListExpr):
-            items = [show(i, False) for i in node.items]
-            return None if None in items else "[" + ", ".join(items) + "]"  # type: ignore[arg-type]
-        if isinstance(node, ast.Index):
-            value, index = show(node.value, True), show(node.index, False)
-            return None if value is None or index is None else f"{value}[{index}]"
-        if isinstance(node, ast.Unary):
-            operand = show(node.operand, True)
-            if operand is None:
-                return None
-            text = f"not {operand}" if node.op == "not" else f"{node.op}{operand}"
-            return f"({text})" if nested else text
-        if isinstance(node, ast.Binary):
-            left, right = show(node.left, True), show(node.right, True)
-            if left is None or right is None:
-                return None
-            text = f"{left} {node.op} {right}"
-            return f"({text})" if nested else text
-        if isinstance(node, ast.Conditional):
-            parts = [show(node.body, True), show(node.test, True), show(node.orelse, True)]
-            if None in parts:
-                return None
-            text = f"{parts[0]} if {parts[1]} else {parts[2]}"
-            return f"({text})" if nested else text
-        if isinstance(node, ast.FunctionCall) and node.func in _PYTHON_FUNCTIONS:
-            args = [show(a, False) for a in node.args]
-            return None if None in args else f"{node.func}({', '.join(args)})"  # type: ignore[arg-type]
-        return None
-
-    text = show(expr, False)
-    return None if text is None else (text, frozenset(uses))
+    return python(expr, resolve)
 
 
 @dataclass
@@ -209,7 +159,11 @@ class Generator:
         self.uses_ordered_dict = False
         self.class_names: set[str] = {"OrderedDict", "with_weights", "initialized", "torch", "nn"}
         self.params: set[str] = set()  # parameters of the class being written
-        self.channels: dict[int, tuple[str, frozenset[str]]] = {}  # value -> its channels as code
+        self.channels: dict[int, Python] = {}  # value -> its channel count as code
+
+    def code(self, expr: Expr, channels: Python | None = None) -> Python | None:
+        """A spec expression as Python over the parameters of the class being written."""
+        return parameter_code(expr, self.params, channels, self.network.params)
 
     # -- units of a module: its direct children and its own functional nodes
     def units(self, module: Module) -> list[tuple[str, list[int]]]:
@@ -278,10 +232,8 @@ class Generator:
                     known = self.channels.get(reads[0]) if len(reads) == 1 else None
                 else:
                     source = module.sources.get(param)
-                    known = None if source is None else pure_expression(
-                        source, self.params, None, self.network.params)
-                text, uses = known if known else (None, frozenset[str]())
-                template.hole(value, HoleMeta(owner, param, param == "in_channels", text, uses))
+                    known = None if source is None else self.code(source)
+                template.hole(value, HoleMeta.of(owner, param, param == "in_channels", known))
             template.text(")")
         elif module.kind == "op":
             assert module.node is not None
@@ -332,16 +284,14 @@ class Generator:
 
     def hole_meta(self, node: Node, owner: str, attr: str, inferred: bool,
                   value: Any) -> HoleMeta:
-        known: tuple[str, frozenset[str]] | None = None
+        known: Python | None = None
         if inferred:
             source = self.network.node(node.inputs[0]).shape
             if len(source) > 1 and same(source[1], value):
                 known = self.channels.get(node.inputs[0])
         elif attr in node.sources:
-            known = pure_expression(node.sources[attr], self.params,
-                                    self.channels.get(node.inputs[0]), self.network.params)
-        text, uses = known if known else (None, frozenset[str]())
-        return HoleMeta(owner, attr, inferred, text, uses)
+            known = self.code(node.sources[attr], self.channels.get(node.inputs[0]))
+        return HoleMeta.of(owner, attr, inferred, known)
 
     def track_channels(self, instance: ClassInstance) -> None:
         """Follow the channel count through a block's nodes as code over its parameters, so
@@ -352,7 +302,7 @@ class Generator:
         self.channels = {}
         reads = self.network.boundary(self.members.get(module.path, [])).reads
         if module.kind == "block" and len(reads) == 1:
-            self.channels[reads[0]] = ("in_channels", frozenset({"in_channels"}))
+            self.channels[reads[0]] = Python("in_channels", frozenset({"in_channels"}))
         depth = len(module.path)
         for node_id in self.members.get(module.path, []):
             node = self.network.node(node_id)
@@ -366,7 +316,7 @@ class Generator:
                 candidates = [(name, e) for name, e in sources.items()]
                 for name, expr in candidates:
                     if same(self.network.modules[inside].args.get(name), channels):
-                        known = pure_expression(expr, self.params, None, self.network.params)
+                        known = self.code(expr)
                         if known:
                             self.channels[node_id] = known
                             break
@@ -374,8 +324,7 @@ class Generator:
             incoming = self.channels.get(node.inputs[0]) if len(node.inputs) == 1 else None
             for attr, expr in node.sources.items():
                 if same(node.attrs.get(attr), channels):
-                    known = pure_expression(expr, self.params, incoming,
-                                            self.network.params)
+                    known = self.code(expr, incoming)
                     if known:
                         self.channels[node_id] = known
                         break
@@ -571,7 +520,7 @@ class Generator:
                         used.add(root)
                         break
             if code is None and constant:
-                code = literal(values[0])
+                code = python_literal(values[0])
             if code is None:
                 base = re.sub(r"\W+", "_", f"{meta.owner}_{meta.attr}").strip("_")
                 name = self._fresh(base, {e for e, _ in extra} | set(params) | {"in_channels"})
@@ -598,7 +547,7 @@ class Generator:
             inst.call = call
             inst.class_name = class_name
             inst.defaults = {name: defaults[name] for name in signature[required:]}
-        rendered_signature = [name if i < required else f"{name}={literal(defaults[name])}"
+        rendered_signature = [name if i < required else f"{name}={python_literal(defaults[name])}"
                               for i, name in enumerate(signature)]
         body = "".join(p if isinstance(p, str) else codes[p.index] for p in first.init.parts)
         base = "nn.Sequential" if first.chain else "nn.Module"

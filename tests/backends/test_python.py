@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 import archc
-from archc.backends.python import generate_source, pure_expression
+from archc.backends.python import generate_source, parameter_code
+from archc.expr.printer import SUM, Python
 from archc.frontend.expressions import parse_expression
 from tests.conftest import ROOT
 
@@ -57,15 +58,25 @@ def test_generated_source_imports_only_torch() -> None:
         assert all("torch" in line or "collections" in line for line in imports), imports
 
 
-def test_pure_expression_prints_parameters_only() -> None:
+def test_parameter_code_prints_parameters_only() -> None:
     params = {"c2", "out"}
-    assert pure_expression(parse_expression("c2[1] * 2 + out"), params) == (
-        "(c2[1] * 2) + out", frozenset({"c2", "out"}))
-    assert pure_expression(parse_expression("in.h"), params) is None
-    assert pure_expression(parse_expression("width"), params) is None
-    assert pure_expression(parse_expression("in.c // 2"), params,
-                           ("in_channels", frozenset({"in_channels"}))) == (
-        "in_channels // 2", frozenset({"in_channels"}))
+    code = parameter_code(parse_expression("c2[1] * 2 + out"), params)
+    assert code is not None and (code.text, code.uses) == ("c2[1] * 2 + out",
+                                                           frozenset({"c2", "out"}))
+    assert parameter_code(parse_expression("in.h"), params) is None
+    assert parameter_code(parse_expression("width"), params) is None
+    code = parameter_code(parse_expression("in.c // 2"), params,
+                          Python("in_channels", frozenset({"in_channels"})))
+    assert code is not None and (code.text, code.uses) == ("in_channels // 2",
+                                                           frozenset({"in_channels"}))
+
+
+def test_parameter_code_keeps_the_meaning_of_what_it_puts_inside() -> None:
+    # the incoming channel count is code that binds loosely; a constant may be negative
+    channels = Python("a * 2 + b", frozenset({"a", "b"}), SUM)
+    code = parameter_code(parse_expression("in.c * 2 - k ** 2"), {"a", "b"}, channels, {"k": -1})
+    assert code is not None and code.text == "(a * 2 + b) * 2 - (-1) ** 2"
+    assert code.uses == frozenset({"a", "b"})
 
 
 def test_source_class_name_follows_the_spec_name() -> None:
