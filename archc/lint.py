@@ -53,35 +53,41 @@ def _unused(network: Network) -> list[ArchcError]:
 
 
 def _bias_before_norm(network: Network) -> list[ArchcError]:
-    """A layer's bias cancelled by the batch norm that takes its output alone."""
+    """A layer's bias cancelled by the op (a batch norm) that takes its output alone."""
     warnings = []
     for node in network.nodes():
-        if not node.attrs.get("bias") or OPS.get(node.op) is None:
+        op = OPS.get(node.op)
+        if node.is_input or op is None or not op.has_bias(node.attrs):
             continue
         readers = network.consumers(node.id)
         reader = network.node(readers[0]) if len(readers) == 1 else None
         if reader is not None and not reader.is_input and OPS[reader.op].cancels_bias(
                 reader.attrs):
             warnings.append(_warning(
-                f"{node.op} has a bias that the batch norm after it cancels", node,
-                [f"hint: {node.op}(..., bias=false) saves the parameters; the norm's own shift "
-                 "does the same job"]))
+                f"{node.op} has a bias that the {reader.op} after it cancels", node,
+                [f"hint: {node.op}(..., {op.bias}=false) saves the parameters; the "
+                 f"{reader.op}'s own shift does the same job"]))
     return warnings
 
 
 def _dropped_rows(network: Network) -> list[ArchcError]:
     """A strided window whose last positions never reach the end of the input: input rows or
-    columns (not just padding) are silently ignored."""
+    columns (not just padding) are silently ignored.
+
+    The op's own output size says how many windows there are (its shape rule floors, or
+    rounds up where the op offers that, as pools' ceil_mode does), and its window where the
+    last one ends: output position o reads up to o·stride − padding + span − 1."""
     warnings = []
     seen: set[tuple[int, int]] = set()
     for item in strided(network):
         window = item.window
         node = network.node(item.node)
         span = (window.kernel - 1) * window.dilation + 1
-        if span < item.stride or node.attrs.get("ceil_mode"):
-            continue  # windows that skip positions by design, or a ceiling that covers the end
-        left = (item.size + 2 * window.padding - span) % item.stride
-        dropped = left - window.padding
+        if span < item.stride:
+            continue  # windows that skip positions by design (a strided 1x1 conv)
+        outputs = node.shape[2 + item.dim]
+        assert outputs is not None  # a spatial size
+        dropped = item.size - ((outputs - 1) * item.stride - int(window.padding) + span)
         if dropped <= 0 or (item.node, item.dim) in seen:
             continue
         seen.add((item.node, item.dim))
@@ -95,11 +101,12 @@ def _dropped_rows(network: Network) -> list[ArchcError]:
 
 
 def _features_of_a_feature_map(network: Network) -> list[ArchcError]:
-    """A linear layer on a conv or pool output: valid PyTorch (it acts on the last dim, the
-    width), but almost always a forgotten flatten."""
+    """A linear layer (an op that reads its input's last dim as features) on a conv or pool
+    output: valid PyTorch (it acts on the last dim, the width), but almost always a forgotten
+    flatten."""
     warnings = []
     for node in network.nodes():
-        if node.is_input or OPS[node.op].family != "linear":
+        if node.is_input or not OPS[node.op].reads_features:
             continue
         source = network.node(node.inputs[0])
         if len(source.shape) < 3:

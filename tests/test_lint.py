@@ -18,7 +18,7 @@ def warnings_of(text: str) -> list[str]:
 
 def test_bias_before_batch_norm() -> None:
     assert warnings_of("input: [3, 8, 8]\nlayers:\n  - conv(8, 3, padding=1); bn\n") == [
-        "conv has a bias that the batch norm after it cancels"]
+        "conv has a bias that the bn after it cancels"]
     assert warnings_of("input: [3, 8, 8]\nlayers:\n  - conv(8, 3, padding=1, bias=false); bn\n"
                        ) == []
 

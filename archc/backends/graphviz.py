@@ -14,9 +14,9 @@ names, no tensor run and no torch import:
 - consecutive identical block instances (same definition, arguments and input shape, each
   feeding the next) are drawn once, marked ×N; with `depth`, conv/norm/activation chains fold
   into one node whose label names each folded op (`conv 3x3, 64 + bn + relu`);
-- fills follow the op family, all light, so every label reads in greyscale; node and cluster
-  names are module paths and everything is emitted in graph order, so the DOT text is
-  deterministic and diffs cleanly.
+- fills follow the op's role (`Role`), all light, so every label reads in greyscale; node and
+  cluster names are module paths and everything is emitted in graph order, so the DOT text
+  is deterministic and diffs cleanly.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from archc.files import atomic_write
 from archc.format import human
 from archc.ir import Module, Network, Node, Path
 from archc.ops import OPS
-from archc.ops.registry import Shape
+from archc.ops.registry import Role, Shape
 from archc.report import describe
 
 FORMATS = {".svg": "SVG", ".png": "PNG", ".pdf": "PDF", ".dot": "DOT"}
@@ -48,20 +48,23 @@ INK = "#404040"  # borders, edges
 MUTED = "#5a5a5a"  # second lines, shapes on wires
 # light fills with distinct hues; black text reads on each, in colour and in greyscale
 FILLS = {
-    "convolution": "#c6dbef",
-    "linear": "#d4cde6",
-    "normalization": "#fbf0c0",
-    "activation": "#d5ecd0",
-    "pooling": "#fbd5b5",
-    "merge": "#e3e3e3",
-    "reshape": "#f2f2f2",
-    "resize": "#cfe8e4",
-    "regularization": "#f6d8e6",
+    Role.CONVOLUTION: "#c6dbef",
+    Role.LINEAR: "#d4cde6",
+    Role.NORMALISER: "#fbf0c0",
+    Role.ACTIVATION: "#d5ecd0",
+    Role.POOL: "#fbd5b5",
+    Role.MERGE: "#e3e3e3",
+    Role.RESHAPE: "#f2f2f2",
+    Role.RESIZE: "#cfe8e4",
+    Role.DROPOUT: "#f6d8e6",
+    Role.IDENTITY: "white",  # a name for its input: never drawn
+}
+# what sets a role's nodes apart beyond the fill: merges are small points where branches meet
+NODE_STYLES: dict[Role, dict[str, str]] = {
+    Role.MERGE: {"shape": "ellipse", "fontsize": "9", "margin": "0.03,0.01", "height": "0.22"},
 }
 CLUSTER_FILLS = ("#f6f6f6", "#ececec")  # alternate with nesting so nested blocks stay apart
 TERMINAL = {"shape": "box", "style": "filled", "fillcolor": INK, "fontcolor": "white"}
-WEIGHTED = ("convolution", "linear")  # the op a fold is built around
-FOLDABLE = ("normalization", "activation")
 
 
 def format_dims(shape: Shape) -> str:
@@ -239,43 +242,46 @@ class Diagram:
         chain: list[int] = []
         for kind, items in [*units, ("end", [])]:
             node_id = items[0] if kind == "ops" else None
-            if node_id is not None and self._family(node_id) in WEIGHTED + FOLDABLE and (
+            if node_id is not None and self._folds(node_id) and (
                     not chain or self._linked(chain[-1], node_id)):
                 chain.append(node_id)
                 continue
             folded.extend(("ops", group) for group in self._segment(chain))
             chain = []
-            if node_id is not None and self._family(node_id) in WEIGHTED + FOLDABLE:
+            if node_id is not None and self._folds(node_id):
                 chain = [node_id]
             elif kind != "end":
                 folded.append((kind, items))
         return folded
 
-    def _family(self, node_id: int) -> str:
-        return OPS[self.network.node(node_id).op].family
+    def _role(self, node_id: int) -> Role:
+        return OPS[self.network.node(node_id).op].role
+
+    def _folds(self, node_id: int) -> bool:
+        return self._role(node_id).fold_stage is not None
 
     def _segment(self, chain: list[int]) -> list[list[int]]:
         """Cut a chain of foldable ops into folds; norm/activation no conv completes stay
         single."""
         groups: list[list[int]] = []
         group: list[int] = []
-        pre = bool(chain) and self._family(chain[0]) not in WEIGHTED
+        pre = bool(chain) and not self._role(chain[0]).weighted
         for node_id in chain:
-            family = self._family(node_id)
+            role = self._role(node_id)
             if pre:
-                if family in WEIGHTED:
+                if role.weighted:
                     groups.append([*group, node_id])
                     group = []
-                elif self._fits([*(self._family(n) for n in group), family]):
+                elif self._fits([*(self._role(n) for n in group), role]):
                     group.append(node_id)
                 else:
                     groups.extend([n] for n in group)
                     group = [node_id]
-            elif family in WEIGHTED:
+            elif role.weighted:
                 if group:
                     groups.append(group)
                 group = [node_id]
-            elif group and self._fits([*(self._family(n) for n in group[1:]), family]):
+            elif group and self._fits([*(self._role(n) for n in group[1:]), role]):
                 group.append(node_id)
             else:
                 if group:
@@ -289,10 +295,11 @@ class Diagram:
         return groups
 
     @staticmethod
-    def _fits(families: list[str]) -> bool:
-        """At most one normalisation then at most one activation."""
-        return families in ([], ["normalization"], ["activation"],
-                            ["normalization", "activation"])
+    def _fits(roles: list[Role]) -> bool:
+        """The ops after the weighted one (or before it, pre-activation) in fold order, each
+        stage at most once: at most one normalisation then at most one activation."""
+        stages = [role.fold_stage or 0 for role in roles]  # 0: weighted, or never folds
+        return all(stage > 0 for stage in stages) and stages == sorted(set(stages))
 
     def _linked(self, previous: int, node_id: int) -> bool:
         network = self.network
@@ -349,7 +356,7 @@ class Diagram:
     def _ops(self, nodes: list[int], cluster: Path) -> None:
         network = self.network
         first = network.node(nodes[0])
-        family = OPS[first.op].family
+        role = OPS[first.op].role
         parts, names = [], []
         for node_id in nodes:
             node = network.node(node_id)
@@ -357,16 +364,14 @@ class Diagram:
             parts.append(f"<B>{_text(node.op)}</B>" + (f" {_text(key)}" if key else ""))
             if node.name is not None and node.name != node.op:
                 names.append(node.name)
-        weighted = [n for n in nodes if OPS[network.node(n).op].family in WEIGHTED]
-        if weighted:
-            family = OPS[network.node(weighted[0]).op].family
+        weighted = [n for n in nodes if OPS[network.node(n).op].role.weighted]
+        if weighted:  # a fold is drawn as the op it is built around
+            role = OPS[network.node(weighted[0]).op].role
         params = sum(network.node(n).params for n in nodes)
         notes = [", ".join(names)] if names else []
         if params:
             notes.append(_params(params))
-        attrs = {"fillcolor": FILLS.get(family, "white")}
-        if family == "merge":
-            attrs.update(shape="ellipse", fontsize="9", margin="0.03,0.01", height="0.22")
+        attrs = {"fillcolor": FILLS[role], **NODE_STYLES.get(role, {})}
         self._add(self.ident[nodes[0]], cluster, nodes[-1], [" + ".join(parts)], notes, attrs,
                   nodes)
 

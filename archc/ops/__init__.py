@@ -1,10 +1,10 @@
 """The built-in ops: importing this package registers every family in `OPS`."""
 
 from archc.ops import activation, conv, linear, merge, norm, pool, tensor
-from archc.ops.registry import OPS, Attr, Construct, Op, OpError, Shape, format_shape
+from archc.ops.registry import OPS, Attr, Construct, Op, OpError, Role, Shape, format_shape
 
 # the ops that take branches (`concat { ... }`, YAML `concat: [...]`), in registration order
-MERGES = tuple(name for name, op in OPS.items() if op.family == "merge")
+MERGES = tuple(name for name, op in OPS.items() if op.role is Role.MERGE)
 
 __all__ = [
     "MERGES",
@@ -13,6 +13,7 @@ __all__ = [
     "Construct",
     "Op",
     "OpError",
+    "Role",
     "Shape",
     "activation",
     "conv",

@@ -14,6 +14,7 @@ from archc.ops.registry import (
     Op,
     OpError,
     Reach,
+    Role,
     Shape,
     Window,
     format_shape,
@@ -56,7 +57,7 @@ def _activation(name: str, callee: str, doc: str, cost: int | str, *attrs: Attr,
     spellings = (callee, f"F.{name}", *((f"torch.{name}",) if name in _TORCH_FUNCTIONS else ()))
     op = Op(
         name=name,
-        family="activation",
+        role=Role.ACTIVATION,
         doc=f"{doc} ({callee})",
         torch=spellings,
         attrs=attrs,

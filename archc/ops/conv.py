@@ -24,6 +24,7 @@ from archc.ops.registry import (
     Op,
     OpError,
     Reach,
+    Role,
     Shape,
     Window,
     by_rank,
@@ -209,7 +210,8 @@ _COMMON = (
 
 CONV = register(Op(
     name="conv",
-    family="convolution",
+    role=Role.CONVOLUTION,
+    bias="bias",
     doc="Convolution over 1, 2 or 3 spatial dims (Conv1d/2d/3d by input rank).",
     attrs=(
         Attr("out_channels", INT, doc="output channels"),
@@ -317,7 +319,8 @@ def conv_transpose_window(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
 
 CONV_TRANSPOSE = register(Op(
     name="conv_transpose",
-    family="convolution",
+    role=Role.CONVOLUTION,
+    bias="bias",
     doc="Transposed convolution (ConvTranspose1d/2d/3d by input rank).",
     attrs=(
         Attr("out_channels", INT, doc="output channels"),

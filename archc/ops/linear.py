@@ -13,6 +13,7 @@ from archc.ops.registry import (
     Attrs,
     Op,
     OpError,
+    Role,
     Shape,
     check_init,
     check_tensor_size,
@@ -46,7 +47,8 @@ def _macs(attrs: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
 
 LINEAR = register(Op(
     name="linear",
-    family="linear",
+    role=Role.LINEAR,
+    bias="bias",
     doc="Affine map on the last dimension (nn.Linear); in_features is inferred.",
     attrs=(
         Attr("out_features", INT, doc="output features"),

@@ -12,6 +12,7 @@ from archc.ops.registry import (
     Count,
     Op,
     OpError,
+    Role,
     Shape,
     format_shape,
     numel,
@@ -56,7 +57,7 @@ def concat_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
 
 CONCAT = register(Op(
     name="concat",
-    family="merge",
+    role=Role.MERGE,
     doc="Concatenate the branches along dim (channels by default; torch.cat).",
     attrs=(Attr("dim", INT, 1, "the dim to join on"),),
     shape=concat_shape,
@@ -103,7 +104,7 @@ def broadcast(op: str, inputs: Sequence[Shape], exact: bool) -> Shape:
 
 ADD = register(Op(
     name="add",
-    family="merge",
+    role=Role.MERGE,
     doc="Element-wise sum of the branches (residual connections); shapes must be equal.",
     attrs=(),
     shape=lambda attrs, inputs: broadcast("add", inputs, exact=True),
@@ -118,7 +119,7 @@ ADD = register(Op(
 
 MUL = register(Op(
     name="mul",
-    family="merge",
+    role=Role.MERGE,
     doc="Element-wise product with PyTorch broadcasting (squeeze-and-excitation gates).",
     attrs=(),
     shape=lambda attrs, inputs: broadcast("mul", inputs, exact=False),

@@ -16,6 +16,7 @@ from archc.ops.registry import (
     Count,
     Op,
     OpError,
+    Role,
     Shape,
     by_rank,
     channels,
@@ -77,7 +78,7 @@ def _bn_callee(inputs: Sequence[Shape]) -> str:
 
 BN = register(Op(
     name="bn",
-    family="normalization",
+    role=Role.NORMALISER,
     cancels_bias=lambda attrs: bool(attrs.get("affine", True)),
     doc="Batch normalisation over channels (BatchNorm1d/2d/3d by rank); num_features inferred.",
     attrs=(
@@ -135,7 +136,7 @@ def _layernorm_params(attrs: Attrs, inputs: Sequence[Shape]) -> int:
 
 LAYERNORM = register(Op(
     name="layernorm",
-    family="normalization",
+    role=Role.NORMALISER,
     doc="Layer normalisation over the trailing dims (default: the last one; nn.LayerNorm).",
     attrs=(
         Attr("normalized_shape", OPTIONAL_SIZE, None, "trailing dims to normalise (default last)"),
@@ -172,7 +173,7 @@ def groupnorm_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
 
 GROUPNORM = register(Op(
     name="groupnorm",
-    family="normalization",
+    role=Role.NORMALISER,
     doc="Group normalisation (nn.GroupNorm); num_channels inferred.",
     attrs=(
         Attr("num_groups", INT, doc="groups; divides the channels"),

@@ -19,6 +19,7 @@ from archc.ops.registry import (
     Op,
     OpError,
     Reach,
+    Role,
     Shape,
     Window,
     by_rank,
@@ -163,7 +164,7 @@ RULE = ("[N, C, *S] → [N, C, *S'], S' = ⌊(S + 2·padding − dilation·(kern
 
 MAXPOOL = register(Op(
     name="maxpool",
-    family="pooling",
+    role=Role.POOL,
     doc="Max pooling (MaxPool1d/2d/3d by input rank).",
     attrs=(*_WINDOW, Attr("dilation", INTS, 1, "spacing between window elements"), CEIL),
     shape=_pool_shape("maxpool", dilated=True),
@@ -198,7 +199,7 @@ def _avgpool_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
 
 AVGPOOL = register(Op(
     name="avgpool",
-    family="pooling",
+    role=Role.POOL,
     doc="Average pooling (AvgPool1d/2d/3d by input rank).",
     attrs=(
         *_WINDOW, CEIL,
@@ -296,7 +297,7 @@ def _adaptive_flops(extra: int) -> Count:
 def _adaptive(name: str, kind: str) -> Op:
     op = Op(
         name=name,
-        family="pooling",
+        role=Role.POOL,
         doc=f"Adaptive {kind} pooling to a fixed output size (Adaptive{kind.capitalize()}Pool1d/"
             "2d/3d by input rank).",
         attrs=(Attr("output_size", SIZE, doc="output size; none keeps that dimension"),),

@@ -8,6 +8,7 @@ stage branches on an op's name; adding an op touches only its family module and 
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -329,10 +330,44 @@ def never(attrs: Attrs) -> bool:
     return False
 
 
+class Role(enum.Enum):
+    """What an op is in a network, declared by each op: the stages that treat kinds of ops
+    alike (diagram fills and folds, lint, the merge syntax) read the role or what it says,
+    never an op's name. The value is the heading the op reference and `archc ops` group the
+    op under."""
+
+    CONVOLUTION = "convolution"
+    LINEAR = "linear"
+    NORMALISER = "normalization"
+    ACTIVATION = "activation"
+    POOL = "pooling"
+    MERGE = "merge"  # takes any number of branches: `concat { ... }`, YAML `add: [...]`
+    RESHAPE = "reshape"
+    RESIZE = "resize"
+    DROPOUT = "regularization"
+    IDENTITY = "misc"
+
+    @property
+    def weighted(self) -> bool:
+        """A layer with a weight over its inputs (conv, linear): the op a diagram's
+        conv-norm-activation fold is built around."""
+        return self.fold_stage == 0
+
+    @property
+    def fold_stage(self) -> int | None:
+        """Where the op sits in a conv-norm-activation fold: 0 the weighted op, then at most
+        one normaliser (1) and at most one activation (2), in that order; None: never folds."""
+        return _FOLD_STAGES.get(self)
+
+
+_FOLD_STAGES = {Role.CONVOLUTION: 0, Role.LINEAR: 0, Role.NORMALISER: 1, Role.ACTIVATION: 2}
+
+
 @dataclass(frozen=True)
 class Op:
     """Everything about one op. Exactly one of `module` and `function` is set.
 
+    - `role`: what kind of op it is (`Role`); `family`, the reference's heading, follows it;
     - `infer(attrs, inputs) -> attrs`: fills inferred attributes and checks the rules;
     - `shape(attrs, inputs) -> Shape`: the output shape;
     - `params(attrs, inputs)`: trainable parameter count; `buffers`: non-trainable state;
@@ -357,7 +392,7 @@ class Op:
     attrs: tuple[Attr, ...]
     shape: Callable[[Attrs, Sequence[Shape]], Shape]
     doc: str
-    family: str
+    role: Role
     infer: Callable[[Attrs, Sequence[Shape]], Attrs] = lambda attrs, inputs: attrs
     params: Callable[[Attrs, Sequence[Shape]], int] = zero
     buffers: Callable[[Attrs, Sequence[Shape]], int] = zero
@@ -373,6 +408,9 @@ class Op:
     # a bias added just before this op is undone by it (batch norm subtracts the mean and
     # adds its own shift): the lint pass warns about the wasted parameters
     cancels_bias: Callable[[Attrs], bool] = never
+    # the boolean attribute that gives the op a learnable bias on its output (conv, linear):
+    # the lint pass reads it and names it in its hint
+    bias: str | None = None
     shape_rule: str = ""  # the shape rule in words, for docs/ops.md
     macs_rule: str = ""  # the MAC count in words ("" means none)
     flops_rule: str = ""  # the FLOP count in words
@@ -387,6 +425,21 @@ class Op:
 
     def attr(self, name: str) -> Attr | None:
         return next((a for a in self.attrs if a.name == name), None)
+
+    @property
+    def family(self) -> str:
+        """The heading the op reference and `archc ops` list the op under: its role's."""
+        return str(self.role.value)
+
+    @property
+    def reads_features(self) -> bool:
+        """The op takes its input's last dim as its features (an attribute inferred from
+        FEATURES: linear), so on a feature map it acts on the width alone."""
+        return any(a.from_input == FEATURES for a in self.attrs)
+
+    def has_bias(self, attrs: Attrs) -> bool:
+        """These arguments give the op a learnable bias on its output."""
+        return self.bias is not None and bool(attrs.get(self.bias, False))
 
     def signature(self) -> str:
         """`conv(out_channels, kernel_size, stride=1, ...)`: what a spec writes (inferred
@@ -435,6 +488,12 @@ def register(op: Op) -> Op:
     assert not op.passthrough or (op.function is not None and op.arity == 1
                                   and op.function({}, ["x"]) == "x"), op.name
     assert op.torch, f"{op.name}: name its PyTorch spellings"
+    assert isinstance(op.role, Role), f"{op.name}: its role is a Role, not {op.role!r}"
+    # the merge syntax (`concat { ... }`) hands a merge all its branches, any other op one
+    assert (op.role is Role.MERGE) == (op.arity is None), f"{op.name}: role and arity disagree"
+    if op.bias is not None:
+        bias = op.attr(op.bias)
+        assert bias is not None and bias.type == BOOL, f"{op.name}: bias is no boolean attribute"
     for other in OPS.values():
         shared = set(op.torch) & set(other.torch)
         assert not shared, f"{sorted(shared)} named by both {other.name} and {op.name}"

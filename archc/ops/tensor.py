@@ -21,6 +21,7 @@ from archc.ops.registry import (
     Op,
     OpError,
     Reach,
+    Role,
     Shape,
     Window,
     channels,
@@ -65,7 +66,7 @@ def flatten_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
 
 FLATTEN = register(Op(
     name="flatten",
-    family="reshape",
+    role=Role.RESHAPE,
     doc="Merge dims start_dim..end_dim into one (nn.Flatten).",
     attrs=(Attr("start_dim", INT, 1, "first dim to merge (≥ 1)"),
            Attr("end_dim", INT, -1, "last dim to merge")),
@@ -105,7 +106,7 @@ def reshape_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
 
 RESHAPE = register(Op(
     name="reshape",
-    family="reshape",
+    role=Role.RESHAPE,
     doc="View each sample with a new shape (the batch dim stays; Tensor.reshape); one size may "
         "be -1.",
     attrs=(Attr("shape", INTS, doc="the new shape without the batch dim", variadic=True),),
@@ -145,7 +146,7 @@ def _permute_window(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
 
 PERMUTE = register(Op(
     name="permute",
-    family="reshape",
+    role=Role.RESHAPE,
     doc="Reorder dims (Tensor.permute's numbering, batch = 0 stays first).",
     attrs=(Attr("dims", INTS, doc="the new order of all dims", variadic=True),),
     shape=permute_shape,
@@ -162,7 +163,7 @@ PERMUTE = register(Op(
 
 IDENTITY = register(Op(
     name="identity",
-    family="misc",
+    role=Role.IDENTITY,
     doc="Passes its input through (the skip branch of a merge); a name, not a module.",
     attrs=(),
     shape=_same,
@@ -187,7 +188,7 @@ def _probability(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
 
 DROPOUT = register(Op(
     name="dropout",
-    family="regularization",
+    role=Role.DROPOUT,
     doc="Zero elements with probability p during training (nn.Dropout).",
     attrs=(Attr("p", FLOAT, 0.5, "drop probability"),),
     infer=_probability,
@@ -208,7 +209,7 @@ def _dropout2d_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
 
 DROPOUT2D = register(Op(
     name="dropout2d",
-    family="regularization",
+    role=Role.DROPOUT,
     doc="Zero whole channels with probability p during training (nn.Dropout2d).",
     attrs=(Attr("p", FLOAT, 0.5, "drop probability"),),
     infer=_dropout2d_infer,
@@ -323,7 +324,7 @@ def _upsample_window(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
 
 UPSAMPLE = register(Op(
     name="upsample",
-    family="resize",
+    role=Role.RESIZE,
     doc="Resize the spatial dims by a scale factor or to a size (nn.Upsample).",
     attrs=(
         Attr("size", OPTIONAL_SIZE, None, "output spatial size"),
