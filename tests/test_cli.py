@@ -14,10 +14,18 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+import archc
 from archc.cli import main
+from tests.conftest import count, run_cli
 
 GOOGLENET = "specs/googlenet.yaml"
 VGG = "specs/vgg.yaml"
+
+
+def vgg_params() -> int:
+    """The parameters of the built VGG, counted by torch (9,272,790)."""
+    with torch.device("meta"):
+        return count(archc.build(Path(VGG)).parameters())
 
 
 @pytest.fixture(autouse=True)
@@ -25,13 +33,8 @@ def _in_root(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(root)
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
 def test_seed_googlenet_block_shapes_from_shapes_depth_1() -> None:
-    code, out, _ = run("shapes", GOOGLENET, "--depth", "1", "--format", "json")
+    code, out, _ = run_cli("shapes", GOOGLENET, "--depth", "1", "--format", "json")
     assert code == 0
     report = json.loads(out)
     shapes = {row["path"]: row["shape"] for row in report["layers"]}
@@ -46,26 +49,28 @@ def test_seed_googlenet_block_shapes_from_shapes_depth_1() -> None:
 
 
 def test_shapes_json_has_the_documented_fields() -> None:
-    code, out, _ = run("shapes", VGG, "--format", "json")
+    code, out, _ = run_cli("shapes", VGG, "--format", "json")
     assert code == 0
     report = json.loads(out)
     assert {"name", "inputs", "outputs", "params", "layers"} <= set(report)
     assert report["name"] == "vgg"
     assert report["inputs"] == {"x": [None, 3, 32, 32]}
-    assert report["params"] == sum(r["params"] for r in report["layers"] if r["depth"] == 1)
+    assert report["params"] == vgg_params() > 9_000_000
     row = next(r for r in report["layers"] if r["path"] == "feature.2.2")
-    assert row == {**row, "op": "conv", "shape": [None, 256, 8, 8], "params": 590080}
+    # the third stage's second 3x3 conv, 256 channels in and out, on 32 / 2 / 2 = 8x8
+    assert row == {**row, "op": "conv", "shape": [None, 256, 8, 8],
+                   "params": 256 * 256 * 3 * 3 + 256}
 
 
 def test_shapes_table_for_people() -> None:
-    code, out, _ = run("shapes", VGG)
+    code, out, _ = run_cli("shapes", VGG)
     assert code == 0
     assert "feature" in out and "vgg_block(2, 256)" in out and "conv 3x3, 256" in out
-    assert "[N, 512, 1, 1]" in out and "9,272,790" in out
+    assert "[N, 512, 1, 1]" in out and f"{vgg_params():,}" in out
 
 
 def test_shapes_with_input_and_params() -> None:
-    code, out, _ = run("shapes", VGG, "--input", "3x64x64", "-p", "num_classes=7",
+    code, out, _ = run_cli("shapes", VGG, "--input", "3x64x64", "-p", "num_classes=7",
                        "--format", "json")
     assert code == 0
     report = json.loads(out)
@@ -76,9 +81,9 @@ def test_shapes_with_input_and_params() -> None:
 @pytest.mark.parametrize("suffix", [".pt", ".py", ".pt2"])
 def test_compile_each_format(tmp_path: Path, suffix: str) -> None:
     target = tmp_path / f"model{suffix}"
-    code, out, err = run("compile", VGG, "-o", str(target))
+    code, out, err = run_cli("compile", VGG, "-o", str(target))
     assert code == 0, err
-    assert f"wrote {target}" in out and "9,272,790 parameters" in out
+    assert f"wrote {target}" in out and f"{vgg_params():,} parameters" in out
     assert target.exists()
     assert not list(tmp_path.glob(".*tmp*")), "temporary files left behind"
     x = torch.randn(1, 3, 32, 32)
@@ -99,36 +104,36 @@ def test_compile_defaults_to_torchscript_named_after_the_spec(tmp_path: Path, ro
                                                               monkeypatch: pytest.MonkeyPatch
                                                               ) -> None:
     monkeypatch.chdir(tmp_path)
-    code, out, err = run("compile", str(root / VGG))
+    code, out, err = run_cli("compile", str(root / VGG))
     assert code == 0, err
     assert (tmp_path / "vgg.pt").exists()
     assert "deprecated" not in out + err
 
 
 def test_compile_rejects_unknown_extension(tmp_path: Path) -> None:
-    code, _, err = run("compile", VGG, "-o", str(tmp_path / "model.tflite"))
+    code, _, err = run_cli("compile", VGG, "-o", str(tmp_path / "model.tflite"))
     assert code == 2
     assert "unknown extension" in err
 
 
 def test_check_reports_each_spec() -> None:
-    code, out, _ = run("check", VGG, GOOGLENET)
+    code, out, _ = run_cli("check", VGG, GOOGLENET)
     assert code == 0
     assert out.count("ok  ") == 2
 
 
 def test_usage_errors_exit_2() -> None:
-    assert run("shapes")[0] == 2
-    assert run("shapes", VGG, "--bogus")[0] == 2
-    assert run("shapes", VGG, "--input", "3xx2")[0] == 2
-    assert run("nonsense")[0] == 2
+    assert run_cli("shapes")[0] == 2
+    assert run_cli("shapes", VGG, "--bogus")[0] == 2
+    assert run_cli("shapes", VGG, "--input", "3xx2")[0] == 2
+    assert run_cli("nonsense")[0] == 2
 
 
 def test_help_teaches() -> None:
-    code, out, _ = run("--help")
+    code, out, _ = run_cli("--help")
     assert code == 0
     assert "Examples:" in out and "archc shapes" in out
-    code, out, _ = run("shapes", "--help")
+    code, out, _ = run_cli("shapes", "--help")
     assert "--depth" in out and "--format" in out
 
 
@@ -145,14 +150,12 @@ def test_python_dash_m_runs(root: Path) -> None:
 @pytest.mark.parametrize("name", ["nosuchfile.yaml", "nosuchfile", "no/such/dir.arch"])
 def test_a_missing_spec_is_no_such_spec_file(name: str) -> None:
     for command in (["check"], ["shapes"], ["compile"], ["draw"], ["convert", "--to", "arch"]):
-        code, _, err = run(*command, name)
+        code, _, err = run_cli(*command, name)
         assert code == 1, (command, err)
         assert f"no such spec file: {name}" in err and "Traceback" not in err
 
 
 def _checkpoint(folder: Path, suffix: str) -> Path:
-    import archc
-
     path = folder / f"ckpt{suffix}"  # checkpoints are often named .pt, like TorchScript files
     torch.save(archc.build(Path(VGG), seed=0).state_dict(), path)
     return path
@@ -175,18 +178,18 @@ def test_compile_never_writes_over_its_weights(tmp_path: Path, suffix: str) -> N
     before = weights.read_bytes()
     spellings = _spellings(tmp_path, weights)
     for how, output in spellings.items():
-        code, _, err = run("compile", VGG, "-o", str(output), "--weights", str(weights))
+        code, _, err = run_cli("compile", VGG, "-o", str(output), "--weights", str(weights))
         assert code == 1, (how, err)
         assert "refusing to overwrite the input" in err, (how, err)
         assert weights.read_bytes() == before, how
     # and the other way round: the checkpoint named through a link, -o the file itself
-    code, _, err = run("compile", VGG, "-o", str(weights), "--weights",
+    code, _, err = run_cli("compile", VGG, "-o", str(weights), "--weights",
                        str(spellings["symlink"]))
     assert code == 1 and "refusing to overwrite" in err
     assert weights.read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if ".archc-tmp-" in p.name]
     target = tmp_path / "model.pt"  # a distinct output still works with the same checkpoint
-    assert run("compile", VGG, "-o", str(target), "--weights", str(weights))[0] == 0
+    assert run_cli("compile", VGG, "-o", str(target), "--weights", str(weights))[0] == 0
 
 
 def test_compile_draw_and_convert_never_write_over_their_spec(tmp_path: Path) -> None:
@@ -202,12 +205,12 @@ def test_compile_draw_and_convert_never_write_over_their_spec(tmp_path: Path) ->
                  ["draw", str(spec), "-o", str(hard)],
                  ["convert", str(spec), "-o", str(tmp_path / "sub" / ".." / "net.yaml")]):
         (tmp_path / "sub").mkdir(exist_ok=True)
-        code, _, err = run(*args)
+        code, _, err = run_cli(*args)
         assert code in (1, 2) and "overwrite" in err, (args, err)
         assert spec.read_bytes() == before, args
     hard_arch = tmp_path / "hard.arch"
     hard_arch.hardlink_to(spec)
-    code, _, err = run("convert", str(spec), "-o", str(hard_arch))
+    code, _, err = run_cli("convert", str(spec), "-o", str(hard_arch))
     assert code in (1, 2) and "overwrite" in err and spec.read_bytes() == before
 
 
@@ -224,22 +227,22 @@ def messy(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("flags", [["--diff"], ["--check"], ["--check", "--diff"]])
 def test_fmt_check_and_diff_never_write(messy: Path, flags: list[str]) -> None:
     info = messy.stat()
-    code, out, err = run("fmt", *flags, str(messy))
+    code, out, err = run_cli("fmt", *flags, str(messy))
     assert code == 1, err
     assert messy.read_text() == UNFORMATTED and messy.stat().st_mtime_ns == info.st_mtime_ns
     assert ("--- " in out and "+++ " in out) == ("--diff" in flags)
     assert ("would reformat" in out) == ("--check" in flags)
     assert "reformatted" not in out
     assert [p.name for p in messy.parent.iterdir()] == ["messy.yaml"]
-    assert run("fmt", str(messy))[0] == 0  # formatted, the same flags find nothing to change
-    assert run("fmt", *flags, str(messy)) == (0, "", "")
+    assert run_cli("fmt", str(messy))[0] == 0  # formatted, the same flags find nothing to change
+    assert run_cli("fmt", *flags, str(messy)) == (0, "", "")
 
 
 def test_fmt_keeps_the_mode_and_writes_through_a_symlink(messy: Path) -> None:
     messy.chmod(0o600)
     link = messy.parent / "link.yaml"
     link.symlink_to(messy)
-    code, out, err = run("fmt", str(link))
+    code, out, err = run_cli("fmt", str(link))
     assert code == 0, err and "reformatted" in out
     assert link.is_symlink() and os.readlink(link) == str(messy)
     assert stat.S_IMODE(messy.stat().st_mode) == 0o600
@@ -258,7 +261,7 @@ def test_fmt_refuses_a_formatting_that_does_not_read_back(messy: Path,
         return printed(spec, spelling).replace("linear(3)", "linear(5)")
 
     monkeypatch.setattr(archc.cli, "_print_spec", wrong)
-    code, out, err = run("fmt", str(messy))
+    code, out, err = run_cli("fmt", str(messy))
     assert code == 1 and "would not read back as the same spec" in err
     assert "Traceback" not in err and "reformatted" not in out
     assert messy.read_text() == UNFORMATTED
@@ -267,7 +270,7 @@ def test_fmt_refuses_a_formatting_that_does_not_read_back(messy: Path,
         return printed(spec, spelling) + "layers: [\n"
 
     monkeypatch.setattr(archc.cli, "_print_spec", broken)
-    code, _, err = run("fmt", str(messy))
+    code, _, err = run_cli("fmt", str(messy))
     assert code == 1 and "would not read back" in err and messy.read_text() == UNFORMATTED
 
 
@@ -283,10 +286,10 @@ def test_fmt_of_a_fifo_does_not_block(tmp_path: Path, root: Path) -> None:
                                           ("--max-elements", "elements"),
                                           ("--max-steps", "steps")])
 def test_every_limit_can_be_set_on_the_command_line(option: str, word: str) -> None:
-    assert run(option, "1000000000", "check", VGG)[0] == 0
-    code, _, err = run(option, "10", "check", VGG)
+    assert run_cli(option, "1000000000", "check", VGG)[0] == 0
+    code, _, err = run_cli(option, "10", "check", VGG)
     assert code == 1 and word in err and "Traceback" not in err
-    assert run(option, "0", "check", VGG)[0] == 2
+    assert run_cli(option, "0", "check", VGG)[0] == 2
 
 
 def test_a_table_of_thousands_of_layers_is_laid_out_without_rich(tmp_path: Path) -> None:

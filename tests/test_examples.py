@@ -9,35 +9,30 @@ from pathlib import Path
 import pytest
 
 import archc
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SPECS
+
+
+def run_example(name: str, *args: str) -> str:
+    """`python examples/NAME ARGS...`: its stdout, once it has exited 0."""
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / name), *args],
+                            capture_output=True, text=True, check=False, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 def test_quickstart_runs() -> None:
-    result = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart.py")],
-                            capture_output=True, text=True, check=False, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert "block5       [None, 1024, 1, 1]" in result.stdout
-    assert "output (1, 100)" in result.stdout
+    out = run_example("quickstart.py")
+    assert "block5       [None, 1024, 1, 1]" in out
+    assert "output (1, 100)" in out
 
 
 def test_run_torchscript_example(tmp_path: Path) -> None:
     from archc.backends.artefacts import write_torchscript
 
     target = tmp_path / "vgg.pt"
-    spec = ROOT / "specs" / "vgg.yaml"
+    spec = SPECS / "vgg.yaml"
     write_torchscript(archc.build(spec), target, archc.network(spec))
-    result = subprocess.run([sys.executable, str(ROOT / "examples" / "run_torchscript.py"),
-                             str(target), "3x32x32"], capture_output=True, text=True,
-                            check=False, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert "-> output [1, 10]" in result.stdout
-
-
-def run_example(name: str) -> str:
-    result = subprocess.run([sys.executable, str(ROOT / "examples" / name)], capture_output=True,
-                            text=True, check=False, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    assert "-> output [1, 10]" in run_example("run_torchscript.py", str(target), "3x32x32")
 
 
 def test_export_pt2_example() -> None:

@@ -13,16 +13,12 @@ import torch
 import archc
 from archc.backends.artefacts import script
 from archc.backends.python import generate_source
-from tests.conftest import ALL_SPECS, spec_id
+from tests.conftest import ALL_SPECS, as_tuple, count, spec_id
 
 
 def _inputs(network: archc.ir.Network) -> tuple[torch.Tensor, ...]:
     torch.manual_seed(0)
     return tuple(torch.randn(1, *network.node(i).shape[1:]) for i in network.inputs.values())
-
-
-def _as_tuple(value: torch.Tensor | tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
-    return value if isinstance(value, tuple) else (value,)
 
 
 @pytest.mark.parametrize("path", ALL_SPECS, ids=spec_id)
@@ -31,11 +27,11 @@ def test_spec_builds_runs_and_matches_static_shapes(path: Path, tmp_path: Path) 
     model = archc.build(path).eval()
     inputs = _inputs(network)
     with torch.no_grad():
-        outputs = _as_tuple(model(*inputs))
+        outputs = as_tuple(model(*inputs))
     static = [tuple(1 if d is None else d for d in s) for s in network.output_shapes()]
     assert [tuple(o.shape) for o in outputs] == static
-    assert sum(p.numel() for p in model.parameters()) == network.total_params
-    assert sum(b.numel() for b in model.buffers()) == network.total_buffers
+    assert count(model.parameters()) == network.total_params
+    assert count(model.buffers()) == network.total_buffers
 
     # every intermediate module's real output shape equals its static shape
     report = archc.shapes(path)
@@ -55,7 +51,7 @@ def test_spec_builds_runs_and_matches_static_shapes(path: Path, tmp_path: Path) 
     # TorchScript of it runs and agrees
     scripted = script(model)
     with torch.no_grad():
-        for real, scripted_out in zip(outputs, _as_tuple(scripted(*inputs)), strict=True):
+        for real, scripted_out in zip(outputs, as_tuple(scripted(*inputs)), strict=True):
             torch.testing.assert_close(scripted_out, real)
 
     # the emitted .py imports on its own and gives the same outputs with the same state_dict
@@ -74,7 +70,7 @@ def test_spec_builds_runs_and_matches_static_shapes(path: Path, tmp_path: Path) 
     assert list(standalone.state_dict()) == list(model.state_dict())
     standalone.load_state_dict(model.state_dict())
     with torch.no_grad():
-        for real, again in zip(outputs, _as_tuple(standalone(*inputs)), strict=True):
+        for real, again in zip(outputs, as_tuple(standalone(*inputs)), strict=True):
             torch.testing.assert_close(again, real)
 
 

@@ -20,9 +20,8 @@ import torch
 from torch import nn
 
 import archc
-from tests.conftest import ROOT
-
-SPECS = ROOT / "specs" / "torchvision"
+from tests.conftest import TORCHVISION_SPECS as SPECS
+from tests.conftest import count
 
 
 def _register_fake_noop(*args: Any, **kwargs: Any) -> Callable[[Any], Any]:
@@ -87,10 +86,6 @@ def _randomise_batch_norm(model: nn.Module) -> None:
                 module.running_var.copy_(torch.rand(size, generator=generator) + 0.5)
 
 
-def _count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_spec_matches_torchvision(name: str) -> None:
     make_reference, size = CASES[name]
@@ -106,8 +101,8 @@ def test_spec_matches_torchvision(name: str) -> None:
     ours.load_state_dict(state, strict=True)
 
     # the same parameter count: the built module's, and the one archc infers statically
-    expected = _count(reference)
-    assert _count(ours) == expected
+    expected = count(reference.parameters())
+    assert count(ours.parameters()) == expected
     assert archc.network(path).total_params == expected
 
     # the same function in eval mode

@@ -7,18 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from archc.cli import main
-from tests.conftest import ROOT
-
-SPECS = ROOT / "specs"
+from tests.conftest import SPECS, run_cli
 
 
 def shapes(spec: str, *args: str) -> dict[str, list[int | None]]:
-    result = CliRunner().invoke(main, ["shapes", str(SPECS / spec), "--format", "json", *args])
-    assert result.exit_code == 0, result.stderr
-    report = json.loads(result.stdout)
+    code, out, err = run_cli("shapes", str(SPECS / spec), "--format", "json", *args)
+    assert code == 0, err
+    report = json.loads(out)
     table = {row["path"]: row["shape"] for row in report["layers"]}
     table["<output>"] = report["outputs"][0]
     return table
