@@ -21,7 +21,7 @@ from archc.errors import ArchcError
 from archc.expr.nodes import Expr
 from archc.expr.printer import Python, python, python_literal
 from archc.gcpause import without_collector
-from archc.ir import Module, Network, Node, Path, same
+from archc.ir import Boundary, Module, Network, Node, Path, same
 from archc.ops import OPS
 from archc.ops.registry import Construct
 
@@ -131,6 +131,36 @@ def parameter_code(expr: Expr, params: set[str], channels: Python | None = None,
         return Python.value(value) if isinstance(value, (int, float, str)) else None
 
     return python(expr, resolve)
+
+
+@dataclass
+class Schedule:
+    """The statements of a forward before they are named: each unit's statement number, the
+    aliases (a value that is another name for an earlier one), and the statement numbers at
+    which each value is first and last read (the return counts as the last)."""
+
+    step: list[int]
+    canonical: dict[int, int]
+    first_use: dict[int, int] = field(default_factory=dict)
+    last_use: dict[int, int] = field(default_factory=dict)
+
+    def last(self, value: int) -> int:
+        """The last statement that reads `value` (through its aliases), or -1."""
+        return self.last_use.get(self.canonical.get(value, value), -1)
+
+
+@dataclass
+class ForwardNames:
+    """The variables of a forward being written: each value's name (an alias's: its
+    expression), the value each variable holds now, and the names already taken."""
+
+    names: dict[int, str]  # at first the forward's arguments
+    holder: dict[str, int] = field(init=False)
+    taken: set[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.holder = {name: node for node, name in self.names.items()}
+        self.taken = {"self", "torch", "nn", *self.names.values()}
 
 
 @dataclass
@@ -373,78 +403,95 @@ class Generator:
 
     # -- forward
     def forward(self, module: Module) -> list[str]:
-        network = self.network
+        """The body of a class's forward: one statement per child module or functional node,
+        in the network's order, ending in the return."""
         units = self.units(module)
         reads, gives = self.io(module)
-        names: dict[int, str] = {}
-        taken: set[str] = {"self", "torch", "nn"}
-        for node_id, name in zip(reads, self.argument_names(module), strict=True):
-            names[node_id] = name
-            taken.add(name)
+        state = ForwardNames(dict(zip(reads, self.argument_names(module), strict=True)))
         unit_io = [self.network.boundary(nodes) for _, nodes in units]
-        # identity-like functions (their expression is their argument) make no statement: their
-        # output is another name for their input; uses are counted in statements that remain
-        canonical: dict[int, int] = {}
-        step: list[int] = []
-        count = 0
-        for (key, nodes), unit in zip(units, unit_io, strict=True):
-            node = network.node(nodes[0])
-            alias = key.startswith("\0") and OPS[node.op].passthrough
-            if alias:
-                canonical[unit.gives[0]] = canonical.get(node.inputs[0], node.inputs[0])
-            step.append(count)
-            count += not alias
-        first_use: dict[int, int] = {}
-        last_use: dict[int, int] = {}
-        for index, unit in enumerate(unit_io):
-            if any(canonical.get(g) is not None for g in unit.gives):
-                continue
-            for value in unit.reads:
-                value = canonical.get(value, value)
-                first_use.setdefault(value, step[index])
-                last_use[value] = step[index]
-        for value in gives:
-            last_use[canonical.get(value, value)] = count
-        holder: dict[str, int] = {name: node for node, name in names.items()}
-        lines = []
-        for index, ((key, nodes), unit) in enumerate(zip(units, unit_io, strict=True)):
-            unit_reads, unit_gives = unit.reads, unit.gives
-            args = ", ".join(names[r] for r in unit_reads)
-            if key.startswith("\0"):
-                node = network.node(nodes[0])
-                op = OPS[node.op]
-                assert op.function is not None
-                expression = op.function(node.attrs, [names[i] for i in node.inputs])
-            else:
-                accessor = f"self.{key}" if identifier(key) else f"getattr(self, {key!r})"
-                expression = f"{accessor}({args})"
-            if unit_gives and unit_gives[0] in canonical:
-                names[unit_gives[0]] = expression
-                continue
-            here = step[index]
-            targets = []
-            for value in unit_gives:
-                # a value used once, by the next statement, flows in a running variable
-                chained = (len(unit_gives) == 1 and first_use.get(value) == here + 1
-                           and last_use.get(value) == here + 1)
-                running = [v for v in ("x", "out") if holder.get(v) is None or last_use.get(
-                    canonical.get(holder[v], holder[v]), -1) <= here] if chained else []
-                if running:
-                    name = running[0]
-                else:
-                    node = network.node(value)
-                    hint = node.name or (key if identifier(key) else node.op)
-                    name = self._fresh(hint, taken)
-                holder[name] = value
-                names[value] = name
-                targets.append(name)
-            lines.append(f"{', '.join(targets)} = {expression}")
-        returned = ", ".join(names[g] for g in gives)
+        schedule = self.schedule(units, unit_io, gives)
+        lines = self.statements(units, unit_io, schedule, state)
+        returned = ", ".join(state.names[g] for g in gives)
         if lines and len(gives) == 1 and lines[-1].startswith(f"{returned} = "):
             lines[-1] = "return " + lines[-1][len(returned) + 3:]
         else:
             lines.append(f"return {returned}")
         return lines
+
+    def schedule(self, units: list[tuple[str, list[int]]], unit_io: list[Boundary],
+                 gives: tuple[int, ...]) -> Schedule:
+        """Number the statements and find when each value is first and last used, so that
+        names can be chosen by lifetime. Identity-like functions (their expression is their
+        argument) make no statement: their output is another name for their input, and uses
+        are counted in the statements that remain."""
+        canonical: dict[int, int] = {}
+        step: list[int] = []
+        count = 0
+        for (key, nodes), unit in zip(units, unit_io, strict=True):
+            node = self.network.node(nodes[0])
+            alias = key.startswith("\0") and OPS[node.op].passthrough
+            if alias:
+                canonical[unit.gives[0]] = canonical.get(node.inputs[0], node.inputs[0])
+            step.append(count)
+            count += not alias
+        schedule = Schedule(step, canonical)
+        for index, unit in enumerate(unit_io):
+            if any(canonical.get(g) is not None for g in unit.gives):
+                continue
+            for value in unit.reads:
+                value = canonical.get(value, value)
+                schedule.first_use.setdefault(value, step[index])
+                schedule.last_use[value] = step[index]
+        for value in gives:
+            schedule.last_use[canonical.get(value, value)] = count
+        return schedule
+
+    def statements(self, units: list[tuple[str, list[int]]], unit_io: list[Boundary],
+                   schedule: Schedule, state: ForwardNames) -> list[str]:
+        """One `targets = expression` line per statement, naming the values it gives; an
+        alias makes no line, its expression standing in wherever its value is read."""
+        lines = []
+        for index, ((key, nodes), unit) in enumerate(zip(units, unit_io, strict=True)):
+            expression = self.unit_expression(key, nodes, unit.reads, state.names)
+            if unit.gives and unit.gives[0] in schedule.canonical:
+                state.names[unit.gives[0]] = expression
+                continue
+            targets = []
+            for value in unit.gives:
+                name = self.target_name(value, key, len(unit.gives) == 1, schedule.step[index],
+                                        schedule, state)
+                state.holder[name] = value
+                state.names[value] = name
+                targets.append(name)
+            lines.append(f"{', '.join(targets)} = {expression}")
+        return lines
+
+    def unit_expression(self, key: str, nodes: list[int], reads: tuple[int, ...],
+                        names: dict[int, str]) -> str:
+        """What one unit computes, over the names of its inputs: a child module called on
+        them, or a functional node's expression (its op's `function`)."""
+        if key.startswith("\0"):
+            node = self.network.node(nodes[0])
+            op = OPS[node.op]
+            assert op.function is not None
+            return op.function(node.attrs, [names[i] for i in node.inputs])
+        accessor = f"self.{key}" if identifier(key) else f"getattr(self, {key!r})"
+        return f"{accessor}({', '.join(names[r] for r in reads)})"
+
+    def target_name(self, value: int, key: str, alone: bool, here: int, schedule: Schedule,
+                    state: ForwardNames) -> str:
+        """The variable statement `here` puts `value` in. A value used once, by the next
+        statement, flows in a running variable (`x`, or `out` while `x` is still needed), as a
+        person writes `x = self.conv(x)`; other values are named after their entry."""
+        if (alone and schedule.first_use.get(value) == here + 1
+                and schedule.last_use.get(value) == here + 1):
+            for running in ("x", "out"):
+                held = state.holder.get(running)
+                if held is None or schedule.last(held) <= here:
+                    return running
+        node = self.network.node(value)
+        hint = node.name or (key if identifier(key) else node.op)
+        return self._fresh(hint, state.taken)
 
     def io(self, module: Module) -> tuple[tuple[int, ...], tuple[int, ...]]:
         boundary = self.network.module_boundary(module.path)
@@ -487,11 +534,28 @@ class Generator:
 
     # -- one class for a group of instances with the same template
     def resolve_class(self, group: list[ClassInstance], class_name: str) -> list[str]:
+        """The class of a group of instances with the same template: each hole becomes code
+        all of them share or a new constructor parameter, and each instance learns the call
+        that builds it."""
         first = group[0]
-        assert first.init is not None
         info = self.blocks.get(first.family) if first.module.kind == "block" else None
         params, doc = (info.params, info.doc) if info else ([], None)
         defaults = info.defaults if info else {}
+        codes, used, extra = self.hole_codes(group, params)
+        signature, required = self.signature(params, used, extra, defaults)
+        self.bind_instances(group, class_name, signature, extra,
+                            {name: defaults[name] for name in signature[required:]})
+        rendered = [name if i < required else f"{name}={python_literal(defaults[name])}"
+                    for i, name in enumerate(signature)]
+        return self.class_lines(first, class_name, rendered, codes, doc)
+
+    @staticmethod
+    def candidates(group: list[ClassInstance], params: list[str],
+                   ) -> list[tuple[str, list[Any], str]]:
+        """Code that may stand for a hole whose value differs between the instances, with
+        each instance's value of it and the parameter it reads: in_channels, each parameter
+        of the block, and each item of a list parameter (`c2[0]`)."""
+        first = group[0]
         candidates: list[tuple[str, list[Any], str]] = []
         if first.module.kind == "block" and first.in_channels is not None:
             candidates.append(("in_channels", [i.in_channels for i in group], "in_channels"))
@@ -502,40 +566,69 @@ class Generator:
             if len(lists) == len(values):
                 for k in range(min(len(v) for v in lists)):
                     candidates.append((f"{name}[{k}]", [v[k] for v in lists], name))
+        return candidates
+
+    def hole_codes(self, group: list[ClassInstance], params: list[str],
+                   ) -> tuple[list[str], set[str], list[tuple[str, list[Any]]]]:
+        """The code of each hole of the group's template, the parameters that code reads, and
+        the new constructor parameters (with each instance's value) for the holes no shared
+        code fills."""
+        first = group[0]
+        assert first.init is not None
+        candidates = self.candidates(group, params)
         used: set[str] = set()
         extra: list[tuple[str, list[Any]]] = []
         codes: list[str] = []
         for index, meta in enumerate(first.init.meta):
             values = [inst.init.values[index] for inst in group]  # type: ignore[union-attr]
-            constant = all(same(v, values[0]) for v in values)
-            code = None
             metas = [inst.init.meta[index] for inst in group]  # type: ignore[union-attr]
-            if meta.expr is not None and all(m.expr == meta.expr for m in metas):
-                code = meta.expr
-                used |= meta.uses
-            elif not constant and not isinstance(values[0], bool):
-                for text, candidate_values, root in candidates:
-                    if all(same(c, v) for c, v in zip(candidate_values, values, strict=True)):
-                        code = text
-                        used.add(root)
-                        break
-            if code is None and constant:
-                code = python_literal(values[0])
-            if code is None:
+            shared = self.shared_code(metas, values, candidates)
+            if shared is None:
                 base = re.sub(r"\W+", "_", f"{meta.owner}_{meta.attr}").strip("_")
                 name = self._fresh(base, {e for e, _ in extra} | set(params) | {"in_channels"})
                 extra.append((name, values))
-                code = name
-            codes.append(code)
-        signature = (["in_channels"] if "in_channels" in used else []) + [
+                shared = name, frozenset()
+            codes.append(shared[0])
+            used |= shared[1]
+        return codes, used, extra
+
+    @staticmethod
+    def shared_code(metas: list[HoleMeta], values: list[Any],
+                    candidates: list[tuple[str, list[Any], str]],
+                    ) -> tuple[str, frozenset[str]] | None:
+        """Code one class body can hold for a hole's values in every instance, and the
+        parameters it reads: the expression the spec wrote, when all wrote the same; else a
+        candidate that holds exactly these values (not for booleans: a flag equal to a
+        parameter by chance is not that parameter); else the literal they all share."""
+        constant = all(same(v, values[0]) for v in values)
+        if metas[0].expr is not None and all(m.expr == metas[0].expr for m in metas):
+            return metas[0].expr, metas[0].uses
+        if not constant and not isinstance(values[0], bool):
+            for text, candidate_values, root in candidates:
+                if all(same(c, v) for c, v in zip(candidate_values, values, strict=True)):
+                    return text, frozenset({root})
+        return (python_literal(values[0]), frozenset()) if constant else None
+
+    @staticmethod
+    def signature(params: list[str], used: set[str], extra: list[tuple[str, list[Any]]],
+                  defaults: dict[str, Any]) -> tuple[list[str], int]:
+        """The constructor's parameters in order (in_channels, the block's own that the body
+        reads, then the new ones) and how many lead those that keep a default: trailing
+        parameters with plain defaults keep them, as a person would write."""
+        names = (["in_channels"] if "in_channels" in used else []) + [
             p for p in params if p in used] + [e for e, _ in extra]
-        # trailing parameters with plain defaults keep them, as a person would write
         with_default = 0
-        for name in reversed(signature):
+        for name in reversed(names):
             if name not in defaults:
                 break
             with_default += 1
-        required = len(signature) - with_default
+        return names, len(names) - with_default
+
+    @staticmethod
+    def bind_instances(group: list[ClassInstance], class_name: str, signature: list[str],
+                       extra: list[tuple[str, list[Any]]], defaults: dict[str, Any]) -> None:
+        """Give each instance its class and the constructor call that builds it (arguments
+        at a kept default are left out where it is used, by `child_expression`)."""
         for position, inst in enumerate(group):
             call: list[tuple[str, Any]] = []
             for name in signature:
@@ -546,15 +639,19 @@ class Generator:
             call += [(name, values[position]) for name, values in extra]
             inst.call = call
             inst.class_name = class_name
-            inst.defaults = {name: defaults[name] for name in signature[required:]}
-        rendered_signature = [name if i < required else f"{name}={python_literal(defaults[name])}"
-                              for i, name in enumerate(signature)]
+            inst.defaults = dict(defaults)
+
+    def class_lines(self, first: ClassInstance, class_name: str, signature: list[str],
+                    codes: list[str], doc: str | None) -> list[str]:
+        """The class's source: its docstring, its __init__ (the template with its holes
+        filled by `codes`) and, unless it is an nn.Sequential, its forward."""
+        assert first.init is not None
         body = "".join(p if isinstance(p, str) else codes[p.index] for p in first.init.parts)
         base = "nn.Sequential" if first.chain else "nn.Module"
         lines = [f"class {class_name}({base}):"]
         if doc:
             lines += [*docstring(doc, "    "), ""]
-        lines.append(f"    def __init__({', '.join(['self', *rendered_signature])}) -> None:")
+        lines.append(f"    def __init__({', '.join(['self', *signature])}) -> None:")
         lines.append("        " + body)
         if first.forward:
             arguments = ", ".join(f"{a}: torch.Tensor" for a in self.argument_names(first.module))
