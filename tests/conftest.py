@@ -1,9 +1,12 @@
-"""Shared helpers: the spec files the suite runs over, running the CLI, and counting and
-randomising a built module's tensors (torch is imported only when those are called)."""
+"""Shared helpers: the spec files the suite runs over, running the CLI, and counting a built
+module's tensors and MACs, and randomising its weights (torch is imported only when those are
+called)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+import warnings
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,3 +70,43 @@ def randomise(model: nn.Module, seed: int = 0) -> nn.Module:
                 low = 0.5 if name.endswith("running_var") else -0.1
                 buffer.copy_(torch.rand(buffer.shape, generator=generator) * 0.5 + low)
     return model
+
+
+def textbook_macs(module: nn.Module, args: tuple[Any, ...], output: Any) -> int:
+    """Multiply-accumulates of one call of a conv or linear module, as the papers count them
+    (0 for any other module): every output element of a convolution is a dot product of
+    in_channels/groups × ∏kernel; every input element of a transposed convolution is spread
+    over out_channels/groups × ∏kernel outputs; every output of a linear layer is a dot
+    product of in_features. Batch 1."""
+    from torch import nn
+
+    if isinstance(module, nn.modules.conv._ConvTransposeNd):
+        return (args[0].numel() * module.out_channels // module.groups
+                * math.prod(module.kernel_size))
+    if isinstance(module, nn.modules.conv._ConvNd):
+        return output.numel() * module.in_channels // module.groups * math.prod(module.kernel_size)
+    if isinstance(module, nn.Linear):
+        return int(output.numel() * module.in_features)
+    return 0
+
+
+def measured_macs(model: nn.Module, inputs: Sequence[torch.Tensor]) -> dict[str, int]:
+    """Each module's MACs (its own and its submodules'), by name ('' is the whole model),
+    from forward hooks on one call of `model` in eval mode (meta tensors will do)."""
+    import torch
+
+    calls: list[tuple[str, int]] = []
+    handles = [module.register_forward_hook(
+        lambda m, a, o, name=name: calls.append((name, textbook_macs(m, a, o))))
+        for name, module in model.named_modules()]
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model.eval()(*inputs)
+    for handle in handles:
+        handle.remove()
+    totals = dict.fromkeys((name for name, _ in model.named_modules()), 0)
+    for name, macs in calls:
+        parts = name.split(".") if name else []
+        for owner in {".".join(parts[:depth]) for depth in range(len(parts) + 1)}:
+            totals[owner] += macs
+    return totals

@@ -7,7 +7,6 @@ textbook formula from hooks. torchvision is not needed: the references are const
 from __future__ import annotations
 
 import json
-import math
 import warnings
 from collections.abc import Iterator
 from fractions import Fraction
@@ -23,7 +22,15 @@ from archc.analysis import DTYPES, Analysis, analyse, min_input
 from archc.ir import Network
 from archc.ops import OPS
 from archc.report import COLUMNS, parse_columns, shape_report
-from tests.conftest import ALL_SPECS, ROOT, as_tuple, count, run_cli, spec_id
+from tests.conftest import (
+    ALL_SPECS,
+    ROOT,
+    as_tuple,
+    count,
+    measured_macs,
+    run_cli,
+    spec_id,
+)
 from tests.conftest import TORCHVISION_SPECS as TORCHVISION
 from tests.ops.test_ops import CASES, spec_text
 
@@ -152,42 +159,6 @@ layers:
 
 
 # ------------------------------------------------------------ parameters and MACs of every spec
-
-
-def textbook_macs(module: nn.Module, args: tuple[Any, ...], output: Any) -> int:
-    """Multiply-accumulates of one call of a conv or linear module, as the papers count them
-    (0 for any other module): every output element of a convolution is a dot product of
-    in_channels/groups × ∏kernel; every input element of a transposed convolution is spread
-    over out_channels/groups × ∏kernel outputs; every output of a linear layer is a dot
-    product of in_features. Batch 1."""
-    if isinstance(module, nn.modules.conv._ConvTransposeNd):
-        return (args[0].numel() * module.out_channels // module.groups
-                * math.prod(module.kernel_size))
-    if isinstance(module, nn.modules.conv._ConvNd):
-        return output.numel() * module.in_channels // module.groups * math.prod(module.kernel_size)
-    if isinstance(module, nn.Linear):
-        return int(output.numel() * module.in_features)
-    return 0
-
-
-def measured_macs(model: nn.Module, inputs: list[torch.Tensor]) -> dict[str, int]:
-    """Each module's MACs (its own and its submodules'), by name ('' is the whole model),
-    from forward hooks on one call."""
-    calls: list[tuple[str, int]] = []
-    handles = [module.register_forward_hook(
-        lambda m, a, o, name=name: calls.append((name, textbook_macs(m, a, o))))
-        for name, module in model.named_modules()]
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        model.eval()(*inputs)
-    for handle in handles:
-        handle.remove()
-    totals = dict.fromkeys((name for name, _ in model.named_modules()), 0)
-    for name, macs in calls:
-        parts = name.split(".") if name else []
-        for owner in {".".join(parts[:depth]) for depth in range(len(parts) + 1)}:
-            totals[owner] += macs
-    return totals
 
 
 @pytest.mark.parametrize("path", ALL_SPECS, ids=spec_id)
