@@ -1,6 +1,10 @@
-"""The Python API reads a file only when asked: a Path, or a one-line str ending in .yaml,
-.yml or .arch; any other str is spec text (errors say `<string>`), a dict is parsed YAML
-(errors say `<dict>`), and a missing file is "no such spec file"."""
+"""The Python API (archc.build, network, shapes, source, draw, load, Limits, ArchcError).
+
+It reads a file only when asked: a Path, or a one-line str ending in .yaml, .yml or .arch; any
+other str is spec text (errors say `<string>`), a dict is parsed YAML (errors say `<dict>`),
+and a missing file is "no such spec file". Every spelling of a spec gives the same results;
+parameter overrides, input shapes, blocks, limits, seeds and checkpoints; parameter counts
+are worked out by hand or counted by torch."""
 
 from __future__ import annotations
 
@@ -10,11 +14,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
+import yaml
 
 import archc
-from tests.conftest import ROOT
+from archc.frontend import ast
+from tests.conftest import MLP, ROOT, SPECS, count, randomise
 
-MLP = ROOT / "specs" / "mlp.yaml"
+ROOT_CONSTRUCTS = ROOT / "examples" / "constructs"
+
+# specs/mlp.yaml by hand: linear(1000 → hidden), relu, linear(hidden → num_classes)
+
+
+def mlp_params(hidden: int = 100, num_classes: int = 10) -> int:
+    return 1000 * hidden + hidden + hidden * num_classes + num_classes
 TEXT = "input: [4]\nlayers:\n  - linear(3)\n  - relu\n  - linear(2)\n"
 BAD_TEXT = "input: [4]\nlayers:\n  - linear(3)\n  - bogus\n"
 BAD_ARCH = "network n {\n  input [4]\n  linear(3)\n  bogus\n}\n"
@@ -125,3 +138,191 @@ def test_only_regular_files_are_read(tmp_path: Path) -> None:
         handle.truncate(archc.api.MAX_SPEC_BYTES + 1)  # sparse: cheap to make
     with pytest.raises(archc.ArchcError, match="too large"):
         archc.network(big)
+
+
+# ------------------------------------------------------------------ every spelling, every entry
+
+
+def spellings() -> dict[str, Any]:
+    """specs/mlp.yaml as a Path, a str path, its text, the dict YAML gives and its AST."""
+    text = MLP.read_text()
+    return {"path": MLP, "str path": str(MLP), "text": text, "dict": yaml.safe_load(text),
+            "ast": archc.load(MLP)}
+
+
+@pytest.mark.parametrize("how", sorted(spellings()))
+def test_every_spelling_gives_the_same_network_report_source_and_diagram(how: str) -> None:
+    spec = spellings()[how]
+    assert archc.load(spec) == archc.load(MLP)
+    network = archc.network(spec)
+    assert network.name == "mlp" and network.total_params == mlp_params() > 0
+    assert network.output_shapes() == [(None, 10)]
+    report = archc.shapes(spec)
+    assert report == archc.shapes(MLP) and report["params"] == mlp_params()
+    assert archc.source(spec) == archc.source(MLP)
+    assert "nn.Linear(1000, 100)" in archc.source(spec)
+    assert archc.draw(spec).source == archc.draw(MLP).source
+
+
+@pytest.mark.parametrize("how", sorted(spellings()))
+def test_every_spelling_builds_the_same_module(how: str) -> None:
+    reference = randomise(archc.build(MLP)).eval()
+    model = archc.build(spellings()[how]).eval()
+    assert count(model.parameters()) == mlp_params()
+    model.load_state_dict(reference.state_dict(), strict=True)
+    x = torch.randn(3, 1000, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        want = reference(x)
+        torch.testing.assert_close(model(x), want)
+    assert want.shape == (3, 10) and want.abs().mean() > 0.05  # of normal scale, not zero
+
+
+def test_load_returns_an_ast_as_it_is() -> None:
+    tree = archc.load(MLP)
+    assert isinstance(tree, ast.Spec) and archc.load(tree) is tree
+    assert tree.name == "mlp" and tree.span.path == str(MLP)
+
+
+# ------------------------------------------------------------------ overrides, inputs, blocks
+
+
+def test_parameter_overrides_reach_every_entry_point() -> None:
+    assert archc.network(MLP, hidden=7).total_params == mlp_params(7) == 7087
+    assert count(archc.build(MLP, hidden=7).parameters()) == mlp_params(7)
+    report = archc.shapes(MLP, hidden=7, num_classes=3)
+    assert report["outputs"] == [[None, 3]] and report["params"] == mlp_params(7, 3)
+    assert report["layers"][0]["shape"] == [None, 7]
+    assert "nn.Linear(1000, 7)" in archc.source(MLP, hidden=7)
+    assert "nn.Linear(1000, 100)" not in archc.source(MLP, hidden=7)
+    assert "7.09K params" in archc.draw(MLP, hidden=7).source  # 7087 in the title
+    assert "101.11K params" in archc.draw(MLP).source  # 101,110
+
+
+def test_an_unknown_or_mistyped_override_is_an_error() -> None:
+    with pytest.raises(archc.ArchcError) as caught:
+        archc.network(MLP, hiden=3)
+    text = caught.value.render()
+    assert "no parameter 'hiden'" in text and "did you mean 'hidden'?" in text
+    assert "expected: hidden, num_classes" in text
+    with pytest.raises(archc.ArchcError) as caught:
+        archc.build(MLP, hidden="x")
+    error = caught.value
+    assert "must be an integer" in error.message
+    assert error.span.path == str(MLP) and error.span.line == 8  # `linear(hidden)`
+    assert error.span.source is not None
+    line = error.span.source.line(error.span.line)
+    assert line[error.span.column - 1:error.span.end_column - 1] == "hidden"
+
+
+def test_input_shapes_as_a_list_or_by_name() -> None:
+    # mlp's linear layers act on the last dim: a [3, 8] input gives [3, 10] per sample
+    network = archc.network(MLP, inputs=[3, 1000])
+    assert network.output_shapes() == [(None, 3, 10)]
+    assert archc.build(MLP, inputs=[3, 1000])(torch.zeros(2, 3, 1000)).shape == (2, 3, 10)
+    multi = ROOT_CONSTRUCTS / "multi_io.yaml"
+    resized = archc.network(multi, inputs={"image": [3, 8, 8]})
+    assert resized.node(resized.inputs["image"]).shape == (None, 3, 8, 8)
+    assert resized.node(resized.inputs["meta"]).shape == (None, 12)  # as declared
+    with pytest.raises(archc.ArchcError) as caught:
+        archc.network(multi, inputs={"imagee": [3, 8, 8]})
+    assert "no input 'imagee'" in caught.value.message
+    assert caught.value.suggestions == ["image"]
+
+
+def test_one_block_of_a_spec_as_the_network() -> None:
+    googlenet = SPECS / "googlenet.yaml"
+    args = {"c1": 64, "c2": [48, 64], "c3": [64, 96], "c4": 32}
+    network = archc.network(googlenet, [3, 96, 96], block="inception", **args)
+    assert network.name == "googlenet_inception"
+    assert network.output_shapes() == [(None, 64 + 64 + 96 + 32, 96, 96)]  # the four branches
+    model = archc.build(googlenet, [3, 96, 96], block="inception", **args)
+    assert count(model.parameters()) == network.total_params > 0
+    assert archc.shapes(googlenet, [3, 96, 96], block="inception", **args)["outputs"] == [
+        [None, 256, 96, 96]]
+    with pytest.raises(archc.ArchcError) as caught:
+        archc.network(googlenet, block="inceptoin")
+    assert "no block 'inceptoin'" in caught.value.message
+    assert caught.value.suggestions == ["inception"]
+
+
+# ------------------------------------------------------------------ limits
+
+
+def test_limits_bound_parameters_and_tokens() -> None:
+    exact = mlp_params()  # 101,110
+    assert archc.network(MLP, limits=archc.Limits(max_params=exact)).total_params == exact
+    with pytest.raises(archc.ArchcError) as caught:
+        archc.network(MLP, limits=archc.Limits(max_params=exact - 1))
+    error = caught.value
+    assert f"past {exact - 1:,} parameters" in error.message
+    assert error.span.line == 10  # the second linear is the one that passes it
+    with pytest.raises(archc.ArchcError, match="more than 3 tokens"):
+        archc.load(TEXT, archc.Limits(max_tokens=3))
+    assert archc.load(TEXT, archc.Limits(max_tokens=1000)).name == "network"
+    assert archc.Limits() == archc.Limits()  # the defaults, comparable
+
+
+def test_the_exported_names_are_the_package_s_own() -> None:
+    from archc.errors import ArchcError
+
+    assert archc.ArchcError is ArchcError
+    assert sorted(archc.__all__) == ["ArchcError", "Limits", "build", "draw", "load",
+                                     "network", "shapes", "source"]
+
+
+# ------------------------------------------------------------------ seeds and checkpoints
+
+
+def test_a_seed_makes_the_weights_reproducible_and_leaves_the_caller_s_rng() -> None:
+    before = torch.random.get_rng_state()
+    first, again = archc.build(MLP, seed=1), archc.build(MLP, seed=1)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    other = archc.build(MLP, seed=2)
+    for (name, a), b, c in zip(first.state_dict().items(), again.state_dict().values(),
+                               other.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+        assert not torch.equal(a, c) and a.abs().max() > 0, name
+
+
+@pytest.mark.parametrize("wrap", [None, "state_dict", "model"])
+def test_weights_load_a_checkpoint_strictly(tmp_path: Path, wrap: str | None) -> None:
+    trained = randomise(archc.build(MLP), seed=3).eval()
+    path = tmp_path / "ckpt.pt"
+    state = trained.state_dict()
+    torch.save(state if wrap is None else {wrap: state}, path)
+    for weights in (path, str(path)):
+        loaded = archc.build(MLP, weights=weights).eval()
+        x = torch.randn(2, 1000, generator=torch.Generator().manual_seed(4))
+        with torch.no_grad():
+            want = trained(x)
+            torch.testing.assert_close(loaded(x), want)
+        assert want.abs().mean() > 0.05
+
+
+def test_a_checkpoint_that_does_not_fit_names_each_mismatch(tmp_path: Path) -> None:
+    path = tmp_path / "small.pt"
+    torch.save(archc.build(MLP, hidden=7).state_dict(), path)
+    with pytest.raises(archc.ArchcError) as caught:
+        archc.build(MLP, weights=path)
+    text = caught.value.render()
+    assert "3 mismatched keys" in text
+    assert "0.weight: checkpoint [7, 1000] vs model [100, 1000]" in text
+    assert "2.weight: checkpoint [10, 7] vs model [10, 100]" in text
+    assert "2.bias" not in text  # [10] in both
+    with pytest.raises(archc.ArchcError, match="no such checkpoint"):
+        archc.build(MLP, weights=tmp_path / "missing.pt")
+
+
+# ------------------------------------------------------------------ draw
+
+
+def test_draw_returns_a_digraph_with_its_options() -> None:
+    import graphviz
+
+    graph = archc.draw(MLP)
+    assert isinstance(graph, graphviz.Digraph) and graph.name == "mlp"
+    assert "rankdir=TB" in graph.source
+    assert "rankdir=LR" in archc.draw(MLP, direction="LR").source
+    googlenet = SPECS / "googlenet.yaml"
+    full, summary = archc.draw(googlenet).source, archc.draw(googlenet, depth=1).source
+    assert len(summary) < len(full) / 2  # blocks drawn as one node each
