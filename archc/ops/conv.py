@@ -8,9 +8,11 @@ from fractions import Fraction
 from math import prod
 from typing import Any
 
+from archc.ops.init import check_init, init_attr
 from archc.ops.registry import (
     BOOL,
     CHANNELS,
+    DEFAULT_INIT,
     INT,
     INT64_MAX,
     INTS,
@@ -29,11 +31,9 @@ from archc.ops.registry import (
     Window,
     by_rank,
     channels,
-    check_init,
     check_tensor_size,
     expand,
     format_shape,
-    init_attr,
     numel,
     register,
     spatial_rank,
@@ -97,7 +97,7 @@ def conv_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
         if found != expected:
             raise OpError("conv: the fixed weight has the wrong shape", attr="weight",
                           expected=str(list(expected)), found=str(list(found)))
-        if attrs.get("init", "default") != "default":
+        if attrs.get("init", DEFAULT_INIT) != DEFAULT_INIT:
             raise OpError("conv: init and a fixed weight both set the weight", attr="init",
                           expected="one of them")
     check_tensor_size("conv", "weight", expected, attr="out_channels")

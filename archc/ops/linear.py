@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from archc.ops.init import check_init, init_attr
 from archc.ops.registry import (
     BOOL,
     FEATURES,
@@ -15,11 +16,9 @@ from archc.ops.registry import (
     OpError,
     Role,
     Shape,
-    check_init,
     check_tensor_size,
     everything,
     format_shape,
-    init_attr,
     numel,
     register,
     standard_construct,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from archc.ops.init import check_init, init_attr
 from archc.ops.registry import (
     BOOL,
     CHANNELS,
@@ -20,9 +21,7 @@ from archc.ops.registry import (
     Shape,
     by_rank,
     channels,
-    check_init,
     format_shape,
-    init_attr,
     numel,
     register,
     standard_construct,

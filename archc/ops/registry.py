@@ -130,7 +130,6 @@ def _nested_floats(value: Any) -> Any:
 
 INT = Type("an integer", _int)
 FLOAT = Type("a number", _float)
-FLOAT32_MAX = 3.4028234663852886e38
 
 
 def _float32(value: Any) -> float:
@@ -169,17 +168,6 @@ OPTIONAL_SIZE = Type("an integer, a list of integers or none",
 SCALE = Type("a number, a list of numbers or none",
              _optional(_either(_float, _each(_float))))
 TENSOR = Type("a nested list of numbers", _optional(_nested_floats))
-
-
-def _scheme(value: Any) -> str | tuple[Any, ...]:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (list, tuple)) and value and isinstance(value[0], str):
-        return (value[0], *(_float(v) for v in value[1:]))
-    raise TypeError
-
-
-INIT = Type("a scheme name or [name, number]", _scheme)
 
 
 def _digits(value: int) -> str:
@@ -269,6 +257,11 @@ class Construct:
     tensors: tuple[tuple[str, Any], ...] = ()
     arg_names: tuple[str, ...] = ()  # the attribute each positional argument comes from
     init: str | tuple[Any, ...] | None = None
+
+
+# the `init` scheme that keeps PyTorch's own initialisation: no Construct.init (the schemes
+# are archc.ops.init's table)
+DEFAULT_INIT = "default"
 
 
 def zero(attrs: Attrs, inputs: Sequence[Shape]) -> int:
@@ -667,66 +660,3 @@ def standard_construct(
     scheme = attrs.get("init", DEFAULT_INIT)
     return Construct(callee, args, tuple(kwargs), arg_names=tuple(positional),
                      init=None if scheme == DEFAULT_INIT else scheme)
-
-
-# ------------------------------------------------------------------ weight initialisation
-
-DEFAULT_INIT = "default"
-# scheme -> the numbers it takes; what each does is the generated `initialized` helper
-# (archc/backends/python.py): kaiming as torchvision's ResNet and VGG (fan_out, relu)
-INIT_SCHEMES: dict[str, tuple[str, ...]] = {
-    "default": (), "kaiming_normal": (), "kaiming_uniform": (), "xavier_normal": (),
-    "xavier_uniform": (), "zeros": (), "ones": (), "normal": ("std",), "constant": ("value",),
-}
-MATRIX_SCHEMES = ("kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform")
-INIT_DOC = ("weight initialisation: 'default' (PyTorch's), 'kaiming_normal', 'kaiming_uniform', "
-            "'xavier_normal', 'xavier_uniform', 'zeros', 'ones', ['normal', std], "
-            "['constant', value]; other than 'default', the bias starts at zero")
-
-
-def _scheme_text(scheme: str | tuple[Any, ...]) -> str:
-    """A scheme as the spec writes it: 'zeros', ['normal', 0.01]."""
-    if isinstance(scheme, str):
-        return repr(scheme)
-    return "[" + ", ".join(repr(v) for v in scheme) + "]"
-
-
-def init_attr() -> Attr:
-    """The keyword-only `init` attribute of the ops with weights."""
-    return Attr("init", INIT, DEFAULT_INIT, INIT_DOC, keyword_only=True)
-
-
-def check_init(op: str, attrs: Attrs, weight: Shape | None) -> None:
-    """An `init` the op can apply: a known scheme with its numbers, on a weight that exists
-    (`weight` is its shape, None when the layer has none) and has the dims the scheme needs."""
-    scheme = attrs.get("init", DEFAULT_INIT)
-    name: str = scheme if isinstance(scheme, str) else scheme[0]
-    numbers: tuple[float, ...] = () if isinstance(scheme, str) else tuple(scheme[1:])
-    if name not in INIT_SCHEMES:
-        close = suggest(name, INIT_SCHEMES)
-        raise OpError(f"{op}: unknown init scheme '{name}'", attr="init",
-                      expected=", ".join(repr(s) for s in INIT_SCHEMES), found=repr(name),
-                      notes=[f"did you mean '{close[0]}'?"] if close else [])
-    wanted = INIT_SCHEMES[name]
-    if len(numbers) != len(wanted):
-        form = f"['{name}', {', '.join(wanted)}]" if wanted else f"'{name}'"
-        raise OpError(f"{op}: init '{name}' takes {len(wanted) or 'no'} "
-                      f"number{'' if len(wanted) == 1 else 's'}", attr="init",
-                      expected=form, found=_scheme_text(scheme))
-    if name == "normal" and not numbers[0] >= 0:  # nn.init.normal_ refuses nan as well
-        raise OpError(f"{op}: the std of init 'normal' must not be negative", attr="init",
-                      expected="a std ≥ 0", found=str(numbers[0]))
-    if name == "constant" and math.isfinite(numbers[0]) and abs(numbers[0]) > FLOAT32_MAX:
-        raise OpError(f"{op}: the value of init 'constant' does not fit a float32 weight",
-                      attr="init", expected=f"a value of at most {FLOAT32_MAX:.7g} in magnitude "
-                      "(or inf)", found=str(numbers[0]))
-    if name == DEFAULT_INIT:
-        return
-    if weight is None:
-        raise OpError(f"{op}: init '{name}' needs a weight, and this layer has none",
-                      attr="init", notes=["affine=false (or elementwise_affine=false) "
-                                          "removes the weight"])
-    if name in MATRIX_SCHEMES and len(weight) < 2:
-        raise OpError(f"{op}: init '{name}' needs a weight of at least 2 dims",
-                      attr="init", expected="'zeros', 'ones', ['normal', std] or "
-                      "['constant', value]", found=f"a weight of shape {list(weight)}")
