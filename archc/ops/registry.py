@@ -3,7 +3,9 @@
 Input: nothing at import time but the op modules' `register(...)` calls. Output: `OPS`, the
 name → `Op` table that elaboration (argument binding, shape rule), analysis (parameter count,
 MACs) and the backends (the PyTorch constructor or forward expression, as code) all read. No
-stage branches on an op's name; adding an op touches only its family module and its tests.
+stage branches on an op's name or kind: what they treat alike is declared, as the op's `Role`
+and its fields; adding an op touches only its family module and its tests. Weight
+initialisation schemes are the table in archc.ops.init.
 """
 
 from __future__ import annotations
@@ -361,6 +363,8 @@ class Op:
     """Everything about one op. Exactly one of `module` and `function` is set.
 
     - `role`: what kind of op it is (`Role`); `family`, the reference's heading, follows it;
+    - `bias`: the boolean attribute that gives it a learnable bias (`has_bias(attrs)`);
+      `reads_features` follows from an attribute inferred from FEATURES (linear);
     - `infer(attrs, inputs) -> attrs`: fills inferred attributes and checks the rules;
     - `shape(attrs, inputs) -> Shape`: the output shape;
     - `params(attrs, inputs)`: trainable parameter count; `buffers`: non-trainable state;
@@ -484,6 +488,8 @@ def register(op: Op) -> Op:
     assert isinstance(op.role, Role), f"{op.name}: its role is a Role, not {op.role!r}"
     # the merge syntax (`concat { ... }`) hands a merge all its branches, any other op one
     assert (op.role is Role.MERGE) == (op.arity is None), f"{op.name}: role and arity disagree"
+    # backends leave identity undrawn and unwritten (a name for its input) by `passthrough`
+    assert op.passthrough == (op.role is Role.IDENTITY), f"{op.name}: role and passthrough"
     if op.bias is not None:
         bias = op.attr(op.bias)
         assert bias is not None and bias.type == BOOL, f"{op.name}: bias is no boolean attribute"

@@ -120,3 +120,11 @@ def test_lint_and_diagrams_name_no_op_and_read_no_op_attribute(path: object) -> 
     attributes = {a.name for op in OPS.values() for a in op.attrs}
     read = set(re.findall(r"""attrs(?:\.get\(|\[)["'](\w+)["']""", source))
     assert not read & attributes, "an op's attributes are read through its declarations"
+
+
+def test_register_ties_identity_to_passthrough() -> None:
+    identity = OPS["identity"]
+    with pytest.raises(AssertionError, match="passthrough"):
+        register(replace(identity, name="identity_again", torch=("nn.NotIdentity",),
+                         role=Role.RESHAPE))
+    assert [op.name for op in OPS.values() if op.passthrough] == ["identity"]
