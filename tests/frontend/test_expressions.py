@@ -1,19 +1,13 @@
-"""The lark grammar: layer strings and expressions to AST, with positions."""
+"""The lark grammar: layer strings and expressions to AST, with positions (their values:
+tests/expr/test_evaluate.py)."""
 
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from archc.errors import ArchcError
-from archc.expr.evaluate import Evaluator
 from archc.frontend import ast
-from archc.frontend.expressions import parse_expression, parse_layer
-
-
-def evaluate(text: str, **env: object) -> object:
-    return Evaluator(env, (None, 8, 6, 4))(parse_expression(text))
+from archc.frontend.expressions import parse_layer
 
 
 def test_layer_call_with_positional_and_keyword_arguments() -> None:
@@ -36,24 +30,6 @@ def test_positions_are_shifted_into_the_file() -> None:
     assert (call.args[1].span.line, call.args[1].span.column) == (7, 13)
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("1 + 2 * 3", 7), ("(1 + 2) * 3", 9), ("2 ** 3 ** 2", 512), ("-2 ** 2", -4),
-    ("7 // 2", 3), ("7 % 4", 3), ("7 / 2", 3.5), ("1 < 2 and not false", True),
-    ("3 if 1 > 2 else 4", 4), ("[1, 2, 3][1]", 2), ("(4, 5)", [4, 5]), ("max(1, 5, 2)", 5),
-    ("min([3, 1])", 1), ("floor(2.5) + ceil(2.1)", 5), ("len([1, 2])", 2), ("'a'", "a"),
-    ("in.c", 8), ("in.h * in.w", 24), ("in.shape", [8, 6, 4]), ("in.rank", 4),
-    ("in.channels", 8), ("none", None), ("True", True),
-])
-def test_expression_values(text: str, value: object) -> None:
-    assert evaluate(text) == value
-
-
-@given(st.integers(-1000, 1000), st.integers(-1000, 1000), st.integers(1, 50))
-def test_arithmetic_agrees_with_python(a: int, b: int, c: int) -> None:
-    assert evaluate("a + b * c - a // c % 7", a=a, b=b, c=c) == a + b * c - a // c % 7
-    assert evaluate("a if a > b else b", a=a, b=b) == max(a, b)
-
-
 @pytest.mark.parametrize(("text", "expected"), [
     ("conv(8 3)", "')', ',' or an operator"),
     ("conv(8,", "')' or an expression"),
@@ -63,8 +39,3 @@ def test_syntax_errors_say_what_was_expected_in_words(text: str, expected: str) 
     with pytest.raises(ArchcError) as caught:
         parse_layer(text)
     assert caught.value.expected == expected
-
-
-def test_keywords_are_not_names() -> None:
-    with pytest.raises(ArchcError, match="undefined name 'if'"):
-        evaluate("if + 1")
