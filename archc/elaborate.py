@@ -15,6 +15,7 @@ from math import prod
 from typing import Any
 
 from archc import names
+from archc.binding import Bound, Signature, bind, missing
 from archc.errors import ArchcError, Frame, Span, suggest
 from archc.expr.evaluate import MAX_STEPS, Budget, Evaluator, size_of, to_value, type_name
 from archc.format import render_value, short_value
@@ -53,15 +54,29 @@ class Limits:
 
 @dataclass
 class _Scope:
-    """A module being filled: its path and the counter that names unnamed children."""
+    """A module being filled. It names its child modules: by the entry's name, or by position
+    for an unnamed one; a named child takes a position too, so that unnamed siblings are
+    numbered as nn.Sequential numbers them. It refuses a name given twice, since names become
+    attribute names."""
 
     path: Path
-    counter: list[int] = field(default_factory=lambda: [0])
+    count: int = 0
+    taken: set[str] = field(default_factory=set)
 
-    def next_index(self) -> str:
-        index = self.counter[0]
-        self.counter[0] += 1
-        return str(index)
+    def check_free(self, name: str, span: Span) -> None:
+        if name in self.taken:
+            where = ".".join(self.path) or "the network"
+            raise ArchcError(
+                f"duplicate name '{name}' in {where}", span,
+                notes=["names within one module must be unique; they become attribute names"])
+
+    def claim(self, name: str | None, span: Span) -> Path:
+        """The path of a new child module."""
+        child = str(self.count) if name is None else name
+        self.count += 1
+        self.check_free(child, span)
+        self.taken.add(child)
+        return (*self.path, child)
 
 
 @dataclass
@@ -107,11 +122,9 @@ class Elaborator:
         self.spec = spec
         self.blocks = {b.name: b for b in spec.blocks}
         self.node_list: list[Node] = []
-        self.child_names: dict[Path, set[str]] = {}  # the children of each module, for lookups
         self.modules: dict[Path, Module] = {}
         self.next_id = 0
-        self.seen_blocks: set[str] = set()
-        self.last_sources: dict[str, ast.Expr] = {}  # the expressions the last bind read
+        self.signatures = {name: Signature.of_op(op) for name, op in OPS.items()}
 
     def evaluator(self, env: Mapping[str, Any], shape: Shape | None) -> Evaluator:
         """An evaluator that spends this elaboration's budget."""
@@ -122,6 +135,14 @@ class Elaborator:
         for frame in reversed(ctx.frames):
             error.with_frame(frame)
         return error
+
+    @contextmanager
+    def framed(self, ctx: _Context) -> Iterator[None]:
+        """Give an ArchcError raised inside the chain of block instances of `ctx`."""
+        try:
+            yield
+        except ArchcError as error:
+            raise self._fail(error, ctx) from None
 
     @contextmanager
     def located(self, ctx: _Context, span: Span) -> Iterator[None]:
@@ -160,17 +181,9 @@ class Elaborator:
         self.next_id += 1
         return node.id
 
-    def add_module(self, ctx: _Context, module: Module, span: Span) -> None:
-        parent = self.modules[module.path[:-1]]
-        taken = self.child_names.setdefault(module.path[:-1], set())
-        if module.path[-1] in taken:
-            where = ".".join(module.path[:-1]) or "the network"
-            raise self._fail(ArchcError(
-                f"duplicate name '{module.path[-1]}' in {where}", span,
-                notes=["names within one module must be unique; they become attribute names"]),
-                ctx)
-        parent.children.append(module.path[-1])
-        taken.add(module.path[-1])
+    def add_module(self, module: Module) -> None:
+        """Enter a module whose path its parent's scope has claimed."""
+        self.modules[module.path[:-1]].children.append(module.path[-1])
         self.modules[module.path] = module
 
     def shape(self, node: int) -> Shape:
@@ -204,12 +217,8 @@ class Elaborator:
             except ArchcError as error:
                 raise self._fail(error, ctx) from None
             entry = ast.Named(name, entry.entry, entry.span)
-        if entry.name in self.child_names.get(ctx.scope.path, ()):
-            where = ".".join(ctx.scope.path) or "the network"
-            raise self._fail(ArchcError(
-                f"duplicate name '{entry.name}' in {where}", entry.span,
-                notes=["names within one module must be unique; they become attribute names"]),
-                ctx)
+        with self.framed(ctx):
+            ctx.scope.check_free(entry.name, entry.span)
         inner = entry.entry
         if isinstance(inner, ast.If):
             chosen = self.choose(inner, x, ctx)
@@ -224,9 +233,9 @@ class Elaborator:
             ctx.names.define((*ctx.prefix, entry.name), node)
             return node
         # a named sequence, merge, repeat or inline block: a container module
-        path = (*ctx.scope.path, entry.name)
-        self.add_module(ctx, Module(path, "container", entry.span), entry.span)
-        ctx.scope.next_index()
+        with self.framed(ctx):
+            path = ctx.scope.claim(entry.name, entry.span)
+        self.add_module(Module(path, "container", entry.span))
         inner_ctx = ctx.child(scope=_Scope(path), prefix=(*ctx.prefix, entry.name))
         first = self.next_id
         out = self.entry(inner, x, inner_ctx)
@@ -290,7 +299,7 @@ class Elaborator:
         outputs = [self.entry(branch, x, inner) for branch in entry.branches]
         op = OPS[entry.op]
         with self.located(ctx, entry.span):
-            attrs = self.bind(op, entry.args, ctx, self.shape(x), entry.span)
+            attrs = self.bind_op(op, entry.args, ctx, self.shape(x), entry.span).values
             shapes = [self.shape(o) for o in outputs]
             attrs = dict(op.infer(attrs, shapes))
             shape = op.shape(attrs, shapes)
@@ -346,13 +355,13 @@ class Elaborator:
                 expected="{" + entry.name + ": [branch, branch, ...]}" if merge else None), ctx)
         op = OPS[entry.name]
         shapes = [self.shape(x)]
+        bound = Bound()
         try:
-            attrs = self.bind(op, entry.args, ctx, shapes[0], entry.span)
-            bound = attrs
-            attrs = dict(op.infer(attrs, shapes))
+            bound = self.bind_op(op, entry.args, ctx, shapes[0], entry.span)
+            attrs = dict(op.infer(bound.values, shapes))
             shape = op.shape(attrs, shapes)
         except OpError as error:
-            span = self.argument_spans(op, entry).get(error.attr or "", entry.span)
+            span = bound.spans.get(error.attr or "", entry.span)
             raise self._fail(ArchcError(error.message, span, expected=error.expected,
                                         found=error.found, notes=error.notes), ctx) from None
         except (OverflowError, ValueError, ZeroDivisionError, MemoryError) as error:
@@ -361,38 +370,22 @@ class Elaborator:
                 f"{op.name}: its arguments give sizes that cannot be computed", entry.span,
                 found=str(error), notes=["check for huge, zero or infinite values"]),
                 ctx) from None
-        sources = self.last_sources
         # the written expression stands for the value in generated code only where inference
         # kept the value, and where it is a scalar (a list literal is not PyTorch's tuple)
-        sources = {name: expr for name, expr in sources.items()
-                   if same(attrs.get(name), bound.get(name))
+        sources = {name: expr for name, expr in bound.sources.items()
+                   if same(attrs.get(name), bound.values.get(name))
                    and isinstance(attrs.get(name), (int, float, str))}
         module: Path | None = None
         if op.module is not None:
-            module = (*ctx.scope.path, ctx.name or ctx.scope.next_index())
-            if ctx.name is not None:
-                ctx.scope.next_index()
+            with self.framed(ctx):
+                module = ctx.scope.claim(ctx.name, entry.span)
         node = self.add_node(op.name, attrs, [x], shape, entry.span, ctx, module,
                              params=op.params(attrs, shapes), buffers=op.buffers(attrs, shapes),
                              macs=op.macs(attrs, shapes, shape), sources=sources)
         if module is not None:
-            self.add_module(ctx, Module(module, "op", entry.span, node=node), entry.span)
+            self.add_module(Module(module, "op", entry.span, node=node))
         self.name_entry(ctx, node)
         return node
-
-    @staticmethod
-    def argument_spans(op: Op, entry: ast.Call) -> dict[str, Span]:
-        """Where each attribute was written in a call (for errors about one argument)."""
-        spans = {a.name: a.span for a in entry.args if a.name}
-        positional = [a for a in op.attrs if not a.inferred and not a.keyword_only]
-        given = [a for a in entry.args if a.name is None]
-        for attr, arg in zip(positional, given, strict=False):
-            spans.setdefault(attr.name, arg.span)
-            if attr.variadic and len(given) > 1:
-                last = given[-1].span
-                spans[attr.name] = Span(arg.span.source, arg.span.line, arg.span.column,
-                                        last.end_line, last.end_column)
-        return spans
 
     # -- arguments
     def argument(self, evaluate: Evaluator, expr: ast.Expr) -> Any:
@@ -402,73 +395,24 @@ class Elaborator:
             self.budget.spend_many(size_of(value), expr.span)
         return to_value(value)
 
-    def bind(self, op: Op, args: Sequence[ast.Argument], ctx: _Context, shape: Shape,
-             span: Span) -> dict[str, Any]:
-        """Match call arguments to the op's attributes, type-checked, defaults filled in."""
+    def bind_op(self, op: Op, args: Sequence[ast.Argument], ctx: _Context, shape: Shape,
+                span: Span) -> Bound:
+        """An op call's arguments bound, type-checked, defaults filled in."""
         evaluate = self.evaluator(ctx.env, shape)
-        positional_attrs = [a for a in op.attrs if not a.inferred and not a.keyword_only]
-        values: dict[str, Any] = {}
-        spans: dict[str, Span] = {}
-        self.last_sources = {}
-        self.check_order(args, ctx)
-        positional = [a for a in args if a.name is None]
-        variadic = next((a for a in positional_attrs if a.variadic), None)
-        if variadic is not None and len(positional) > 1:
-            values[variadic.name] = tuple(self.argument(evaluate, a.value) for a in positional)
-            first, last = positional[0].span, positional[-1].span
-            spans[variadic.name] = Span(first.source, first.line, first.column, last.end_line,
-                                        last.end_column)
-            positional = []
-        if len(positional) > len(positional_attrs):
-            names = ", ".join(a.name for a in positional_attrs) or "none"
-            extra = positional[len(positional_attrs)]
-            raise self._fail(ArchcError(
-                f"{op.name} takes {len(positional_attrs)} positional argument"
-                f"{'s' if len(positional_attrs) != 1 else ''}", extra.span,
-                expected=f"at most {len(positional_attrs)} ({names})",
-                found=f"{len(positional)}"), ctx)
-        for attr, arg in zip(positional_attrs, positional, strict=False):
-            values[attr.name] = self.argument(evaluate, arg.value)
-            spans[attr.name] = arg.span
-            self.last_sources[attr.name] = arg.value
-        known = [a.name for a in op.attrs]
-        for arg in args:
-            if arg.name is None:
-                continue
-            found = op.attr(arg.name)
-            if found is None:
-                raise self._fail(ArchcError(
-                    f"{op.name} has no argument '{arg.name}'", arg.span,
-                    expected=", ".join(known) or "no arguments",
-                    suggestions=suggest(arg.name, known)), ctx)
-            if arg.name in values:
-                raise self._fail(ArchcError(f"{op.name}: '{arg.name}' is given twice",
-                                            arg.span), ctx)
-            values[arg.name] = self.argument(evaluate, arg.value)
-            spans[arg.name] = arg.span
-            self.last_sources[arg.name] = arg.value
+        signature = self.signatures[op.name]
+        with self.framed(ctx):
+            bound = bind(signature, args, lambda expr: self.argument(evaluate, expr))
         for attr in op.attrs:
-            if attr.name not in values:
+            if attr.name not in bound.values:
                 if attr.required:
-                    raise self._fail(ArchcError(
-                        f"{op.name} is missing its argument '{attr.name}'", span,
-                        expected=op.signature()), ctx)
-                values[attr.name] = attr.default
+                    raise self._fail(missing(signature, attr.name, span), ctx)
+                bound.values[attr.name] = attr.default
                 continue
-            written = values[attr.name]
-            values[attr.name] = self.check(op, attr, written, spans[attr.name], ctx)
-            if not same(values[attr.name], written):  # eps=1 is the float 1.0: the expression
-                self.last_sources.pop(attr.name, None)  # `1` would not say so in the code
-        return values
-
-    def check_order(self, args: Sequence[ast.Argument], ctx: _Context) -> None:
-        keyword = next((a for a in args if a.name is not None), None)
-        for arg in args:
-            if arg.name is None and keyword is not None and args.index(arg) > args.index(keyword):
-                raise self._fail(ArchcError(
-                    "positional argument after a keyword argument", arg.span,
-                    notes=[f"positional arguments come first; '{keyword.name}=' is given before "
-                           "this one"]), ctx)
+            written = bound.values[attr.name]
+            bound.values[attr.name] = self.check(op, attr, written, bound.spans[attr.name], ctx)
+            if not same(bound.values[attr.name], written):  # eps=1 is the float 1.0: the
+                bound.sources.pop(attr.name, None)  # expression `1` would not say so in code
+        return bound
 
     def check(self, op: Op, attr: Attr, value: Any, span: Span, ctx: _Context) -> Any:
         try:
@@ -494,11 +438,10 @@ class Elaborator:
             raise self._fail(ArchcError("blocks nest too deeply", call.span,
                                         expected=f"at most {self.limits.max_depth} levels"),
                              ctx)
-        args = self.bind_block(block, call, x, ctx)
-        sources = dict(self.last_sources)
+        bound = self.bind_block(block, call, x, ctx)
+        args = bound.values
         rendered = ", ".join(short_value(v) for v in args.values())
         frame = Frame(f"{block.name}({rendered})", call.span)
-        self.seen_blocks.add(block.name)
         env = {**self.globals, **args}
         names = _Names(input=x)
         if block.inline:
@@ -507,11 +450,10 @@ class Elaborator:
             out = self.entry(block.body, x, inner)
             self.name_entry(ctx, out)
             return out
-        path = (*ctx.scope.path, ctx.name or ctx.scope.next_index())
-        if ctx.name is not None:
-            ctx.scope.next_index()
-        self.add_module(ctx, Module(path, "block", call.span, block=block.name, args=args,
-                                    sources=sources), call.span)
+        with self.framed(ctx):
+            path = ctx.scope.claim(ctx.name, call.span)
+        self.add_module(Module(path, "block", call.span, block=block.name, args=args,
+                               sources=bound.sources))
         inner = ctx.child(env=env, names=names, prefix=(), scope=_Scope(path),
                           frames=(*ctx.frames, frame), blocks=(*ctx.blocks, block.name))
         out = self.entry(block.body, x, inner)
@@ -520,51 +462,23 @@ class Elaborator:
         self.name_entry(ctx, out)
         return out
 
-    def node_path(self, node: int) -> Path:
-        value = self.node_list[node]
-        assert value.module is not None
-        return value.module
-
     def bind_block(self, block: ast.BlockDef, call: ast.Call, x: int,
-                   ctx: _Context) -> dict[str, Any]:
-        evaluate = self.evaluator(ctx.env, self.shape(x))
-        names = [p.name for p in block.params]
-        self.check_order(call.args, ctx)
-        given: dict[str, Any] = {}
-        self.last_sources = {}
-        positional = [a for a in call.args if a.name is None]
-        if len(positional) > len(block.params):
-            raise self._fail(ArchcError(
-                f"block {block.name} takes {len(block.params)} argument"
-                f"{'' if len(block.params) == 1 else 's'}",
-                positional[len(block.params)].span,
-                expected=f"{block.name}({', '.join(names)})", found=f"{len(positional)}"), ctx)
-        for param, arg in zip(block.params, positional, strict=False):
-            given[param.name] = evaluate(arg.value)
-            self.last_sources[param.name] = arg.value
-        for arg in call.args:
-            if arg.name is None:
-                continue
-            if arg.name not in names:
-                raise self._fail(ArchcError(
-                    f"block {block.name} has no parameter '{arg.name}'", arg.span,
-                    expected=f"{block.name}({', '.join(names)})",
-                    suggestions=suggest(arg.name, names)), ctx)
-            if arg.name in given:
-                raise self._fail(ArchcError(f"'{arg.name}' is given twice", arg.span), ctx)
-            given[arg.name] = evaluate(arg.value)
-            self.last_sources[arg.name] = arg.value
-        bound: dict[str, Any] = {}
+                   ctx: _Context) -> Bound:
+        """A block call's arguments bound, in the block's parameter order; a default is
+        evaluated over the spec's parameters and the block's parameters before it."""
+        signature = Signature.of_block(block)
+        with self.framed(ctx):
+            bound = bind(signature, call.args, self.evaluator(ctx.env, self.shape(x)))
+        values: dict[str, Any] = {}
         for param in block.params:
-            if param.name in given:
-                bound[param.name] = given[param.name]
+            if param.name in bound.values:
+                values[param.name] = bound.values[param.name]
             elif param.default is not None:
-                env = {**self.globals, **bound}
-                bound[param.name] = self.evaluator(env, self.shape(x))(param.default)
+                env = {**self.globals, **values}
+                values[param.name] = self.evaluator(env, self.shape(x))(param.default)
             else:
-                raise self._fail(ArchcError(
-                    f"block {block.name} is missing its argument '{param.name}'", call.span,
-                    expected=f"{block.name}({', '.join(names)})"), ctx)
+                raise self._fail(missing(signature, param.name, call.span), ctx)
+        bound.values = values
         return bound
 
     # -- the network
