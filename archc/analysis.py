@@ -277,9 +277,10 @@ def analyse(network: Network, dtype: str = "float32") -> Analysis:
         op = OPS[node.op]
         shapes = [network.node(i).shape for i in node.inputs]
         fields[node.id] = node_field(network, node, fields, full) if full else None
+        counts = network.counts[node.id]
         nodes[node.id] = NodeCost(
-            node.id, node.params, node.buffers, node.macs, op.flops(node.attrs, shapes,
-                                                                    node.shape),
+            node.id, counts.params, counts.buffers, counts.macs, op.flops(node.attrs, shapes,
+                                                                          node.shape),
             size, storage[node.id] == node.id, fields[node.id])
     sizes = {n: c.bytes for n, c in nodes.items()}
     peak, where = _peak(network, storage, sizes)

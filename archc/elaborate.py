@@ -155,9 +155,10 @@ class Elaborator:
 
     # -- graph building
     def add_node(self, op: str, attrs: dict[str, Any], inputs: Sequence[int], shape: Shape,
-                 span: Span, ctx: _Context, module: Path | None, params: int = 0,
-                 buffers: int = 0, macs: int = 0,
+                 span: Span, ctx: _Context, module: Path | None, weights: int = 0,
                  sources: dict[str, ast.Expr] | None = None) -> int:
+        """Append a node. `weights` (its parameters and buffers) counts toward the limit on
+        the network's size; the counts themselves are the network's side table."""
         if self.next_id >= self.limits.max_nodes:
             raise self._fail(ArchcError(
                 f"the network grows past {self.limits.max_nodes:,} nodes", span,
@@ -169,14 +170,14 @@ class Elaborator:
                 f"{op} gives a tensor of {elements:,} elements per sample", span,
                 expected=f"at most {self.limits.max_elements:,}", found=format_shape(shape),
                 notes=["to raise the limit: archc --max-elements N"]), ctx)
-        self.total_params += params + buffers
+        self.total_params += weights
         if self.total_params > self.limits.max_params:
             raise self._fail(ArchcError(
                 f"the network grows past {self.limits.max_params:,} parameters", span,
                 found=f"{self.total_params:,} with this {op}",
                 notes=["to raise the limit: archc --max-params N"]), ctx)
         node = Node(self.next_id, op, attrs, tuple(inputs), shape, span, ctx.scope.path, module,
-                    ctx.name, ctx.frames, params, buffers, macs, sources or {})
+                    ctx.name, ctx.frames, sources or {})
         self.node_list.append(node)
         self.next_id += 1
         return node.id
@@ -380,8 +381,8 @@ class Elaborator:
             with self.framed(ctx):
                 module = ctx.scope.claim(ctx.name, entry.span)
         node = self.add_node(op.name, attrs, [x], shape, entry.span, ctx, module,
-                             params=op.params(attrs, shapes), buffers=op.buffers(attrs, shapes),
-                             macs=op.macs(attrs, shapes, shape), sources=sources)
+                             weights=op.params(attrs, shapes) + op.buffers(attrs, shapes),
+                             sources=sources)
         if module is not None:
             self.add_module(Module(module, "op", entry.span, node=node))
         self.name_entry(ctx, node)

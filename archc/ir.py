@@ -48,9 +48,6 @@ class Node:
     module: Path | None  # the module this node *is* (ops that become modules), else None
     name: str | None = None  # the user's name for it, if any
     frames: tuple[Frame, ...] = ()
-    params: int = 0
-    buffers: int = 0
-    macs: int = 0
     sources: dict[str, Any] = field(default_factory=dict, compare=False)
     # attribute -> the spec expression (AST) it was written as, for readable generated code
 
@@ -92,6 +89,17 @@ class BlockInfo:
     params: list[str]
     doc: str | None
     defaults: dict[str, Any]  # parameters whose default is a plain value
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What a node weighs: its parameters and buffers, and its multiply-accumulates (per
+    sample). A side table of the network (`Network.counts`), not part of the node:
+    elaboration computes structure and shapes only."""
+
+    params: int = 0
+    buffers: int = 0
+    macs: int = 0
 
 
 @dataclass(frozen=True)
@@ -197,13 +205,30 @@ class Network:
             graph.add_edges_from((source, node.id) for source in node.inputs)
         return graph
 
+    def input_shapes(self, node: Node) -> list[Shape]:
+        return [self.node_list[i].shape for i in node.inputs]
+
+    @cached_property
+    def counts(self) -> list[Counts]:
+        """Node id → its counts, from the op's registry entry; computed once, on first use
+        (analysis adds FLOPs, memory and receptive fields in its own table)."""
+        table = []
+        for node in self.node_list:
+            if node.is_input:
+                table.append(Counts())
+                continue
+            op, shapes = OPS[node.op], self.input_shapes(node)
+            table.append(Counts(op.params(node.attrs, shapes), op.buffers(node.attrs, shapes),
+                                op.macs(node.attrs, shapes, node.shape)))
+        return table
+
     @property
     def total_params(self) -> int:
-        return sum(n.params for n in self.nodes())
+        return sum(c.params for c in self.counts)
 
     @property
     def total_buffers(self) -> int:
-        return sum(n.buffers for n in self.nodes())
+        return sum(c.buffers for c in self.counts)
 
     def output_shapes(self) -> list[Shape]:
         return [self.node(i).shape for _, i in self.outputs]
@@ -220,7 +245,6 @@ def verify(network: Network) -> Network:
         op = OPS[node.op]
         shapes = [network.node(i).shape for i in node.inputs]
         assert op.shape(node.attrs, shapes) == node.shape, f"shape of node {node.id} drifted"
-        assert op.params(node.attrs, shapes) == node.params
     for _, node_id in network.outputs:
         assert 0 <= node_id < len(network.node_list)
     return network

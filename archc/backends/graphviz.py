@@ -201,7 +201,7 @@ class Diagram:
             return False
         for x, y in zip(nodes_a, nodes_b, strict=True):
             p, q = network.node(x), network.node(y)
-            if (p.op, p.attrs, p.shape, p.params) != (q.op, q.attrs, q.shape, q.params):
+            if (p.op, p.attrs, p.shape) != (q.op, q.attrs, q.shape):
                 return False
         shapes_a = [network.node(u).shape for u in network.boundary(nodes_a).reads]
         shapes_b = [network.node(u).shape for u in network.boundary(nodes_b).reads]
@@ -367,7 +367,7 @@ class Diagram:
         weighted = [n for n in nodes if OPS[network.node(n).op].role.weighted]
         if weighted:  # a fold is drawn as the op it is built around
             role = OPS[network.node(weighted[0]).op].role
-        params = sum(network.node(n).params for n in nodes)
+        params = sum(network.counts[n].params for n in nodes)
         notes = [", ".join(names)] if names else []
         if params:
             notes.append(_params(params))
@@ -386,7 +386,7 @@ class Diagram:
             for index, path in enumerate(paths):
                 for node_id in self.members[path]:
                     self.instance.setdefault(node_id, []).append((first, index))
-        params = sum(network.node(n).params for n in self.members[first])
+        params = sum(network.counts[n].params for n in self.members[first])
         times = f" ×{count}" if count > 1 else ""
         if self.depth is not None and len(first) >= self.depth:
             call = describe(network, module) if module.kind == "block" else \
