@@ -14,24 +14,17 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
 
 import archc
-from archc.cli import main
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
 
 SPEC = ROOT / "specs" / "lenet.yaml"
 MULTI_IO = ROOT / "examples" / "constructs" / "multi_io.yaml"  # two inputs, two outputs
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
 def test_export_has_a_dynamic_batch_and_equals_eager(tmp_path: Path) -> None:
     target = tmp_path / "lenet.pt2"
-    assert run("compile", str(SPEC), "-o", str(target), "--init", "seed=0")[0] == 0
+    assert run_cli("compile", str(SPEC), "-o", str(target), "--init", "seed=0")[0] == 0
     program = torch.export.load(str(target))
     eager = archc.build(SPEC, seed=0).eval()
     for batch in (1, 3):
@@ -44,8 +37,8 @@ def test_artefacts_carry_the_spec_name_version_and_hash(tmp_path: Path) -> None:
     expected = {"spec": "lenet", "archc_version": archc.__version__,
                 "spec_sha256": hashlib.sha256(SPEC.read_bytes()).hexdigest()}
     pt, pt2 = tmp_path / "m.pt", tmp_path / "m.pt2"
-    assert run("compile", str(SPEC), "-o", str(pt))[0] == 0
-    assert run("compile", str(SPEC), "-o", str(pt2))[0] == 0
+    assert run_cli("compile", str(SPEC), "-o", str(pt))[0] == 0
+    assert run_cli("compile", str(SPEC), "-o", str(pt2))[0] == 0
     files = {"archc.json": ""}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -75,7 +68,8 @@ def test_checkpoints_load_strictly_in_their_usual_wrappers(tmp_path: Path, wrap:
     torch.save(saved, path)
     loaded = archc.build(SPEC, weights=path).state_dict()
     assert all(torch.equal(loaded[k], weights[k]) for k in weights)
-    assert run("compile", str(SPEC), "-o", str(tmp_path / "m.pt"), "--weights", str(path))[0] == 0
+    assert run_cli("compile", str(SPEC), "-o", str(tmp_path / "m.pt"), "--weights",
+                   str(path))[0] == 0
 
 
 def test_a_checkpoint_that_does_not_fit_is_reported(tmp_path: Path) -> None:
@@ -92,8 +86,8 @@ def test_a_checkpoint_that_does_not_fit_is_reported(tmp_path: Path) -> None:
     assert "unexpected in the checkpoint: 11.wieght (did you mean 11.weight?)" in text
     assert "shape mismatch: 11.weight: checkpoint [3, 84] vs model [10, 84]" in text
     assert caught.value.span.line > 0
-    code, _, err = run("compile", str(SPEC), "-o", str(tmp_path / "m.pt"), "--weights",
-                       str(path))
+    code, _, err = run_cli("compile", str(SPEC), "-o", str(tmp_path / "m.pt"), "--weights",
+                           str(path))
     assert code == 1 and "Traceback" not in err and "shape mismatch" in err
 
 
@@ -106,7 +100,7 @@ def test_a_file_that_is_no_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_export_of_two_inputs_and_two_outputs(tmp_path: Path) -> None:
     target = tmp_path / "multi.pt2"
-    assert run("compile", str(MULTI_IO), "-o", str(target), "--init", "seed=0")[0] == 0
+    assert run_cli("compile", str(MULTI_IO), "-o", str(target), "--init", "seed=0")[0] == 0
     program = torch.export.load(str(target)).module()
     eager = archc.build(MULTI_IO, seed=0).eval()
     for batch in (1, 3):
@@ -121,7 +115,7 @@ def test_onnx_is_valid_has_a_dynamic_batch_and_equals_eager(tmp_path: Path, spec
     onnxruntime = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
     target = tmp_path / "model.onnx"
-    code, out, err = run("compile", str(spec), "-o", str(target), "--init", "seed=0")
+    code, out, err = run_cli("compile", str(spec), "-o", str(target), "--init", "seed=0")
     assert code == 0, err
     assert "(ONNX)" in out
     onnx.checker.check_model(str(target), full_check=True)
@@ -148,7 +142,7 @@ def test_onnx_is_valid_has_a_dynamic_batch_and_equals_eager(tmp_path: Path, spec
 def test_onnx_without_the_extra_says_how_to_install_it(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "onnxscript", None)  # import onnxscript → ImportError
-    code, _, err = run("compile", str(SPEC), "-o", str(tmp_path / "m.onnx"))
+    code, _, err = run_cli("compile", str(SPEC), "-o", str(tmp_path / "m.onnx"))
     assert code == 1
     assert "writing ONNX needs the onnx extra: pip install 'archc[onnx]'" in err
     assert "Traceback" not in err and not (tmp_path / "m.onnx").exists()
@@ -156,8 +150,8 @@ def test_onnx_without_the_extra_says_how_to_install_it(tmp_path: Path,
 
 def test_metadata_records_the_parameters_and_inputs(tmp_path: Path) -> None:
     target = tmp_path / "m.pt2"
-    assert run("compile", str(SPEC), "-o", str(target), "-p", "num_classes=3",
-               "--input", "1x32x32")[0] == 0
+    assert run_cli("compile", str(SPEC), "-o", str(target), "-p", "num_classes=3",
+                   "--input", "1x32x32")[0] == 0
     files = {"archc.json": ""}
     torch.export.load(str(target), extra_files=files)
     info = json.loads(files["archc.json"])
@@ -189,8 +183,8 @@ layers:
     assert "def initialized(" not in archc.source(SPEC)  # only where a spec asks for it
     target = tmp_path / "inits.pt"
     (tmp_path / "inits.yaml").write_text(spec)
-    assert run("compile", str(tmp_path / "inits.yaml"), "-o", str(target), "--init",
-               "seed=7")[0] == 0
+    assert run_cli("compile", str(tmp_path / "inits.yaml"), "-o", str(target), "--init",
+                   "seed=7")[0] == 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loaded = torch.jit.load(str(target)).state_dict()
@@ -198,17 +192,17 @@ layers:
 
 
 def test_weights_and_init_need_a_module_artefact(tmp_path: Path) -> None:
-    code, _, err = run("compile", str(SPEC), "-o", str(tmp_path / "m.py"), "--init", "seed=0")
+    code, _, err = run_cli("compile", str(SPEC), "-o", str(tmp_path / "m.py"), "--init", "seed=0")
     assert code == 2 and "a .py file holds no weights" in err
-    code, _, err = run("compile", str(SPEC), "-o", str(tmp_path / "m.pt"), "--init", "0")
+    code, _, err = run_cli("compile", str(SPEC), "-o", str(tmp_path / "m.pt"), "--init", "0")
     assert code == 2 and "expected seed=N" in err
 
 
 def test_a_ddp_checkpoint_says_it_removed_the_prefix(tmp_path: Path) -> None:
     path = tmp_path / "ddp.pth"
     torch.save({f"module.{k}": v for k, v in archc.build(SPEC).state_dict().items()}, path)
-    code, _, err = run("compile", str(SPEC), "-o", str(tmp_path / "m.pt2"), "--weights",
-                       str(path))
+    code, _, err = run_cli("compile", str(SPEC), "-o", str(tmp_path / "m.pt2"), "--weights",
+                           str(path))
     assert code == 0 and "note: removed the 'module.' prefix" in err
 
 
@@ -267,8 +261,8 @@ def test_a_network_whose_entry_is_named_module_loads_its_own_checkpoint(tmp_path
     assert all(torch.equal(loaded[k], weights[k]) for k in weights)
     spec = tmp_path / "net.yaml"
     spec.write_text(MODULE_ENTRY)
-    code, _, err = run("compile", str(spec), "-o", str(tmp_path / "m.pt2"), "--weights",
-                       str(path))
+    code, _, err = run_cli("compile", str(spec), "-o", str(tmp_path / "m.pt2"), "--weights",
+                           str(path))
     assert code == 0, err
     assert "removed the 'module.' prefix" not in err
     # the same network trained under DDP: module.module.… loses one prefix
@@ -276,7 +270,8 @@ def test_a_network_whose_entry_is_named_module_loads_its_own_checkpoint(tmp_path
     torch.save({f"module.{k}": v for k, v in weights.items()}, ddp)
     loaded = archc.build(MODULE_ENTRY, weights=ddp).state_dict()
     assert all(torch.equal(loaded[k], weights[k]) for k in weights)
-    code, _, err = run("compile", str(spec), "-o", str(tmp_path / "m.pt"), "--weights", str(ddp))
+    code, _, err = run_cli("compile", str(spec), "-o", str(tmp_path / "m.pt"), "--weights",
+                           str(ddp))
     assert code == 0 and "removed the 'module.' prefix" in err
 
 
@@ -295,6 +290,6 @@ def test_onnx_past_two_gigabytes_is_refused_before_writing(tmp_path: Path,
     from archc.backends import artefacts
 
     monkeypatch.setattr(artefacts, "ONNX_LIMIT", 1000)  # lenet's weights are 240 kB
-    code, _, err = run("compile", str(SPEC), "-o", str(tmp_path / "m.onnx"))
+    code, _, err = run_cli("compile", str(SPEC), "-o", str(tmp_path / "m.onnx"))
     assert code == 1 and "a single ONNX file holds less than 2 GiB" in err and "pt2" in err
     assert list(tmp_path.iterdir()) == []

@@ -15,21 +15,14 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import archc
-from archc.cli import main
 from archc.files import TEMP_NAME, atomic_write, read_spec, remove_stale_temporaries
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
 
 MLP = ROOT / "specs" / "mlp.yaml"
 VGG16 = ROOT / "specs" / "torchvision" / "vgg16.yaml"  # ~550 MB of weights: a long write
 HANG = 120  # seconds: a bound against hangs on a loaded machine, not a speed assertion
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def temporaries(folder: Path) -> list[str]:
@@ -84,7 +77,7 @@ def test_a_folder_and_a_socket_are_refused(tmp_path: Path) -> None:
         server.bind(str(sock_path))
         with pytest.raises(archc.ArchcError, match=r"cannot read .*s\.yaml"):
             archc.network(sock_path)
-        code, _, err = run("check", str(sock_path))
+        code, _, err = run_cli("check", str(sock_path))
         assert code == 1 and "cannot read" in err
 
 
@@ -105,7 +98,7 @@ def test_the_size_limit_applies_to_what_is_read_not_to_stat(tmp_path: Path) -> N
 def test_a_spec_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "latin1.yaml"
     path.write_bytes("input: [3]\nlayers: [relu]\n# caf\xe9\n".encode("latin-1"))
-    code, _, err = run("check", str(path))
+    code, _, err = run_cli("check", str(path))
     assert code == 1 and "not UTF-8" in err and "Traceback" not in err
 
 
@@ -116,13 +109,13 @@ def test_an_existing_output_keeps_its_mode_and_a_new_one_gets_the_umask(tmp_path
     target = tmp_path / "model.py"
     target.write_text("old")
     target.chmod(0o600)
-    code, _, err = run("compile", str(MLP), "-o", str(target))
+    code, _, err = run_cli("compile", str(MLP), "-o", str(target))
     assert code == 0, err
     assert stat.S_IMODE(target.stat().st_mode) == 0o600 and "class" in target.read_text()
     fresh = tmp_path / "fresh.py"
     umask = os.umask(0o022)
     try:
-        assert run("compile", str(MLP), "-o", str(fresh))[0] == 0
+        assert run_cli("compile", str(MLP), "-o", str(fresh))[0] == 0
     finally:
         os.umask(umask)
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o644
@@ -134,14 +127,14 @@ def test_an_output_symlink_is_written_through(tmp_path: Path) -> None:
     (real / "model.py").write_text("old")
     link = tmp_path / "model.py"
     link.symlink_to(real / "model.py")
-    assert run("compile", str(MLP), "-o", str(link))[0] == 0
+    assert run_cli("compile", str(MLP), "-o", str(link))[0] == 0
     assert link.is_symlink() and "class" in (real / "model.py").read_text()
     assert temporaries(tmp_path) == [] and temporaries(real) == []
 
 
 def test_a_long_output_name_does_not_overflow_the_temporary_name(tmp_path: Path) -> None:
     name = "n" * 251 + ".py"  # 254 bytes: fits, but `.NAME.tmpXXXX` would not
-    code, _, err = run("compile", str(MLP), "-o", str(tmp_path / name))
+    code, _, err = run_cli("compile", str(MLP), "-o", str(tmp_path / name))
     assert code == 0, err
     assert [p.name for p in tmp_path.iterdir()] == [name]
     wide = "é" * 126 + ".py"  # 255 bytes in UTF-8: shortened at a character boundary
@@ -150,7 +143,7 @@ def test_a_long_output_name_does_not_overflow_the_temporary_name(tmp_path: Path)
 
 
 def test_an_output_name_too_long_for_the_file_system_is_refused(tmp_path: Path) -> None:
-    code, _, err = run("compile", str(MLP), "-o", str(tmp_path / ("n" * 300 + ".py")))
+    code, _, err = run_cli("compile", str(MLP), "-o", str(tmp_path / ("n" * 300 + ".py")))
     assert code == 1 and "file name is too long" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
 
@@ -176,7 +169,7 @@ def test_the_next_run_removes_a_stale_temporary(tmp_path: Path) -> None:
     stale.write_bytes(b"half a checkpoint")
     keep = tmp_path / ".keep.tmp"
     keep.write_text("not archc's")
-    assert run("compile", str(MLP), "-o", str(tmp_path / "other.py"))[0] == 0
+    assert run_cli("compile", str(MLP), "-o", str(tmp_path / "other.py"))[0] == 0
     assert not stale.exists() and keep.exists()
 
 

@@ -10,11 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import archc
-from archc.cli import main
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
 
 NASTY = {
     "python tag": "input: [3]\nlayers:\n  - !!python/object/apply:os.system ['echo hi']\n",
@@ -53,33 +51,28 @@ def test_hostile_specs_get_a_located_error_fast(name: str, tmp_path: Path) -> No
 def test_the_cli_reports_them_without_a_traceback(tmp_path: Path) -> None:
     path = tmp_path / "deep.yaml"
     path.write_text(NASTY["deep yaml"])
-    result = CliRunner().invoke(main, ["check", str(path)])
-    assert result.exit_code == 1
-    assert "Traceback" not in result.output + result.stderr
-    assert "nests too deeply" in result.stderr
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args))
-    return result.exit_code, result.stdout, result.stderr
+    code, out, err = run_cli("check", str(path))
+    assert code == 1
+    assert "Traceback" not in out + err
+    assert "nests too deeply" in err
 
 
 def test_compile_and_draw_refuse_to_overwrite_their_input(tmp_path: Path) -> None:
     spec = tmp_path / "net.py"
     spec.write_text("archc: 1\nname: net\ninput: [4]\nlayers:\n  - linear(2)\n")
     before = spec.read_text()
-    code, _, err = run("compile", str(spec), "-o", str(spec))
+    code, _, err = run_cli("compile", str(spec), "-o", str(spec))
     assert code == 1 and "refusing to overwrite the input" in err
     dot = tmp_path / "net.dot"
     dot.write_text(before)
-    code, _, err = run("draw", str(dot), "-o", str(dot))
+    code, _, err = run_cli("draw", str(dot), "-o", str(dot))
     assert code == 1 and "refusing to overwrite" in err
     assert spec.read_text() == before and dot.read_text() == before
 
 
 def test_missing_output_folder_is_a_clear_error(tmp_path: Path) -> None:
     target = tmp_path / "no" / "such" / "model.py"
-    code, _, err = run("compile", str(ROOT / "specs" / "mlp.yaml"), "-o", str(target))
+    code, _, err = run_cli("compile", str(ROOT / "specs" / "mlp.yaml"), "-o", str(target))
     assert code == 1 and "does not exist" in err and "mkdir -p" in err
     assert not target.parent.exists()
 
@@ -101,7 +94,7 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
 def test_a_failed_compile_leaves_no_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("input: [4]\nlayers:\n  - linear(2, in_features=3)\n")
-    code, _, _ = run("compile", str(bad), "-o", str(tmp_path / "out.pt"))
+    code, _, _ = run_cli("compile", str(bad), "-o", str(tmp_path / "out.pt"))
     assert code == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
 
@@ -128,8 +121,8 @@ def test_limits_are_configurable_from_python_and_the_command_line(tmp_path: Path
     with pytest.raises(archc.ArchcError, match="grows past 20 nodes") as caught:
         archc.network(spec, limits=archc.Limits(max_nodes=20))
     assert caught.value.span.line == 4
-    result = CliRunner().invoke(main, ["--max-nodes", "20", "check", str(spec)])
-    assert result.exit_code == 1 and "grows past 20 nodes" in result.stderr
+    code, _, err = run_cli("--max-nodes", "20", "check", str(spec))
+    assert code == 1 and "grows past 20 nodes" in err
     deep = tmp_path / "deep.yaml"
     deep.write_text("input: [3]\nblocks:\n  a: b\n  b: c\n  c: relu\nlayers:\n  - a\n")
     with pytest.raises(archc.ArchcError, match="nest too deeply"):

@@ -10,18 +10,16 @@ import keyword
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import archc
-from archc.cli import main
 from archc.errors import UNKNOWN_SPAN, ArchcError
 from archc.frontend import ast
 from archc.frontend.printer import expression, print_text, print_yaml
 from archc.frontend.text import parse_text
 from archc.frontend.yaml import parse_yaml
-from tests.conftest import ALL_SPECS, ROOT, spec_id
+from tests.conftest import ALL_SPECS, ROOT, run_cli, spec_id
 
 S = UNKNOWN_SPAN
 RESERVED = {"network", "block", "inline", "doc", "input", "outputs", "repeat", "if", "else",
@@ -276,29 +274,24 @@ def test_generated_expressions_print_and_parse_back(expr: ast.Expr) -> None:
 # ------------------------------------------------------------------ the commands
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
 def test_convert_both_ways_keeps_names_expressions_and_comments(tmp_path: Path) -> None:
     arch = tmp_path / "dense.arch"
-    code, out, err = run("convert", str(ROOT / "examples/constructs/dense_block.yaml"),
-                         "-o", str(arch))
+    code, out, err = run_cli("convert", str(ROOT / "examples/constructs/dense_block.yaml"),
+                             "-o", str(arch))
     assert code == 0, err
     text = arch.read_text()
     assert "conv(in.c // 2, 1)" in text and "repeat(layers, i) dense_layer(growth)" in text
     back = tmp_path / "dense.yaml"
-    assert run("convert", str(arch), "-o", str(back))[0] == 0
+    assert run_cli("convert", str(arch), "-o", str(back))[0] == 0
     assert back.read_text() == (ROOT / "examples/constructs/dense_block.yaml").read_text()
-    code, out, _ = run("convert", str(ROOT / "specs/lenet.yaml"), "--to", "arch")
+    code, out, _ = run_cli("convert", str(ROOT / "specs/lenet.yaml"), "--to", "arch")
     assert "# 16 x 5 x 5 = 400 features, inferred by the next linear" in out
 
 
 def test_convert_refuses_to_overwrite_its_input(tmp_path: Path) -> None:
     spec = tmp_path / "a.yaml"
     spec.write_text((ROOT / "specs/mlp.yaml").read_text())
-    code, _, err = run("convert", str(spec), "-o", str(spec))
+    code, _, err = run_cli("convert", str(spec), "-o", str(spec))
     assert code == 2 and "refusing to overwrite" in err
 
 
@@ -306,19 +299,19 @@ def test_fmt_rewrites_and_check_reports(tmp_path: Path) -> None:
     messy = tmp_path / "messy.arch"
     messy.write_text("network   m {input [4]\n  # the hidden layer\n  linear(8) ; relu\n"
                      "linear( 2 )}\n")
-    code, out, _ = run("fmt", "--check", str(messy))
+    code, out, _ = run_cli("fmt", "--check", str(messy))
     assert code == 1 and "would reformat" in out
-    code, out, _ = run("fmt", str(messy))
+    code, out, _ = run_cli("fmt", str(messy))
     assert code == 0 and "reformatted" in out
     assert messy.read_text() == ("network m {\n  input [4]\n\n  # the hidden layer\n"
                                  "  linear(8)\n  relu\n  linear(2)\n}\n")
-    assert run("fmt", "--check", str(messy)) == (0, "", "")
+    assert run_cli("fmt", "--check", str(messy)) == (0, "", "")
 
 
 def test_fmt_reports_errors_and_exits_1(tmp_path: Path) -> None:
     bad = tmp_path / "bad.arch"
     bad.write_text("network n {\n  input [4]\n  linear(2\n}\n")
-    code, _, err = run("fmt", str(bad))
+    code, _, err = run_cli("fmt", str(bad))
     # the mistake is the "(" left open on line 3, not the "}" the parser met next
     assert code == 1 and "bad.arch:3:9: error: this '(' is never closed" in err
 
