@@ -17,7 +17,10 @@ from typing import TYPE_CHECKING, Any
 from archc.elaborate import Limits as Limits  # re-exported: the CLI and users set limits here
 from archc.elaborate import elaborate
 from archc.errors import ArchcError, Source, Span, suggest
-from archc.files import read_spec
+from archc.files import Terminated as Terminated  # re-exported for the CLI
+from archc.files import atomic_write, read_spec
+from archc.files import check_output as check_output
+from archc.files import install_signal_handlers as install_signal_handlers
 from archc.format import format_shape as format_shape  # the CLI says shapes as the API does
 from archc.frontend import ast
 from archc.frontend.expressions import token_limit
@@ -26,6 +29,7 @@ from archc.frontend.yaml import parse_yaml
 from archc.gcpause import collector_paused
 from archc.ir import Network
 from archc.names import MAX_NAME_LENGTH
+from archc.ops import OPS, Op
 
 if TYPE_CHECKING:
     import graphviz
@@ -248,9 +252,175 @@ def draw(spec: SpecLike, inputs: InputShapes = None, block: str | None = None,
     return diagram(network(spec, inputs, block, **params), depth, direction, collapse)
 
 
-def shapes(spec: SpecLike, inputs: InputShapes = None, depth: int | None = None,
-           block: str | None = None, **params: Any) -> dict[str, Any]:
-    """Spec → the shape report: name, inputs, outputs, params and per-layer rows."""
+def report(net: Network, depth: int | None = None, dtype: str = "float32") -> dict[str, Any]:
+    """An elaborated network → the shape report as JSON-ready data: name, inputs, outputs,
+    totals, memory and per-layer rows (docs/analysis.md has the conventions)."""
     from archc.report import shape_report
 
-    return shape_report(network(spec, inputs, block, **params), depth)
+    return shape_report(net, depth, dtype)
+
+
+def min_input(net: Network, spec: SpecLike, inputs: InputShapes = None,
+              block: str | None = None, limits: Limits | None = None, dtype: str = "float32",
+              **params: Any) -> dict[str, Any] | None:
+    """The smallest valid input size of `net` (elaborated from `spec` with these arguments)
+    and the sizes that keep every strided op exact, as JSON-ready data; None when no input
+    has spatial dims. It elaborates the spec at each size it tries, so parse `spec` once
+    (`load`) and pass the AST."""
+    from archc import analysis
+    from archc.report import min_input_data
+
+    tree = load(spec, limits)
+    sizes = {name: [d for d in net.node(i).shape[1:] if d is not None]
+             for name, i in net.inputs.items()}
+    reference = analysis.reference_input(net)
+    searched = reference[0] if reference else ""
+
+    def elaborate_at(shape: list[int]) -> Network:
+        return network(tree, {**sizes, searched: shape}, block, limits, **params)
+
+    found = analysis.min_input(net, elaborate_at, dtype)
+    return min_input_data(found) if found else None
+
+
+def shapes(spec: SpecLike, inputs: InputShapes = None, depth: int | None = None,
+           block: str | None = None, *, dtype: str = "float32", with_min_input: bool = False,
+           limits: Limits | None = None, **params: Any) -> dict[str, Any]:
+    """Spec → the shape report (`report`); `with_min_input` adds the input-size search
+    under "min_input" (what `archc shapes --min-input` prints)."""
+    tree = load(spec, limits)
+    net = network(tree, inputs, block, limits, **params)
+    data = report(net, depth, dtype)
+    if with_min_input:
+        data["min_input"] = min_input(net, tree, inputs, block, limits, dtype, **params)
+    return data
+
+
+def report_columns(text: str) -> tuple[str, ...]:
+    """The table columns a comma-separated list names ("all" for every one); ValueError
+    names an unknown one."""
+    from archc.report import parse_columns
+
+    return parse_columns(text)
+
+
+def print_report(data: dict[str, Any], columns: Sequence[str] = ("op", "shape", "params",
+                                                                 "macs")) -> None:
+    """The shape report as tables on standard output (what `archc shapes` prints)."""
+    from rich.console import Console
+
+    from archc.report import render_min_input, render_table
+
+    console = Console(highlight=False)
+    render_table(data, console, columns)
+    if "min_input" in data:
+        if data["min_input"] is None:
+            console.print("min input: the network has no input with spatial dims")
+        else:
+            render_min_input(data["min_input"], console)
+
+
+def warnings(net: Network) -> list[ArchcError]:
+    """What is legal but probably not meant (a bias a batch norm cancels, rows a strided
+    window never reads, an unused side path): located, never raised."""
+    from archc.lint import lint
+
+    return list(lint(net))
+
+
+# ------------------------------------------------------------------ files the CLI writes
+
+FORMATS = {".pt": "TorchScript", ".py": "PyTorch source", ".pt2": "torch.export program",
+           ".onnx": "ONNX"}  # the compiled artefacts, by extension
+
+
+def write(net: Network, target: Path, weights: str | os.PathLike[str] | None = None,
+          seed: int | None = None) -> list[str]:
+    """Write `net` compiled to the format `target`'s extension names (FORMATS) atomically:
+    no partial file is ever left. `.py` is the readable source and needs no torch; the
+    others are built (seeded by `seed`, a checkpoint `weights` loaded strictly) first.
+    Returns notes for the user (how a checkpoint was made to fit)."""
+    if target.suffix not in FORMATS:
+        raise ArchcError(f"unknown output format {target.suffix!r}", expected=", ".join(FORMATS))
+    if target.suffix == ".py":
+        from archc.backends.python import generate_source
+
+        if weights is not None or seed is not None:
+            raise ArchcError("a .py file holds no weights; weights and seeds apply to .pt, "
+                             ".pt2 and .onnx")
+        write_text(target, generate_source(net).text)
+        return []
+    return _write_artefact(net, target, weights, seed)
+
+
+def _write_artefact(net: Network, target: Path, weights: str | os.PathLike[str] | None,
+                    seed: int | None) -> list[str]:
+    import torch
+
+    from archc.backends import artefacts
+    from archc.backends.torch import build_module
+
+    if seed is not None:
+        torch.manual_seed(seed)
+    module = build_module(net)
+    notes = artefacts.load_weights(module, Path(weights), net) if weights is not None else []
+    if target.suffix == ".pt":
+        artefacts.write_torchscript(module, target, net)
+    elif target.suffix == ".onnx":
+        artefacts.write_onnx(module, net, target)
+    else:
+        artefacts.write_export(module, net, target)
+    return notes
+
+
+def write_text(target: Path, text: str) -> None:
+    """Write text in UTF-8 through a temporary file renamed over `target`."""
+    def write(path: Path) -> None:
+        path.write_bytes(text.encode("utf-8"))
+
+    atomic_write(target, write)
+
+
+def read_text(path: Path) -> str:
+    """A spec file's text (a regular file of at most MAX_SPEC_BYTES)."""
+    return read_spec(path, MAX_SPEC_BYTES)
+
+
+def print_spec(tree: ast.Spec, spelling: str) -> str:
+    """An AST in the canonical layout of a spelling, "arch" or "yaml", comments kept."""
+    from archc.frontend.printer import print_text, print_yaml
+
+    return print_text(tree) if spelling == "arch" else print_yaml(tree)
+
+
+def diagram(net: Network, depth: int | None = None, direction: str = "TB",
+            collapse: bool = True) -> graphviz.Digraph:
+    """An elaborated network → its diagram (see `draw`)."""
+    from archc.backends.graphviz import diagram as make
+
+    return make(net, depth, direction, collapse)
+
+
+def write_diagram(graph: graphviz.Digraph, target: Path) -> None:
+    """Render a diagram to .svg, .png or .pdf with Graphviz, or write its .dot text."""
+    from archc.backends.graphviz import write as render
+
+    render(graph, target)
+
+
+def diagram_formats() -> dict[str, str]:
+    from archc.backends.graphviz import FORMATS as DIAGRAMS
+
+    return DIAGRAMS
+
+
+def ops() -> Mapping[str, Op]:
+    """The registry: every op a spec can use, by name."""
+    return OPS
+
+
+def op_reference() -> str:
+    """The op reference as Markdown (docs/ops.md)."""
+    from archc.ops.reference import markdown
+
+    return markdown()

@@ -20,8 +20,7 @@ import click
 
 from archc import api
 from archc.api import Limits
-from archc.errors import ArchcError
-from archc.files import Terminated, check_output, install_signal_handlers, read_spec
+from archc.errors import ArchcError, suggest
 
 EPILOG = """\b
 Examples:
@@ -79,9 +78,7 @@ def _seed(context: click.Context, param: click.Parameter, text: str | None) -> i
 
 def _warn(network: Any) -> None:
     """Print the spec's warnings on stderr; they never change the exit status."""
-    from archc.lint import lint
-
-    for warning in lint(network):
+    for warning in api.warnings(network):
         click.echo(warning.render(), err=True)
 
 
@@ -169,54 +166,25 @@ def shapes(spec: str, inputs: Sequence[str], params: Sequence[str], block: str |
     "rf", "stride", ...}], "min_input"}; shapes list the batch dimension as
     null; memory is in bytes per sample, rf and stride in input positions.
     """
-    from archc import analysis
-    from archc.report import (
-        min_input_data,
-        parse_columns,
-        render_min_input,
-        render_table,
-        shape_report,
-    )
-
     try:
-        chosen = parse_columns(columns)
+        chosen = api.report_columns(columns)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--columns") from None
     try:
         tree = api.load(Path(spec), _limits())  # parsed once: --min-input elaborates it often
         values = _params(params)
         network = api.network(tree, _inputs(inputs), block, _limits(), **values)
-        report = shape_report(network, depth, dtype)
+        report = api.report(network, depth, dtype)
         _warn(network)
         if min_input:
-            sizes = {name: [d for d in network.node(i).shape[1:] if d is not None]
-                     for name, i in network.inputs.items()}
-            reference = analysis.reference_input(network)
-            searched = reference[0] if reference else ""
-
-            def build(shape: list[int]) -> Any:
-                return api.network(tree, {**sizes, searched: shape}, block, _limits(), **values)
-
-            found = analysis.min_input(network, build, dtype)
-            report["min_input"] = min_input_data(found) if found else None
+            report["min_input"] = api.min_input(network, tree, _inputs(inputs), block,
+                                                _limits(), dtype, **values)
     except ArchcError as error:
         _fail(error)
     if fmt == "json":
         click.echo(json.dumps(report, indent=2))
-        return
-    from rich.console import Console
-
-    console = Console(highlight=False)
-    render_table(report, console, chosen)
-    if min_input:
-        if report["min_input"] is None:
-            console.print("min input: the network has no input with spatial dims")
-        else:
-            render_min_input(report["min_input"], console)
-
-
-FORMATS = {".pt": "TorchScript", ".py": "PyTorch source", ".pt2": "torch.export program",
-           ".onnx": "ONNX"}
+    else:
+        api.print_report(report, chosen)
 
 
 @main.command(name="compile")
@@ -242,56 +210,22 @@ def compile_command(spec: str, output: str | None, inputs: Sequence[str],
         _fail(error)
     target = Path(output) if output else Path(f"{network.name}.pt")
     try:  # before anything is built or written: no output ever replaces an input
-        check_output(target, [Path(spec), Path(weights) if weights is not None else None])
+        api.check_output(target, [Path(spec), Path(weights) if weights is not None else None])
     except ArchcError as error:
         _fail(error)
-    if target.suffix not in FORMATS:
+    if target.suffix not in api.FORMATS:
         raise click.BadParameter(f"unknown extension {target.suffix!r}; use "
-                                 + ", ".join(FORMATS), param_hint="-o/--output")
-    if target.suffix == ".py":
-        if weights is not None or seed is not None:
-            raise click.BadParameter("a .py file holds no weights; --weights and --init apply "
-                                     "to .pt, .pt2 and .onnx", param_hint="-o/--output")
-        from archc.backends.python import generate_source
-        from archc.files import atomic_write  # source needs no torch: neither does writing it
-
-        try:
-            text = generate_source(network).text
-        except ArchcError as error:
-            _fail(error)
-
-        def write(path: Path) -> None:
-            path.write_text(text, encoding="utf-8")
-
-        atomic_write(target, write)
-    else:
-        _write_artefact(network, target, weights, seed)
-    click.echo(f"wrote {target} ({FORMATS[target.suffix]}): {network.name}, "
-               f"{network.total_params:,} parameters")
-
-
-def _write_artefact(network: Any, target: Path, weights: str | None, seed: int | None) -> None:
-    """A built module written as TorchScript, torch.export or ONNX, a checkpoint loaded first."""
-    from archc.backends import artefacts
-    from archc.backends.torch import build_module
-
+                                 + ", ".join(api.FORMATS), param_hint="-o/--output")
+    if target.suffix == ".py" and (weights is not None or seed is not None):
+        raise click.BadParameter("a .py file holds no weights; --weights and --init apply "
+                                 "to .pt, .pt2 and .onnx", param_hint="-o/--output")
     try:
-        if seed is not None:
-            import torch
-
-            torch.manual_seed(seed)
-        module = build_module(network)
-        if weights is not None:
-            for note in artefacts.load_weights(module, Path(weights), network):
-                click.echo(f"note: {note}", err=True)
-        if target.suffix == ".pt":
-            artefacts.write_torchscript(module, target, network)
-        elif target.suffix == ".onnx":
-            artefacts.write_onnx(module, network, target)
-        else:
-            artefacts.write_export(module, network, target)
+        for note in api.write(network, target, weights, seed):
+            click.echo(f"note: {note}", err=True)
     except ArchcError as error:
         _fail(error)
+    click.echo(f"wrote {target} ({api.FORMATS[target.suffix]}): {network.name}, "
+               f"{network.total_params:,} parameters")
 
 
 @main.command()
@@ -319,12 +253,6 @@ def check(specs: Sequence[str], params: Sequence[str]) -> None:
 SPELLINGS = {".arch": "arch", ".yaml": "yaml", ".yml": "yaml"}
 
 
-def _print_spec(spec: Any, spelling: str) -> str:
-    from archc.frontend.printer import print_text, print_yaml
-
-    return print_text(spec) if spelling == "arch" else print_yaml(spec)
-
-
 def _spelling(path: str) -> str:
     suffix = Path(path).suffix
     if suffix not in SPELLINGS:
@@ -347,8 +275,6 @@ def convert(spec: str, output: str | None, target: str | None) -> None:
       archc convert specs/googlenet.yaml -o googlenet.arch
       archc convert net.arch --to yaml
     """
-    from archc.files import atomic_write
-
     if output is None and target is None:
         raise click.UsageError("give -o OUT.(arch|yaml) or --to arch|yaml")
     spelling = _spelling(output) if output else str(target)
@@ -357,9 +283,9 @@ def convert(spec: str, output: str | None, target: str | None) -> None:
                                  "a file in place", param_hint="-o/--output")
     try:
         if output:
-            check_output(Path(output), [Path(spec)])
+            api.check_output(Path(output), [Path(spec)])
         tree = api.load(Path(spec), _limits())
-        text = _print_spec(tree, spelling)
+        text = api.print_spec(tree, spelling)
         if api.parse(text, f"<converted>.{spelling}") != tree:
             raise ArchcError("the converted spec would not read back the same: this is a bug "
                              "in archc; please report it with the spec")
@@ -368,11 +294,10 @@ def convert(spec: str, output: str | None, target: str | None) -> None:
     if output is None:
         click.echo(text, nl=False)
         return
-
-    def write(path: Path) -> None:
-        path.write_text(text, encoding="utf-8")
-
-    atomic_write(Path(output), write)
+    try:
+        api.write_text(Path(output), text)
+    except ArchcError as error:
+        _fail(error)
     click.echo(f"wrote {output} ({'text form' if spelling == 'arch' else 'YAML'})")
 
 
@@ -392,16 +317,14 @@ def fmt(specs: Sequence[str], check: bool, show_diff: bool) -> None:
     """
     import difflib
 
-    from archc.files import atomic_write
-
     changed = failed = 0
     for spec in specs:
         path = Path(spec)
         try:
             spelling = _spelling(spec)
-            original = read_spec(path, api.MAX_SPEC_BYTES)
+            original = api.read_text(path)
             tree = api.parse(original, spec, default_name=api.default_name(path))
-            formatted = _print_spec(tree, spelling)
+            formatted = api.print_spec(tree, spelling)
             if formatted != original:
                 _same_spec(formatted, tree, spec, path.suffix)
         except ArchcError as error:
@@ -418,12 +341,8 @@ def fmt(specs: Sequence[str], check: bool, show_diff: bool) -> None:
             if check:
                 click.echo(f"would reformat {spec}")
             continue
-
-        def write(target: Path, text: str = formatted) -> None:
-            target.write_bytes(text.encode("utf-8"))
-
         try:
-            atomic_write(path, write)
+            api.write_text(path, formatted)
         except ArchcError as error:
             click.echo(error.render(), err=True)
             failed += 1
@@ -456,13 +375,10 @@ def ops(name: str | None, fmt: str) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from archc.errors import suggest
-    from archc.ops import OPS
-    from archc.ops.reference import markdown
-
     if fmt == "markdown":
-        click.echo(markdown(), nl=False)
+        click.echo(api.op_reference(), nl=False)
         return
+    OPS = api.ops()
     if name is not None and name not in OPS:
         _fail(ArchcError(f"unknown op '{name}'", suggestions=suggest(name, OPS)))
     from rich.console import Console
@@ -511,26 +427,24 @@ def draw(spec: str, output: str | None, depth: int | None, direction: str, colla
     Nodes show each op with its key attributes and parameters, wires the tensor shapes,
     clusters the blocks with their paths. Rendering needs Graphviz's `dot` program.
     """
-    from archc.backends import graphviz as diagrams
-
-    if output is not None and Path(output).suffix.lower() not in diagrams.FORMATS:
+    formats = api.diagram_formats()
+    if output is not None and Path(output).suffix.lower() not in formats:
         raise click.BadParameter(f"unknown extension {Path(output).suffix!r}; use "
-                                 + ", ".join(diagrams.FORMATS), param_hint="-o/--output")
+                                 + ", ".join(formats), param_hint="-o/--output")
     try:
         network = api.network(Path(spec), _inputs(inputs), block, _limits(), **_params(params))
         target = Path(output) if output else Path(f"{network.name}.svg")
-        check_output(target, [Path(spec)])
-        graph = diagrams.diagram(network, depth, direction.upper(), collapse)
-        diagrams.write(graph, target)
+        api.check_output(target, [Path(spec)])
+        api.write_diagram(api.diagram(network, depth, direction.upper(), collapse), target)
     except ArchcError as error:
         _fail(error)
-    click.echo(f"wrote {target} ({diagrams.FORMATS[target.suffix.lower()]}): {network.name}, "
+    click.echo(f"wrote {target} ({formats[target.suffix.lower()]}): {network.name}, "
                f"{network.total_params:,} parameters")
 
 
 def run() -> None:
     """Entry point that keeps tracebacks away from users."""
-    install_signal_handlers()  # signals raise, so that temporaries are removed on the way out
+    api.install_signal_handlers()  # signals raise, so that temporaries are removed on the way out
     try:
         main(standalone_mode=True)
     except SystemExit:
@@ -538,7 +452,7 @@ def run() -> None:
     except KeyboardInterrupt:
         click.echo("archc: interrupted", err=True)
         sys.exit(130)
-    except Terminated as error:  # the shell's convention: 128 + the signal's number
+    except api.Terminated as error:  # the shell's convention: 128 + the signal's number
         click.echo(f"archc: {error}", err=True)
         sys.exit(128 + error.signum)
     except Exception as error:  # a compiler bug: say so plainly, without a traceback

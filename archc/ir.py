@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import Any
 
 from archc.errors import Frame, Span
+from archc.expr.nodes import Expr
 from archc.ops import OPS
 from archc.ops.registry import Shape
 
@@ -48,8 +49,8 @@ class Node:
     module: Path | None  # the module this node *is* (ops that become modules), else None
     name: str | None = None  # the user's name for it, if any
     frames: tuple[Frame, ...] = ()
-    sources: dict[str, Any] = field(default_factory=dict, compare=False)
-    # attribute -> the spec expression (AST) it was written as, for readable generated code
+    sources: dict[str, Expr] = field(default_factory=dict, compare=False)
+    # attribute -> the spec expression it was written as, for readable generated code
 
     @property
     def is_input(self) -> bool:
@@ -75,7 +76,7 @@ class Module:
     args: dict[str, Any] = field(default_factory=dict)  # bound block arguments
     children: list[str] = field(default_factory=list)
     node: int | None = None  # for kind 'op': the node it computes
-    sources: dict[str, Any] = field(default_factory=dict)  # block argument -> its expression
+    sources: dict[str, Expr] = field(default_factory=dict)  # block argument -> its expression
 
     @property
     def name(self) -> str:

@@ -255,12 +255,12 @@ def test_fmt_refuses_a_formatting_that_does_not_read_back(messy: Path,
                                                           ) -> None:
     import archc.cli
 
-    printed = archc.cli._print_spec
+    printed = archc.api.print_spec
 
     def wrong(spec: object, spelling: str) -> str:  # a printer bug that changes the model
         return printed(spec, spelling).replace("linear(3)", "linear(5)")
 
-    monkeypatch.setattr(archc.cli, "_print_spec", wrong)
+    monkeypatch.setattr(archc.api, "print_spec", wrong)
     code, out, err = run_cli("fmt", str(messy))
     assert code == 1 and "would not read back as the same spec" in err
     assert "Traceback" not in err and "reformatted" not in out
@@ -269,7 +269,7 @@ def test_fmt_refuses_a_formatting_that_does_not_read_back(messy: Path,
     def broken(spec: object, spelling: str) -> str:  # one that writes what does not parse
         return printed(spec, spelling) + "layers: [\n"
 
-    monkeypatch.setattr(archc.cli, "_print_spec", broken)
+    monkeypatch.setattr(archc.api, "print_spec", broken)
     code, _, err = run_cli("fmt", str(messy))
     assert code == 1 and "would not read back" in err and messy.read_text() == UNFORMATTED
 
