@@ -9,6 +9,7 @@ block instances that led there, and "did you mean" suggestions for misspelt name
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
@@ -122,6 +123,26 @@ def suggest(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
     return difflib.get_close_matches(name, pool, n=limit, cutoff=0.6)
 
 
+def _underline(text: str, start: int, end: int, column: int) -> str:
+    """The caret line under text[start:end], drawn in terminal columns: a tab before the span
+    is copied (the source line above keeps its tab, so both reach the same tab stop), a wide
+    character (CJK, fullwidth: two columns) takes two spaces or two carets. `column` is where
+    the text starts on the screen (the gutter's width)."""
+    out: list[str] = []
+    for index, char in enumerate(text[:max(end, start + 1)]):
+        if char == "\t":
+            width = 8 - column % 8
+        else:
+            width = 2 if unicodedata.east_asian_width(char) in "WF" else 1
+        column += width
+        if index < start:
+            out.append("\t" if char == "\t" else " " * width)
+        else:
+            out.append("^" * width)
+    line = "".join(out)
+    return line if "^" in line else line + "^"  # a span past the end of the line
+
+
 def render(error: ArchcError) -> str:
     span = error.span
     head = f"{error.kind}: {error.message}"
@@ -133,8 +154,8 @@ def render(error: ArchcError) -> str:
         gutter = f"{span.line:>5} | "
         out.append(gutter + text)
         end = span.end_column if span.end_line == span.line else len(text) + 1
-        width = max(1, end - span.column)
-        out.append(" " * (len(gutter) - 2) + "| " + " " * (span.column - 1) + "^" * width)
+        out.append(" " * (len(gutter) - 2) + "| " + _underline(text, span.column - 1,
+                                                                end - 1, len(gutter)))
     if error.expected is not None:
         out.append(f"  expected: {error.expected}")
     if error.found is not None:

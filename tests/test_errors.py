@@ -87,9 +87,6 @@ def caret_columns(rendered: str, line: str, start: int, end: int) -> tuple[tuple
     return under, text
 
 
-@pytest.mark.xfail(strict=True, reason="render() puts one space under each character before "
-                   "the span: a tab before it (8 columns on a terminal) moves the caret left "
-                   "of the text it points at")
 def test_the_caret_stays_under_the_text_after_a_tab() -> None:
     line = "\tbogus(3)"
     source = Source("tab.arch", f"network n {{\n{line}\n}}\n")
@@ -98,9 +95,6 @@ def test_the_caret_stays_under_the_text_after_a_tab() -> None:
     assert under == text
 
 
-@pytest.mark.xfail(strict=True, reason="render() counts characters, not terminal columns: a "
-                   "wide character (CJK, 2 columns) before the span moves the caret left, and "
-                   "one in the span is underlined by a single caret")
 @pytest.mark.parametrize(("line", "start", "end"), [
     ('  x: "名前"; bogus(3)', 12, 17),  # wide characters before the span
     ("  名前(3)", 2, 4),  # wide characters in it
@@ -114,8 +108,8 @@ def test_the_caret_stays_under_the_text_after_wide_characters(line: str, start: 
 
 
 def test_a_tab_through_the_api_points_at_the_column_after_it() -> None:
-    # the column itself is right (a tab is one column, as compilers count): the span is
-    # correct, only its drawing is off (the xfail above)
+    # the column is counted in characters (a tab is one column, as compilers count); only
+    # the drawing of the caret follows tab stops
     with pytest.raises(archc.ArchcError) as caught:
         archc.network("network n {\n\tinput [4]\n\tbogus(3)\n}\n")
     error = caught.value
