@@ -75,7 +75,7 @@ docs: $(STAMP)
 
 # the LALR tables shipped as JSON (archc/frontend/grammar.json): after a change to grammar.lark
 tables: $(STAMP)
-	$(PYTHON) -m archc.frontend.tables --write
+	$(PYTHON) -m archc.frontend.maketables --write
 
 clean:
 	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache

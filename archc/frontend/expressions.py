@@ -28,7 +28,7 @@ from lark.lark import PostLex
 from lark.lexer import PatternStr
 
 from archc.errors import ArchcError, Source, Span
-from archc.frontend import ast, lookalikes
+from archc.frontend import ast, lookalikes, tables
 
 KEYWORDS = frozenset({"if", "else", "and", "or", "not", "in", "true", "false", "none"})
 # the words of the text form, for "did you mean" on a look-alike
@@ -131,8 +131,6 @@ def build_parser(grammar: str) -> Lark:
 def parser() -> Lark:
     """The parser, from the tables shipped in grammar.json when they are current (fast, and
     no pickle or cache file is ever read), else built from the grammar."""
-    from archc.frontend import tables  # imported here: `python -m archc.frontend.tables` runs it
-
     grammar = grammar_text()
     return tables.load(grammar, OPTIONS, lambda: build_parser(grammar),
                        {"postlex": _Newlines(), "propagate_positions": True})

@@ -11,9 +11,10 @@ and lark's `Serialize` protocol (the one `lark.tools.standalone` uses) rebuilds 
 plain data, instantiating only lark's own grammar classes. The file ships with the package and
 is never written at run time; a test checks it is current.
 
-Regenerate after changing the grammar or upgrading lark:
+Regenerate after changing the grammar or upgrading lark (this module knows no grammar: the
+parser module builds and hands it over):
 
-    python -m archc.frontend.tables --write
+    python -m archc.frontend.maketables --write
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import tempfile
 from collections import deque
 from collections.abc import Callable
@@ -37,7 +37,7 @@ from lark.lexer import TerminalDef
 
 FORMAT = 1
 TABLES = "grammar.json"
-REGENERATE = "python -m archc.frontend.tables --write"
+REGENERATE = "python -m archc.frontend.maketables --write"
 # JSON has no tuples and only string keys; these tag the two (lark's data holds both)
 _DICT, _TUPLE = "$dict", "$tuple"
 
@@ -156,12 +156,8 @@ def load(grammar: str, options: dict[str, Any], build: Callable[[], Lark],
     return build()
 
 
-def write(path: Path | None = None) -> Path:
-    """Build the parser from the grammar and write its tables next to it (atomically)."""
-    from archc.frontend import expressions
-
-    grammar = expressions.grammar_text()
-    text = dumps(expressions.build_parser(grammar), key(grammar, expressions.OPTIONS))
+def write(text: str, path: Path | None = None) -> Path:
+    """Write tables (`dumps`) next to the grammar, or to `path`, atomically."""
     target = path or Path(str(resources.files("archc.frontend").joinpath(TABLES)))
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
@@ -173,15 +169,3 @@ def write(path: Path | None = None) -> Path:
         os.unlink(temporary)
         raise
     return target
-
-
-def main(argv: list[str]) -> int:
-    if argv != ["--write"]:
-        print(f"usage: {REGENERATE}", file=sys.stderr)
-        return 2
-    print(f"wrote {write()}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
