@@ -7,7 +7,6 @@ path. `verify` re-derives every shape from the registry so a backend can trust `
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -15,24 +14,12 @@ from typing import Any
 
 from archc.errors import Frame, Span
 from archc.expr.nodes import Expr
+from archc.expr.nodes import same as same  # attribute values compare as expressions do
 from archc.ops import OPS
 from archc.ops.registry import Shape
 
 Path = tuple[str, ...]
 INPUT = "input"  # the op name of a network input's node (no registry entry)
-
-
-def same(a: Any, b: Any) -> bool:
-    """Equal attribute values of one type: True is not the channel count 1, nor 1.0 the
-    integer 1 (Python's == says they are, and code written for one would stand for the
-    other); nan is the same as nan."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, float) and math.isnan(a):
-        return math.isnan(b)
-    return bool(a == b)
 
 
 @dataclass(frozen=True)

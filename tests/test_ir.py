@@ -45,6 +45,7 @@ def test_same_tells_apart_what_python_calls_equal() -> None:
     assert 1.0 == 1 and not same(1.0, 1)
     assert same((1, 2.0), (1, 2.0)) and not same((1, 2), (1, 2.0))
     assert math.nan != math.nan and same(math.nan, math.nan)
+    assert -0.0 == 0.0 and not same(-0.0, 0.0)  # written differently in code
     assert not same([1], (1,))
 
 

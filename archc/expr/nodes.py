@@ -32,7 +32,7 @@ class Node:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return _same(self, other)
+        return same(self, other)
 
     def __ne__(self, other: object) -> bool:
         result = self.__eq__(other)
@@ -66,7 +66,12 @@ def _compared(cls: type) -> tuple[str, ...]:
     return names
 
 
-def _same(left: Any, right: Any) -> bool:
+def same(left: Any, right: Any) -> bool:
+    """Equal as code must see them: of one type (True is not the channel count 1, nor 1.0
+    the integer 1, which Python's == calls equal, and code written for one would stand for
+    the other), floats by sign (-0.0 is not 0.0), nan the same as nan; tuples, lists and
+    expression trees compared item by item, without recursion (a 1,000-term sum is a tree
+    1,000 deep). Spans and other fields declared compare=False are ignored."""
     stack = [(left, right)]
     while stack:
         a, b = stack.pop()
@@ -76,7 +81,7 @@ def _same(left: Any, right: Any) -> bool:
             return False
         if isinstance(a, Node):
             stack.extend((getattr(a, n), getattr(b, n)) for n in _compared(type(a)))
-        elif isinstance(a, tuple):
+        elif isinstance(a, (tuple, list)):
             if len(a) != len(b):
                 return False
             stack.extend(zip(a, b, strict=True))

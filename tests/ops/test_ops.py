@@ -103,8 +103,9 @@ def build_and_check(input_shape: tuple[int, ...], layers: Any) -> Built:
     for node in modules:
         assert node.module is not None
         module = model.get_submodule(".".join(node.module))
-        assert own_params(module) == node.params, f"parameters of {node.op} at {node.path}"
-        assert own_buffers(module) == node.buffers, f"buffers of {node.op} at {node.path}"
+        counts = network.counts[node.id]
+        assert own_params(module) == counts.params, f"parameters of {node.op} at {node.path}"
+        assert own_buffers(module) == counts.buffers, f"buffers of {node.op} at {node.path}"
 
         def hook(_: nn.Module, __: Any, out: torch.Tensor, node_id: int = node.id) -> None:
             seen[node_id] = tuple(out.shape)
