@@ -1,5 +1,6 @@
 """Every spec in specs/ and examples/constructs/: load, infer, build, forward, script, and the
-emitted source, each checked against the static shapes."""
+emitted source, each checked against the static shapes; eager, TorchScript and the standalone
+source agree on outputs of normal scale from random weights and batch-norm statistics."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import torch
 import archc
 from archc.backends.artefacts import script
 from archc.backends.python import generate_source
-from tests.conftest import ALL_SPECS, as_tuple, count, spec_id
+from tests.conftest import ALL_SPECS, as_tuple, count, randomise, spec_id
 
 
 def _inputs(network: archc.ir.Network) -> tuple[torch.Tensor, ...]:
@@ -24,10 +25,14 @@ def _inputs(network: archc.ir.Network) -> tuple[torch.Tensor, ...]:
 @pytest.mark.parametrize("path", ALL_SPECS, ids=spec_id)
 def test_spec_builds_runs_and_matches_static_shapes(path: Path, tmp_path: Path) -> None:
     network = archc.network(path)
-    model = archc.build(path).eval()
+    # random weights and batch-norm statistics: a fresh batch norm is the identity and a zero
+    # bias hides nothing, so with default weights a misplaced or missing layer might not show
+    model = randomise(archc.build(path)).eval()
     inputs = _inputs(network)
     with torch.no_grad():
         outputs = as_tuple(model(*inputs))
+    for output in outputs:  # of normal scale, and not constant: the comparisons below can fail
+        assert output.abs().mean() > 0.1 and (output.numel() == 1 or output.std() > 0.1), output
     static = [tuple(1 if d is None else d for d in s) for s in network.output_shapes()]
     assert [tuple(o.shape) for o in outputs] == static
     assert count(model.parameters()) == network.total_params
@@ -64,11 +69,12 @@ def test_spec_builds_runs_and_matches_static_shapes(path: Path, tmp_path: Path) 
     sys.modules[file.stem] = module
     try:
         spec.loader.exec_module(module)
-        standalone = getattr(module, source.class_name)().eval()
+        with torch.device("meta"):  # no initialisation: every tensor comes from the state_dict
+            standalone = getattr(module, source.class_name)().eval()
     finally:
         del sys.modules[file.stem]
     assert list(standalone.state_dict()) == list(model.state_dict())
-    standalone.load_state_dict(model.state_dict())
+    standalone.load_state_dict(model.state_dict(), assign=True)
     with torch.no_grad():
         for real, again in zip(outputs, as_tuple(standalone(*inputs)), strict=True):
             torch.testing.assert_close(again, real)
