@@ -15,6 +15,7 @@ import keyword
 import re
 
 from archc.errors import ArchcError, Span
+from archc.expr.evaluate import FUNCTIONS
 
 # the names an nn.Module (and the containers the generated code subclasses: nn.Sequential,
 # nn.ModuleList) has as methods or instance attributes; a child of that name would shadow one
@@ -40,8 +41,7 @@ MODULE_ATTRIBUTES = frozenset({
 CODE_NAMES = frozenset({"self", "torch", "nn", "super", "OrderedDict", "with_weights",
                         "initialized", "in_channels"})
 # the functions of spec expressions, written as the Python builtins of the same name
-EXPRESSION_FUNCTIONS = frozenset({"min", "max", "abs", "round", "floor", "ceil", "len", "int",
-                                  "float", "sum"})
+EXPRESSION_FUNCTIONS = frozenset(FUNCTIONS)
 MAX_NAME_LENGTH = 100  # a name is also a file name (NAME.pt) and a class name
 ASCII_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 

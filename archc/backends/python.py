@@ -23,6 +23,7 @@ from archc.expr.printer import Python, python, python_literal
 from archc.gcpause import without_collector
 from archc.ir import Boundary, Module, Network, Node, Path, same
 from archc.ops import OPS
+from archc.ops.init import initializer_lines
 from archc.ops.registry import Construct
 
 # ------------------------------------------------------------------ values as code
@@ -730,36 +731,10 @@ class Generator:
                 "    return module",
             ]
         if self.uses_init:
-            lines += ["", "", *INITIALIZED]
+            lines += ["", "", *initializer_lines()]  # from the one init table
         for class_lines in classes:
             lines += ["", "", *class_lines]
         return "\n".join(lines) + "\n"
-
-
-# the helper behind the ops' `init` attribute (archc.ops.registry.INIT_SCHEMES): kaiming as
-# torchvision's ResNet and VGG initialise their convolutions
-INITIALIZED = [
-    "def initialized(module: nn.Module, scheme: str | tuple) -> nn.Module:",
-    '    """Initialise the weight as the spec says; the bias starts at zero (as torchvision',
-    '    does)."""',
-    "    name, *numbers = (scheme,) if isinstance(scheme, str) else scheme",
-    "    schemes = {",
-    '        "kaiming_normal": lambda w: nn.init.kaiming_normal_(w, mode="fan_out",',
-    '                                                            nonlinearity="relu"),',
-    '        "kaiming_uniform": lambda w: nn.init.kaiming_uniform_(w, mode="fan_out",',
-    '                                                              nonlinearity="relu"),',
-    '        "xavier_normal": nn.init.xavier_normal_,',
-    '        "xavier_uniform": nn.init.xavier_uniform_,',
-    '        "zeros": nn.init.zeros_,',
-    '        "ones": nn.init.ones_,',
-    '        "normal": lambda w: nn.init.normal_(w, 0.0, *numbers),',
-    '        "constant": lambda w: nn.init.constant_(w, *numbers),',
-    "    }",
-    "    schemes[name](module.weight)",
-    '    if getattr(module, "bias", None) is not None:',
-    "        nn.init.zeros_(module.bias)",
-    "    return module",
-]
 
 
 @dataclass(frozen=True)
