@@ -373,79 +373,99 @@ def _syntax_error(
     error: UnexpectedInput, text: str, source: Source | None, line: int, column: int, what: str,
     locate: Locate | None = None,
 ) -> ArchcError:
-    err_line = getattr(error, "line", 1) or 1
-    err_col = getattr(error, "column", 1) or 1
+    """A lark error as an ArchcError in the file's coordinates: a look-alike character, an
+    unclosed brace or bracket, or the token found and the tokens expected, in words."""
+
+    def at(at_line: int, at_column: int, width: int = 1) -> Span:
+        return place(source, at_line, at_column, at_line, at_column + width, line, column,
+                     locate)
+
+    odd = _look_alike(error, text)
+    if odd is not None:
+        return _non_ascii(text, odd, source, at(*_line_column(text, odd)))
+    err_line, err_col, found, width = _found(error, text)
+    expected = _expected(error)
+    unclosed = _unclosed(error, text, found, expected, err_line, at)
+    if unclosed is not None:
+        return unclosed
+    return ArchcError(
+        f"syntax error in {what}", at(err_line, err_col, width),
+        expected=describe_expected(expected) or None, found=found,
+        notes=_hints(found, expected, text, what,
+                     text.split("\n")[min(err_line, len(text.split("\n"))) - 1]),
+    )
+
+
+def _line_column(text: str, position: int) -> tuple[int, int]:
+    return (text.count("\n", 0, position) + 1,
+            position - (text.rfind("\n", 0, position) + 1) + 1)
+
+
+def _look_alike(error: UnexpectedInput, text: str) -> int | None:
+    """Where a character that is not ASCII caused the error, if one did."""
     odd = error.pos_in_stream if isinstance(error, UnexpectedCharacters) else None
     if odd is not None and 0 <= odd < len(text) and not text[odd].isascii():
-        return _non_ascii(text, odd, source,
-                          place(source, err_line, err_col, err_line, err_col + 1, line, column,
-                                locate))
+        return odd
     if isinstance(error, UnexpectedToken) and error.token.type != "$END" \
             and error.token.start_pos is not None:
         # `nеtwork` lexes as the name `n` before the look-alike: the word is the mistake
         start, end = lookalikes.word_at(text, error.token.start_pos)
-        odd = next((i for i in range(start, end) if not text[i].isascii()), None)
-        if odd is not None:
-            odd_line = text.count("\n", 0, odd) + 1
-            odd_column = odd - (text.rfind("\n", 0, odd) + 1) + 1
-            return _non_ascii(text, odd, source, place(source, odd_line, odd_column, odd_line,
-                                                       odd_column + 1, line, column, locate))
+        return next((i for i in range(start, end) if not text[i].isascii()), None)
+    return None
+
+
+def _found(error: UnexpectedInput, text: str) -> tuple[int, int, str, int]:
+    """Where the parser stopped (line, column), what it found there in words, and how wide
+    that is."""
     if isinstance(error, UnexpectedEOF) or (
         isinstance(error, UnexpectedToken) and error.token.type == "$END"
     ):
         lines = text.rstrip("\n").split("\n")
-        err_line, err_col = len(lines), len(lines[-1]) + 1
-        found = "the end of the text"
-        width = 1
-    elif isinstance(error, UnexpectedToken):
-        found = f"'{error.token}'"
-        width = max(1, len(str(error.token)))
-    else:
-        assert isinstance(error, UnexpectedCharacters)
-        position = min(max(error.pos_in_stream or 0, 0), max(len(text) - 1, 0))
-        found = repr(text[position]) if text else "nothing"
-        width = 1
-    expected_names: set[str] = set(getattr(error, "expected", None) or ())
+        return len(lines), len(lines[-1]) + 1, "the end of the text", 1
+    err_line = getattr(error, "line", 1) or 1
+    err_col = getattr(error, "column", 1) or 1
+    if isinstance(error, UnexpectedToken):
+        return err_line, err_col, f"'{error.token}'", max(1, len(str(error.token)))
+    assert isinstance(error, UnexpectedCharacters)
+    position = min(max(error.pos_in_stream or 0, 0), max(len(text) - 1, 0))
+    return err_line, err_col, repr(text[position]) if text else "nothing", 1
+
+
+def _expected(error: UnexpectedInput) -> set[str]:
+    """The terminals the parser would have taken."""
     if isinstance(error, UnexpectedToken) and error.interactive_parser is not None:
         accepts = error.interactive_parser.accepts()  # type: ignore[no-untyped-call]
-        expected_names = set(accepts)  # exact, unlike the LALR lookahead set
+        return set(accepts)  # exact, unlike the LALR lookahead set
     if isinstance(error, UnexpectedCharacters):
-        expected_names = set(error.allowed or ())
-    if found == "the end of the text" and "RBRACE" in expected_names:
+        return set(error.allowed or ())
+    return set(getattr(error, "expected", None) or ())
+
+
+def _unclosed(error: UnexpectedInput, text: str, found: str, expected: set[str],
+              err_line: int, at: Callable[[int, int], Span]) -> ArchcError | None:
+    """An error that is really a '{', '(' or '[' left open earlier: located at the opener."""
+    if found == "the end of the text" and "RBRACE" in expected:
         opening = _unclosed_brace(text)
         if opening is not None:  # the '{' itself is the mistake, not the end of the file
             brace_line, brace_column = opening
             return ArchcError(
-                "this '{' is never closed",
-                place(source, brace_line, brace_column, brace_line, brace_column + 1, line,
-                      column, locate),
+                "this '{' is never closed", at(brace_line, brace_column),
                 expected="'}'", found=f"the end of the text (line {err_line})",
                 notes=[f"hint: a '{{' is not closed (the one on line {brace_line}): add its "
                        "'}', or check the blocks inside it for a missing one"])
-    if isinstance(error, UnexpectedToken) and {"RPAR", "RSQB"} & expected_names \
+    if isinstance(error, UnexpectedToken) and {"RPAR", "RSQB"} & expected \
             and error.token.start_pos is not None:
         opened = _open_bracket_before(text, error.token.start_pos)
         if opened is not None and text.count("\n", 0, opened) + 1 < err_line:
             # a bracket left open on an earlier line: the next statement read as its argument
-            bracket_line = text.count("\n", 0, opened) + 1
-            bracket_column = opened - (text.rfind("\n", 0, opened) + 1) + 1
+            bracket_line, bracket_column = _line_column(text, opened)
             closer = ")" if text[opened] == "(" else "]"
             return ArchcError(
-                f"this '{text[opened]}' is never closed",
-                place(source, bracket_line, bracket_column, bracket_line, bracket_column + 1,
-                      line, column, locate),
+                f"this '{text[opened]}' is never closed", at(bracket_line, bracket_column),
                 expected=f"'{closer}'", found=f"{found} on line {err_line}",
                 notes=[f"hint: close it with '{closer}' on line {bracket_line}; inside brackets "
                        "line breaks do not end a statement"])
-    span = place(source, err_line, err_col, err_line, err_col + width, line, column, locate)
-    return ArchcError(
-        f"syntax error in {what}",
-        span,
-        expected=describe_expected(expected_names) or None,
-        found=found,
-        notes=_hints(found, expected_names, text, what,
-                     text.split("\n")[min(err_line, len(text.split("\n"))) - 1]),
-    )
+    return None
 
 
 def _non_ascii(text: str, position: int, source: Source | None, span: Span) -> ArchcError:
