@@ -27,7 +27,7 @@ from fractions import Fraction
 from archc.errors import ArchcError
 from archc.ir import Network, Node, Path
 from archc.ops import OPS
-from archc.ops.registry import Reach, Shape, Window, numel
+from archc.ops.registry import Reach, Shape, Window, numel, static_dims
 
 DTYPES: dict[str, int] = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
 
@@ -88,10 +88,12 @@ def _apply(extent: Extent, window: Window, size: int, out: int, full: int) -> Ex
 
 
 def _spatial(shape: Shape, dims: int) -> tuple[int, ...] | None:
-    """The spatial sizes of a tensor laid out like the reference input, else None."""
-    if len(shape) != dims + 2:
+    """The spatial sizes of a tensor laid out like the reference input, else None (also when
+    a spatial size is a symbol: a field is measured in positions of known dims)."""
+    sizes = static_dims(shape[2:])
+    if len(shape) != dims + 2 or len(sizes) != dims:
         return None
-    return tuple(d for d in shape[2:] if d is not None)
+    return sizes
 
 
 def _hull(items: Sequence[tuple[Extent, int | None]], full: int) -> Extent:
@@ -264,7 +266,7 @@ def analyse(network: Network, dtype: str = "float32") -> Analysis:
     full: tuple[int, ...] = ()
     fields: dict[int, Field | None] = {}
     if reference is not None:
-        full = tuple(d for d in network.node(reference[1]).shape[2:] if d is not None)
+        full = static_dims(network.node(reference[1]).shape[2:])
     storage = _storages(network)
     nodes: dict[int, NodeCost] = {}
     for node in network.nodes():
@@ -405,7 +407,7 @@ def min_input(network: Network, build: Callable[[list[int]], Network],
     if reference is None:
         return None
     name, node_id = reference
-    declared = tuple(d for d in network.node(node_id).shape[1:] if d is not None)
+    declared = static_dims(network.node(node_id).shape[1:])  # a spec's inputs are numbers
     channels, spatial = declared[0], declared[1:]
     cache: dict[tuple[int, ...], Network | ArchcError] = {declared: network}
 

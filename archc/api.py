@@ -271,7 +271,7 @@ def min_input(net: Network, spec: SpecLike, inputs: InputShapes = None,
     from archc.report import min_input_data
 
     tree = load(spec, limits)
-    sizes = {name: [d for d in net.node(i).shape[1:] if d is not None]
+    sizes = {name: [d for d in net.node(i).shape[1:] if isinstance(d, int)]  # known dims
              for name, i in net.inputs.items()}
     reference = analysis.reference_input(net)
     searched = reference[0] if reference else ""

@@ -164,7 +164,7 @@ class Elaborator:
                 f"the network grows past {self.limits.max_nodes:,} nodes", span,
                 notes=["check repeat counts and recursion",
                        "to raise the limit: archc --max-nodes N"]), ctx)
-        elements = prod(d for d in shape[1:] if d is not None)
+        elements = prod(d for d in shape if isinstance(d, int))  # per value of the symbols
         if elements > self.limits.max_elements:
             raise self._fail(ArchcError(
                 f"{op} gives a tensor of {elements:,} elements per sample", span,

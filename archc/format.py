@@ -1,6 +1,6 @@
 """Values as people read them: shapes, attribute values, counts and sizes. Torch-free, and at
-the bottom of the package (it imports nothing of archc), so the compiler core, the reports,
-the diagrams and the docs all say a value the same way.
+the bottom of the package (it imports nothing of archc but archc.dims, the shape type), so
+the compiler core, the reports, the diagrams and the docs all say a value the same way.
 
 Input: a shape, a value, a count. Output: text such as `[N, 64, 56, 56]`, `[1, 2]`, `'same'`,
 `true`, `25.56M`, `1.50 MiB`.
@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from archc.dims import Shape
 
-def format_shape(shape: tuple[int | None, ...]) -> str:
-    """`[N, 3, 224, 224]`: the batch (None) is N."""
-    return "[" + ", ".join("N" if d is None else str(d) for d in shape) + "]"
+
+def format_shape(shape: Shape) -> str:
+    """`[N, 3, 224, 224]`: a symbol (the batch N, a length L) prints as its name."""
+    return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
 def render_value(value: Any) -> str:

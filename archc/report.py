@@ -25,7 +25,7 @@ from archc.format import human, human_bytes, render_value
 from archc.gcpause import without_collector
 from archc.ir import Module, Network, Path
 from archc.ops import OPS
-from archc.ops.registry import Shape, format_shape
+from archc.ops.registry import BATCH, Shape, Symbol, format_shape
 
 # the table's columns after the layer name, and those shown unless --columns says otherwise
 COLUMNS = ("op", "shape", "params", "macs", "flops", "memory", "rf", "stride")
@@ -43,8 +43,13 @@ def parse_columns(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _json_shape(shape: Shape) -> list[int | None]:
-    return list(shape)
+# a dim in JSON: a number; the batch null (as it has always been written); any other
+# symbol (a sequence length L) its name as a string
+JsonDim = int | str | None
+
+
+def _json_shape(shape: Shape) -> list[JsonDim]:
+    return [None if d == BATCH else d.name if isinstance(d, Symbol) else d for d in shape]
 
 
 def _number(value: Fraction | None) -> int | float | None:
@@ -186,8 +191,10 @@ def min_input_data(found: MinInput) -> dict[str, Any]:
     }
 
 
-def _shape(dims: list[int | None]) -> str:
-    return format_shape(tuple(dims))
+def _shape(dims: list[JsonDim]) -> str:
+    """A JSON shape (`_json_shape`) as text: `[N, L, 768]`."""
+    return format_shape(tuple(BATCH if d is None else Symbol(d) if isinstance(d, str) else d
+                              for d in dims))
 
 
 def _per_dim(values: Sequence[Any] | None, whole: Sequence[bool] | None = None) -> str:

@@ -18,6 +18,7 @@ import torch
 import yaml
 
 import archc
+from archc.dims import BATCH
 from archc.frontend import ast
 from tests.conftest import MLP, ROOT, SPECS, count, randomise
 
@@ -156,7 +157,7 @@ def test_every_spelling_gives_the_same_network_report_source_and_diagram(how: st
     assert archc.load(spec) == archc.load(MLP)
     network = archc.network(spec)
     assert network.name == "mlp" and network.total_params == mlp_params() > 0
-    assert network.output_shapes() == [(None, 10)]
+    assert network.output_shapes() == [(BATCH, 10)]
     report = archc.shapes(spec)
     assert report == archc.shapes(MLP) and report["params"] == mlp_params()
     assert archc.source(spec) == archc.source(MLP)
@@ -217,12 +218,12 @@ def test_an_unknown_or_mistyped_override_is_an_error() -> None:
 def test_input_shapes_as_a_list_or_by_name() -> None:
     # mlp's linear layers act on the last dim: a [3, 8] input gives [3, 10] per sample
     network = archc.network(MLP, inputs=[3, 1000])
-    assert network.output_shapes() == [(None, 3, 10)]
+    assert network.output_shapes() == [(BATCH, 3, 10)]
     assert archc.build(MLP, inputs=[3, 1000])(torch.zeros(2, 3, 1000)).shape == (2, 3, 10)
     multi = ROOT_CONSTRUCTS / "multi_io.yaml"
     resized = archc.network(multi, inputs={"image": [3, 8, 8]})
-    assert resized.node(resized.inputs["image"]).shape == (None, 3, 8, 8)
-    assert resized.node(resized.inputs["meta"]).shape == (None, 12)  # as declared
+    assert resized.node(resized.inputs["image"]).shape == (BATCH, 3, 8, 8)
+    assert resized.node(resized.inputs["meta"]).shape == (BATCH, 12)  # as declared
     with pytest.raises(archc.ArchcError) as caught:
         archc.network(multi, inputs={"imagee": [3, 8, 8]})
     assert "no input 'imagee'" in caught.value.message
@@ -234,7 +235,7 @@ def test_one_block_of_a_spec_as_the_network() -> None:
     args = {"c1": 64, "c2": [48, 64], "c3": [64, 96], "c4": 32}
     network = archc.network(googlenet, [3, 96, 96], block="inception", **args)
     assert network.name == "googlenet_inception"
-    assert network.output_shapes() == [(None, 64 + 64 + 96 + 32, 96, 96)]  # the four branches
+    assert network.output_shapes() == [(BATCH, 64 + 64 + 96 + 32, 96, 96)]  # the four branches
     model = archc.build(googlenet, [3, 96, 96], block="inception", **args)
     assert count(model.parameters()) == network.total_params > 0
     assert archc.shapes(googlenet, [3, 96, 96], block="inception", **args)["outputs"] == [

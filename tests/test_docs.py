@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import archc
+from archc.dims import BATCH
 from archc.docsgen import readme_with_zoo
 from archc.ops.reference import markdown
 from tests.conftest import ROOT
@@ -41,7 +42,7 @@ def test_language_example_compiles_and_runs(text: str) -> None:
     with torch.no_grad():
         out = model(*inputs)
     outs = out if isinstance(out, tuple) else (out,)
-    static = [tuple(1 if d is None else d for d in s) for s in network.output_shapes()]
+    static = [tuple(1 if d == BATCH else d for d in s) for s in network.output_shapes()]
     assert [tuple(o.shape) for o in outs] == static
 
 

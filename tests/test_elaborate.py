@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import archc
+from archc.dims import BATCH
 from archc.ir import Network
 
 
@@ -57,7 +58,7 @@ layers:
       - identity
 """)
     assert paths(net) == ["0", "1", "2"]  # identity is a name for its input, not a module
-    assert net.output_shapes() == [(None, 9, 8, 8)]
+    assert net.output_shapes() == [(BATCH, 9, 8, 8)]
 
 
 def test_references_and_outputs() -> None:
@@ -70,7 +71,7 @@ layers:
   - c: conv(2, 1)
 outputs: [b, c]
 """)
-    assert net.output_shapes() == [(None, 6, 8, 8), (None, 2, 8, 8)]
+    assert net.output_shapes() == [(BATCH, 6, 8, 8), (BATCH, 2, 8, 8)]
     c = net.node(net.outputs[1][1])
     assert net.node(c.inputs[0]).name == "a"
 
@@ -86,7 +87,7 @@ layers:
       - if: in.h > 8
         then: maxpool(2)
 """)
-    assert net.output_shapes() == [(None, 12, 8, 8)]
+    assert net.output_shapes() == [(BATCH, 12, 8, 8)]
 
 
 def test_params_override_and_default_expressions() -> None:
@@ -96,8 +97,8 @@ input: [3, 8, 8]
 layers:
   - conv(width * 2 if double else width, 1)
 """
-    assert archc.network(spec).output_shapes() == [(None, 4, 8, 8)]
-    assert archc.network(spec, width=5, double=True).output_shapes() == [(None, 10, 8, 8)]
+    assert archc.network(spec).output_shapes() == [(BATCH, 4, 8, 8)]
+    assert archc.network(spec, width=5, double=True).output_shapes() == [(BATCH, 10, 8, 8)]
 
 
 def test_several_named_inputs() -> None:
@@ -109,7 +110,7 @@ layers:
   - linear(2)
 """)
     assert list(net.inputs) == ["image", "meta"]
-    assert net.output_shapes() == [(None, 2)]
+    assert net.output_shapes() == [(BATCH, 2)]
 
 
 def test_inferred_arguments_never_written() -> None:
@@ -166,7 +167,7 @@ def test_values_within_the_limits_are_computed_as_python_does() -> None:
     net = archc.network("input: [3]\nlayers:\n  - linear(len([0] * 90000) // 9000 + "
                         "max(1, 2) + min([3, 4]) + sum([1, 2]) + abs(-1) + round(2.5) + "
                         "int('3') + 2 ** 62 // 2 ** 60)\n")
-    assert net.output_shapes() == [(None, 10 + 2 + 3 + 3 + 1 + 2 + 3 + 4)]
+    assert net.output_shapes() == [(BATCH, 10 + 2 + 3 + 3 + 1 + 2 + 3 + 4)]
 
 
 def test_nested_empty_repeats_count_as_work() -> None:
@@ -184,7 +185,7 @@ def test_the_work_limit_can_be_raised() -> None:
     text = "input: [3]\nlayers:\n  - repeat: 300\n    body:\n      repeat: 300\n      body: []\n"
     assert "work limit" in refused(text).message  # 90,000 iterations of 4 steps
     net = archc.network(text, limits=archc.Limits(max_steps=1_000_000))
-    assert net.output_shapes() == [(None, 3)]
+    assert net.output_shapes() == [(BATCH, 3)]
 
 
 def test_parameter_and_element_caps() -> None:
@@ -209,10 +210,10 @@ def test_a_merge_left_with_one_branch_is_an_error(merge: str) -> None:
 def test_long_sums_evaluate_as_python_sums_them() -> None:
     terms = list(range(1, 3001))
     text = "input: [3]\nlayers:\n  - linear(" + " + ".join(map(str, terms)) + " - 4500000)\n"
-    assert archc.network(text).output_shapes() == [(None, sum(terms) - 4500000)]
+    assert archc.network(text).output_shapes() == [(BATCH, sum(terms) - 4500000)]
 
 
 def test_an_expression_too_deep_to_evaluate_is_located() -> None:
     text = "input: [3]\nlayers:\n  - linear(2 ** " + "(1 ** " * 90 + "1" + ")" * 90 + ")\n"
     net = archc.network(text)  # 90 levels: evaluated
-    assert net.output_shapes() == [(None, 2)]
+    assert net.output_shapes() == [(BATCH, 2)]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import ast as pyast
 import json
-import math
 import os
 import random
 import re
@@ -45,6 +44,7 @@ if str(ROOT) not in sys.path:  # `python -m tests.test_fuzz --worker` from anywh
 
 import archc  # noqa: E402
 from archc.api import parse  # noqa: E402
+from archc.dims import BATCH, numel  # noqa: E402
 from archc.errors import UNKNOWN_SPAN as S  # noqa: E402
 from archc.frontend import ast  # noqa: E402
 from archc.frontend.printer import print_text, print_yaml  # noqa: E402
@@ -423,9 +423,9 @@ def _serve_network(request: dict[str, Any]) -> dict[str, Any]:
     try:
         network = archc.network(parse(text, name))
         warnings = [w.render() for w in lint(network)]
-        shapes = [list(s) for s in network.output_shapes()]
-        elements = sum(math.prod(d for d in node.shape if d is not None)
-                       for node in network.node_list)
+        # the batch crosses to the parent as null, as in JSON reports
+        shapes = [[None if d == BATCH else d for d in s] for s in network.output_shapes()]
+        elements = sum(numel(node.shape) for node in network.node_list)
         return {"outcome": "accepted", "shapes": shapes, "warnings": warnings,
                 "params": network.total_params, "elements": elements}
     except archc.ArchcError as error:
@@ -547,7 +547,7 @@ def run_forward(module: Any, network: Any, batch: int = 2) -> list[list[int]]:
 
 
 def static(shapes: Any, batch: int = 2) -> list[list[int]]:
-    return [[batch if d is None else d for d in s] for s in shapes]
+    return [[batch if d == BATCH else d for d in s] for s in shapes]
 
 
 def whole_path(text: str, name: str) -> list[str]:

@@ -14,6 +14,7 @@ import torch
 import archc
 from archc.backends.artefacts import script
 from archc.backends.python import generate_source
+from archc.dims import BATCH
 from tests.conftest import ALL_SPECS, as_tuple, count, randomise, spec_id
 
 
@@ -33,7 +34,7 @@ def test_spec_builds_runs_and_matches_static_shapes(path: Path, tmp_path: Path) 
         outputs = as_tuple(model(*inputs))
     for output in outputs:  # of normal scale, and not constant: the comparisons below can fail
         assert output.abs().mean() > 0.1 and (output.numel() == 1 or output.std() > 0.1), output
-    static = [tuple(1 if d is None else d for d in s) for s in network.output_shapes()]
+    static = [tuple(1 if d == BATCH else d for d in s) for s in network.output_shapes()]
     assert [tuple(o.shape) for o in outputs] == static
     assert count(model.parameters()) == network.total_params
     assert count(model.buffers()) == network.total_buffers
@@ -94,6 +95,6 @@ def test_build_takes_parameter_overrides(root: Path) -> None:
 
 def test_build_takes_input_shapes(root: Path) -> None:
     network = archc.network(root / "specs" / "vgg.yaml", inputs=[3, 64, 64])
-    assert network.output_shapes() == [(None, 10)]
+    assert network.output_shapes() == [(BATCH, 10)]
     report = archc.shapes(root / "specs" / "vgg.yaml", inputs=[3, 64, 64], depth=1)
     assert report["layers"][0]["shape"] == [None, 512, 2, 2]

@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 
 import torch
 
+from archc.dims import BATCH, Symbol, is_static
 from archc.errors import Span
 from archc.files import atomic_write as atomic_write  # re-exported: cli.py writes .py with it
 from archc.ir import Network
@@ -63,14 +64,43 @@ def script(module: torch.nn.Module) -> torch.jit.ScriptModule:
         return torch.jit.script(module)
 
 
+DYNAMIC_MAX = 1 << 16  # the largest size an exported dynamic dim takes (without a bound)
+
+
+def _example_size(symbol: Symbol, batch: int) -> int:
+    """The size a symbol has in example inputs: `batch` for the batch; for another the
+    smallest within its bounds that is at least 2 (tracing specialises sizes 0 and 1)."""
+    if symbol == BATCH:
+        return batch
+    size = max(symbol.low, 2)
+    return size if symbol.high is None else min(size, symbol.high)
+
+
 def example_inputs(network: Network, batch: int = 2) -> tuple[torch.Tensor, ...]:
     """Inputs for tracing (torch.export, ONNX): drawn from a generator of their own with a
     fixed seed, so they are the same in every run and the caller's random state is left as
-    it was."""
-    shapes = [[d for d in network.node(i).shape[1:] if d is not None]
+    it was. Each symbol (the batch first) takes its `_example_size`."""
+    shapes = [[d if is_static(d) else _example_size(d, batch) for d in network.node(i).shape]
               for i in network.inputs.values()]
     generator = torch.Generator().manual_seed(0)
-    return tuple(torch.randn(batch, *shape, generator=generator) for shape in shapes)
+    return tuple(torch.randn(*shape, generator=generator) for shape in shapes)
+
+
+def dynamic_shapes(network: Network) -> tuple[dict[int, Any], ...]:
+    """torch.export's `dynamic_shapes` for the inputs: every symbol a dynamic dim within its
+    bounds, one `torch.export.Dim` per symbol so that inputs sharing a symbol share a size;
+    the batch is named `batch`."""
+    dims: dict[Symbol, Any] = {}
+
+    def dim(symbol: Symbol) -> Any:
+        if symbol not in dims:
+            name = "batch" if symbol == BATCH else symbol.name
+            high = DYNAMIC_MAX if symbol.high is None else symbol.high
+            dims[symbol] = torch.export.Dim(name, min=symbol.low, max=high)
+        return dims[symbol]
+
+    return tuple({axis: dim(d) for axis, d in enumerate(network.node(i).shape)
+                  if isinstance(d, Symbol)} for i in network.inputs.values())
 
 
 def _to_file(save: Callable[[BinaryIO], None]) -> Callable[[Path], None]:
@@ -98,9 +128,7 @@ def write_torchscript(module: torch.nn.Module, path: Path, network: Network) -> 
 
 def export(module: torch.nn.Module, network: Network) -> torch.export.ExportedProgram:
     """torch.export with a dynamic batch dimension."""
-    batch = torch.export.Dim("batch", min=1, max=1 << 16)
-    inputs = example_inputs(network)
-    shapes = tuple({0: batch} for _ in inputs)
+    inputs, shapes = example_inputs(network), dynamic_shapes(network)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return torch.export.export(module.eval(), inputs, dynamic_shapes=shapes)
@@ -129,7 +157,9 @@ def metadata(network: Network) -> dict[str, Any]:
         "spec_sha256": hashlib.sha256(text.encode()).hexdigest(),
         "archc_version": archc.__version__,
         "params": network.params,
-        "inputs": {name: list(network.node(i).shape[1:]) for name, i in network.inputs.items()},
+        # each input's dims after the batch, any other symbol by its name (as JSON reports)
+        "inputs": {name: [d if is_static(d) else str(d) for d in network.node(i).shape[1:]]
+                   for name, i in network.inputs.items()},
     }
 
 
@@ -159,9 +189,7 @@ def write_onnx(module: torch.nn.Module, network: Network, path: Path) -> None:
         raise ArchcError(f"the weights of {network.name} take {size / 2**30:.1f} GiB; a single "
                          "ONNX file holds less than 2 GiB", notes=["use -o NAME.pt2 "
                                                                    "(torch.export) instead"])
-    batch = torch.export.Dim("batch", min=1, max=1 << 16)
-    inputs = example_inputs(network)
-    shapes = tuple({0: batch} for _ in inputs)
+    inputs, shapes = example_inputs(network), dynamic_shapes(network)
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         program = torch.onnx.export(

@@ -69,7 +69,7 @@ TERMINAL = {"shape": "box", "style": "filled", "fillcolor": INK, "fontcolor": "w
 
 def format_dims(shape: Shape) -> str:
     """`N×64×56×56`: the shape a wire carries."""
-    return "×".join("N" if d is None else str(d) for d in shape)
+    return "×".join(str(d) for d in shape)  # a symbol (the batch N) by its name
 
 
 def _text(value: str) -> str:

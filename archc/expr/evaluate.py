@@ -14,11 +14,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from archc.dims import Shape  # the shape type sits below the ops, as expressions do
 from archc.errors import ArchcError, Span, suggest
 from archc.expr import nodes
 from archc.format import format_shape, short_value
 
-Shape = tuple[int | None, ...]  # as archc.ops.registry.Shape (expressions sit below the ops)
 MAX_STEPS = 100_000  # a 10,000-layer spec takes about 25,000, DenseNet-121 2,100
 
 

@@ -34,10 +34,12 @@ from archc.ops.registry import (
     check_tensor_size,
     expand,
     format_shape,
+    known_spatial,
     numel,
     register,
     spatial_rank,
     standard_construct,
+    static_dims,
     with_bias,
 )
 
@@ -87,7 +89,7 @@ def _padding(op: str, attrs: Attrs, rank: int, kernel: tuple[int, ...],
 
 def conv_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
     rank = spatial_rank("conv", inputs[0])
-    in_channels = channels(inputs[0])  # a given in_channels was checked (register)
+    in_channels = channels("conv", inputs[0])  # a given in_channels was checked (register)
     _check_groups("conv", in_channels, attrs["out_channels"], attrs["groups"])
     kernel, _, _ = _geometry("conv", attrs, rank)
     weight = attrs.get("weight")
@@ -132,8 +134,7 @@ def _check_padding_mode(attrs: Attrs, x: Shape, padding: tuple[int, ...] | str,
     if isinstance(pads, str):  # 'same': PyTorch puts the odd element of d·(k−1) on the right
         totals = (d * (k - 1) for k, d in zip(kernel, dilation, strict=True))
         pads = tuple(total - total // 2 for total in totals)
-    for size, pad in zip(x[2:], pads, strict=True):
-        assert size is not None
+    for size, pad in zip(known_spatial("conv", x), pads, strict=True):
         if pad >= size + slack:
             raise OpError(
                 f"conv: padding_mode='{mode}' needs padding {words} the input size",
@@ -148,12 +149,11 @@ def conv_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
     kernel, stride, dilation = _geometry("conv", attrs, rank)
     padding = _padding("conv", attrs, rank, kernel, dilation, stride)
     _check_padding_mode(attrs, x, padding, kernel, dilation)
-    sizes = x[2:]
-    if isinstance(padding, str):  # 'same'
-        return (x[0], attrs["out_channels"], *sizes)
+    if isinstance(padding, str):  # 'same' keeps every size, a symbol too (a sequence length)
+        return (x[0], attrs["out_channels"], *x[2:])
     out = []
-    for size, k, s, d, p in zip(sizes, kernel, stride, dilation, padding, strict=True):
-        assert size is not None
+    for size, k, s, d, p in zip(known_spatial("conv", x), kernel, stride, dilation, padding,
+                                strict=True):
         span = d * (k - 1) + 1
         if size + 2 * p < span:
             raise OpError(
@@ -170,14 +170,16 @@ def conv_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
 def conv_params(attrs: Attrs, inputs: Sequence[Shape]) -> int:
     rank = len(inputs[0]) - 2
     kernel = expand("conv", "kernel_size", attrs["kernel_size"], rank)
-    weight = attrs["out_channels"] * (channels(inputs[0]) // attrs["groups"]) * prod(kernel)
+    per_group = channels("conv", inputs[0]) // attrs["groups"]
+    weight = attrs["out_channels"] * per_group * prod(kernel)
     return int(weight + (attrs["out_channels"] if attrs["bias"] else 0))
 
 
 def conv_macs(attrs: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
     rank = len(inputs[0]) - 2
     kernel = expand("conv", "kernel_size", attrs["kernel_size"], rank)
-    return int(numel(output) * (channels(inputs[0]) // attrs["groups"]) * prod(kernel))
+    per_group = channels("conv", inputs[0]) // attrs["groups"]
+    return int(numel(output) * per_group * prod(kernel))
 
 
 def conv_window(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
@@ -253,7 +255,7 @@ def _with_weight(construct: Construct, attrs: Attrs) -> Construct:
 
 def conv_transpose_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
     rank = spatial_rank("conv_transpose", inputs[0])
-    in_channels = channels(inputs[0])
+    in_channels = channels("conv_transpose", inputs[0])
     _check_groups("conv_transpose", in_channels, attrs["out_channels"], attrs["groups"])
     kernel, _, _ = _geometry("conv_transpose", attrs, rank)
     weight = (in_channels, attrs["out_channels"] // attrs["groups"], *kernel)
@@ -278,11 +280,11 @@ def conv_transpose_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
             raise OpError("conv_transpose: output_padding must be smaller than stride or "
                           "dilation", attr="output_padding", found=str(attrs["output_padding"]))
     out = []
-    for size, k, s, d, p, e in zip(x[2:], kernel, stride, dilation, padding, extra, strict=True):
-        assert size is not None
+    for size, k, s, d, p, e in zip(known_spatial("conv_transpose", x), kernel, stride, dilation,
+                                   padding, extra, strict=True):
         out.append((size - 1) * s - 2 * p + d * (k - 1) + e + 1)
     output = (x[0], attrs["out_channels"], *out)
-    if any(d is not None and d <= 0 for d in output):
+    if any(d <= 0 for d in static_dims(output)):
         raise OpError(f"conv_transpose output size would be {format_shape(output)}",
                       attr="padding", expected="sizes ≥ 1", found=format_shape(output))
     return output
@@ -291,7 +293,8 @@ def conv_transpose_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
 def conv_transpose_params(attrs: Attrs, inputs: Sequence[Shape]) -> int:
     rank = len(inputs[0]) - 2
     kernel = expand("conv_transpose", "kernel_size", attrs["kernel_size"], rank)
-    weight = channels(inputs[0]) * (attrs["out_channels"] // attrs["groups"]) * prod(kernel)
+    per_group = attrs["out_channels"] // attrs["groups"]
+    weight = channels("conv_transpose", inputs[0]) * per_group * prod(kernel)
     return int(weight + (attrs["out_channels"] if attrs["bias"] else 0))
 
 

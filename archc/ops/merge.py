@@ -10,11 +10,13 @@ from archc.ops.registry import (
     Attr,
     Attrs,
     Count,
+    Dim,
     Op,
     OpError,
     Role,
     Shape,
     format_shape,
+    known,
     numel,
     register,
 )
@@ -51,7 +53,7 @@ def concat_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
             what = _DIM_NAMES.get(axis, f"dim {axis}") if rank == 4 else f"dim {axis}"
             raise OpError(f"concat branches disagree in {what}", found=_describe(inputs),
                           notes=[f"concat joins on dim {dim}; every other dim must match"])
-    total = sum(d for s in inputs if (d := s[dim]) is not None)
+    total = sum(known("concat", s, dim, "the dim it joins on") for s in inputs)
     return (*first[:dim], total, *first[dim + 1:])
 
 
@@ -88,17 +90,18 @@ def broadcast(op: str, inputs: Sequence[Shape], exact: bool) -> Shape:
                       expected="branches of equal rank (sizes equal or 1 in every dim)",
                       notes=["reshape the smaller branch, e.g. reshape(c, 1, 1) for a "
                              "[N, C] gate on [N, C, H, W]"])
-    out: list[int | None] = []
+    out: list[Dim] = []
     for axis in range(rank):
         sizes = {s[axis - rank + len(s)] for s in inputs if axis - rank + len(s) >= 0}
-        known = {s for s in sizes if s is not None}
-        concrete = {s for s in known if s != 1} if not exact else known
+        # a symbol (the batch) broadcasts only with itself or 1: equal symbols are one size,
+        # while a symbol and a number, or two symbols, may differ when the network runs
+        concrete = {s for s in sizes if s != 1} if not exact else sizes
         if len(concrete) > 1 or (exact and any(len(s) != rank for s in inputs)):
             what = "shapes" if exact else "shapes that do not broadcast"
             raise OpError(f"{op} branches disagree: {what}", found=_describe(inputs),
                           expected="equal shapes" if exact else
                           "sizes equal or 1 in every dim (PyTorch broadcasting)")
-        out.append(None if axis == 0 else (max(concrete) if concrete else 1))
+        out.append(next(iter(concrete)) if concrete else 1)
     return tuple(out)
 
 

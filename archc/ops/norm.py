@@ -22,6 +22,7 @@ from archc.ops.registry import (
     by_rank,
     channels,
     format_shape,
+    known,
     numel,
     register,
     standard_construct,
@@ -37,7 +38,7 @@ def bn_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
     if len(x) not in (2, 3, 4, 5):
         raise OpError("bn expects [N, C], [N, C, L], [N, C, H, W] or [N, C, D, H, W]",
                       found=format_shape(x))
-    found = channels(x)
+    found = channels("bn", x)
     if attrs["eps"] <= 0:  # F.batch_norm rejects it in training (layernorm, groupnorm do not)
         raise OpError("bn: eps must be positive", attr="eps", expected="eps > 0",
                       found=str(attrs["eps"]),
@@ -91,8 +92,8 @@ BN = register(Op(
     ),
     infer=bn_infer,
     shape=_same,
-    params=lambda attrs, inputs: 2 * channels(inputs[0]) if attrs["affine"] else 0,
-    buffers=lambda attrs, inputs: 2 * channels(inputs[0]) + 1
+    params=lambda attrs, inputs: 2 * channels("bn", inputs[0]) if attrs["affine"] else 0,
+    buffers=lambda attrs, inputs: 2 * channels("bn", inputs[0]) + 1
     if attrs["track_running_stats"] else 0,
     module=lambda op, attrs, inputs: standard_construct(
         _bn_callee(inputs), attrs, op, positional=("num_features",)),
@@ -108,9 +109,9 @@ BN = register(Op(
 def layernorm_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
     x = inputs[0]
     shape = attrs.get("normalized_shape")
-    if shape is None:
-        shape = x[-1]
-    assert shape is not None
+    if shape is None:  # the last dim sizes the weight: it must be a number
+        shape = known("layernorm", x, -1, "its last dim, the default normalized_shape",
+                      attr="normalized_shape")
     dims = (shape,) if isinstance(shape, int) else tuple(shape)
     if not dims:
         raise OpError("layernorm: normalized_shape must name at least one dimension",
@@ -127,7 +128,7 @@ def layernorm_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
 
 def _layernorm_params(attrs: Attrs, inputs: Sequence[Shape]) -> int:
     shape = attrs["normalized_shape"]
-    size = shape if isinstance(shape, int) else numel((None, *shape))
+    size = shape if isinstance(shape, int) else numel(shape)
     if not attrs["elementwise_affine"]:
         return 0
     return size * (2 if attrs["bias"] else 1)
@@ -161,7 +162,7 @@ def groupnorm_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
     x = inputs[0]
     if len(x) < 2:
         raise OpError("groupnorm expects [N, C, ...]", found=format_shape(x))
-    found = channels(x)
+    found = channels("groupnorm", x)
     groups = attrs["num_groups"]
     if groups < 1 or found % groups:
         raise OpError(f"groupnorm: num_groups={groups} does not divide the {found} channels",
@@ -184,7 +185,8 @@ GROUPNORM = register(Op(
     ),
     infer=groupnorm_infer,
     shape=_same,
-    params=lambda attrs, inputs: 2 * channels(inputs[0]) if attrs["affine"] else 0,
+    params=lambda attrs, inputs: (2 * channels("groupnorm", inputs[0]) if attrs["affine"]
+                                  else 0),
     module=lambda op, attrs, inputs: standard_construct(
         "nn.GroupNorm", attrs, op, positional=("num_groups", "num_channels")),
     shape_rule="unchanged",

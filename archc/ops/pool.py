@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 from archc.ops.registry import (
+    BATCH,
     BOOL,
     INTS,
     OPTIONAL_INT,
@@ -16,6 +17,7 @@ from archc.ops.registry import (
     Attr,
     Attrs,
     Count,
+    Dim,
     Op,
     OpError,
     Reach,
@@ -23,13 +25,18 @@ from archc.ops.registry import (
     Shape,
     Window,
     by_rank,
+    channels,
     check_positive_output,
     expand,
     format_shape,
+    is_static,
+    known,
+    known_spatial,
     numel,
     register,
     spatial_rank,
     standard_construct,
+    static_dims,
 )
 
 
@@ -72,15 +79,15 @@ def _pool_shape(name: str, dilated: bool,  # type: ignore[no-untyped-def]
                 raise OpError(f"{name}: padding should be at most half the kernel size",
                               attr="padding", expected=f"0 ≤ padding ≤ {k // 2}",
                               found=_list(attrs["padding"]))
-        if rank in unpadded_fit and any(size < k for size, k in zip(  # type: ignore[operator]
-                x[2:], kernel, strict=True)):
+        sizes = known_spatial(name, x)
+        if rank in unpadded_fit and any(size < k for size, k in zip(sizes, kernel, strict=True)):
             raise OpError(f"{name}: the input is smaller than the kernel",
                           attr="kernel_size", expected=f"each spatial size ≥ the kernel "
                           f"{list(kernel)}, padding aside", found=f"input {format_shape(x)}",
                           notes=[f"PyTorch's {rank}d {name} checks the unpadded input"])
         out = tuple(
-            pooled_size(size, k, s, p, d, attrs["ceil_mode"])  # type: ignore[arg-type]
-            for size, k, s, p, d in zip(x[2:], kernel, stride, padding, dilation, strict=True)
+            pooled_size(size, k, s, p, d, attrs["ceil_mode"])
+            for size, k, s, p, d in zip(sizes, kernel, stride, padding, dilation, strict=True)
         )
         return check_positive_output(
             name, (x[0], x[1], *out), x,
@@ -234,10 +241,11 @@ def _adaptive_shape(name: str):  # type: ignore[no-untyped-def]
             raise OpError(f"{name}: none (keep the size) needs 2 or 3 spatial dims",
                           attr="output_size", expected=f"an integer for {format_shape(x)}",
                           found=str(size))
+        # none keeps the input's size there, a symbol too (pooling a sequence to a fixed size)
         out = tuple(s if v is None else v for s, v in zip(x[2:], sizes, strict=True))
-        if any(v is not None and v < 1 for v in out):
+        if any(v < 1 for v in static_dims(out)):
             raise OpError(f"{name}: output_size must be at least 1", attr="output_size",
-                          found=format_shape((None, *out)))
+                          found=format_shape((BATCH, *out)))
         return (x[0], x[1], *out)
 
     return shape
@@ -248,16 +256,13 @@ def _bins(size: int, out: int) -> list[tuple[int, int]]:
     return [(o * size // out, -(-(o + 1) * size // out)) for o in range(out)]
 
 
-def _adaptive_sizes(attrs: Attrs, x: Shape) -> list[tuple[int, int]]:
-    """(input size, output size) per spatial dim."""
+def _adaptive_sizes(attrs: Attrs, x: Shape) -> list[tuple[Dim, Dim]]:
+    """(input size, output size) per spatial dim; either may be a symbol (an input dim the
+    pool keeps, or pools to a fixed size)."""
     size = attrs["output_size"]
     rank = len(x) - 2
     sizes = (size,) * rank if isinstance(size, int) else tuple(size)
-    pairs = []
-    for n, m in zip(x[2:], sizes, strict=True):
-        assert n is not None
-        pairs.append((n, n if m is None else m))
-    return pairs
+    return [(n, n if m is None else m) for n, m in zip(x[2:], sizes, strict=True)]
 
 
 def widest_bin(size: int, out: int) -> int:
@@ -267,29 +272,38 @@ def widest_bin(size: int, out: int) -> int:
     return -(-(size + out - math.gcd(size, out)) // out)
 
 
-def _adaptive_window(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
-    windows: list[Window | None] = []
-    for n, m in _adaptive_sizes(attrs, inputs[0]):
-        if m == 1:
-            windows.append(None)  # one value over the whole dim
-        elif n % m == 0:
-            windows.append(Window(n // m, n // m))
-        else:  # uneven windows: the widest, n/m apart, centred like the first [0, ⌈n/m⌉)
-            widest = widest_bin(n, m)
-            windows.append(Window(widest, Fraction(n, m), Fraction(widest - -(-n // m), 2)))
-    return tuple(windows)
+def _adaptive_window(name: str):  # type: ignore[no-untyped-def]
+    def window(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
+        windows: list[Window | None] = []
+        for axis, (n, m) in enumerate(_adaptive_sizes(attrs, inputs[0])):
+            if m == 1:
+                windows.append(None)  # one value over the whole dim, whatever its size
+                continue
+            if n == m:  # a kept dim (none in output_size): each position reads its own
+                windows.append(Window(1))
+                continue
+            n = known(name, inputs[0], axis + 2, "a spatial size")
+            assert is_static(m)  # a symbol in the output is only ever a kept input dim
+            if n % m == 0:
+                windows.append(Window(n // m, n // m))
+            else:  # uneven windows: the widest, n/m apart, centred like the first [0, ⌈n/m⌉)
+                widest = widest_bin(n, m)
+                windows.append(Window(widest, Fraction(n, m), Fraction(widest - -(-n // m), 2)))
+        return tuple(windows)
+
+    return window
 
 
-def _adaptive_flops(extra: int) -> Count:
+def _adaptive_flops(name: str, extra: int) -> Count:
     """Each input element of each window once (windows may overlap), minus one per output
-    element, plus `extra` per output element (avg: the divide)."""
+    element, plus `extra` per output element (avg: the divide). Counted per value of the
+    symbols, as `numel`: a dim with a symbol on either side is left out of the product."""
     def flops(attrs: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
         # the windows of one dim together read n + m − gcd(n, m) elements: Σ⌈(o+1)·n/m⌉ −
         # Σ⌊o·n/m⌋ over o < m, where ⌈⌉ exceeds ⌊⌋ for all but the gcd(n, m) exact multiples
-        read = math.prod(n + m - math.gcd(n, m) for n, m in _adaptive_sizes(attrs, inputs[0]))
-        channels = inputs[0][1]
-        assert channels is not None
-        return channels * read + (extra - 1) * numel(output)
+        read = math.prod(n + m - math.gcd(n, m) for n, m in _adaptive_sizes(attrs, inputs[0])
+                         if is_static(n) and is_static(m))
+        return channels(name, inputs[0]) * read + (extra - 1) * numel(output)
 
     return flops
 
@@ -306,10 +320,10 @@ def _adaptive(name: str, kind: str) -> Op:
             f"nn.Adaptive{kind.capitalize()}Pool{len(inputs[0]) - 2}d", attrs, op,
             positional=("output_size",)),
         shape_rule="[N, C, *S] → [N, C, *output_size]",
-        flops=_adaptive_flops(1 if kind == "avg" else 0),
+        flops=_adaptive_flops(name, 1 if kind == "avg" else 0),
         flops_rule="the elements of every window (additions, comparisons) minus 1 per output "
                    "element" + (", plus a divide per output element" if kind == "avg" else ""),
-        window=_adaptive_window,
+        window=_adaptive_window(name),
         window_rule="output size 1: the whole dim; else windows ⌊o·S/out⌋ .. ⌈(o+1)·S/out⌉, S/out "
                     "apart (the widest one when they are uneven)",
         key=lambda attrs: f"→ {attrs['output_size']}",

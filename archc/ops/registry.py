@@ -6,6 +6,11 @@ MACs) and the backends (the PyTorch constructor or forward expression, as code) 
 stage branches on an op's name or kind: what they treat alike is declared, as the op's `Role`
 and its fields; adding an op touches only its family module and its tests. Weight
 initialisation schemes are the table in archc.ops.init.
+
+Shapes are tuples of dims (archc.dims): a number, or a named `Symbol` with bounds; the batch,
+index 0 of every shape, is the symbol `BATCH` (N). Rules pass symbols through where the size
+does not matter (`x[0]`, an activation, a linear layer's leading dims) and take a number where
+it does through `known`, which refuses a symbol naming the op and the dim.
 """
 
 from __future__ import annotations
@@ -15,9 +20,15 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from math import prod
 from typing import Any
 
+from archc.dims import BATCH as BATCH  # the shape type and its helpers, re-exported
+from archc.dims import Dim as Dim
+from archc.dims import Shape as Shape
+from archc.dims import Symbol as Symbol
+from archc.dims import is_static as is_static
+from archc.dims import numel as numel
+from archc.dims import static_dims as static_dims
 from archc.errors import suggest
 from archc.format import format_shape as format_shape  # the rules' helper, re-exported
 from archc.format import render_value
@@ -26,8 +37,6 @@ INT64_MAX = 2**63 - 1  # PyTorch's sizes, strides and counts are 64-bit integers
 FLOAT32_BYTES = 4  # a tensor's bytes (elements × 4 for float32) must fit int64 as well
 FLOAT32_MAX = 3.4028234663852886e38  # the largest finite float32: weights are float32
 
-Shape = tuple[int | None, ...]  # index 0 is the symbolic batch dimension (None)
-BATCH = None  # the batch dimension of every shape
 Attrs = Mapping[str, Any]
 
 
@@ -207,11 +216,13 @@ class FromInput:
     dim: int
     what: str
 
-    def of(self, inputs: Sequence[Shape]) -> int | None:
+    def of(self, op: str, inputs: Sequence[Shape]) -> int | None:
+        """The size, None when the input has too few dims; a symbol there is refused (the
+        layer's weight is sized by it)."""
         shape = inputs[0] if inputs else ()
         if len(shape) < 2:
             return None  # the op's own rule says what rank it needs
-        return shape[self.dim]
+        return known(op, shape, self.dim, f"its {self.what}")
 
 
 CHANNELS = FromInput(1, "channels")
@@ -513,7 +524,7 @@ def _agreeing_infer(op: Op) -> Callable[[Attrs, Sequence[Shape]], Attrs]:
     def infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
         for attr in inferred:
             assert attr.from_input is not None
-            given, found = attrs.get(attr.name), attr.from_input.of(inputs)
+            given, found = attrs.get(attr.name), attr.from_input.of(op.name, inputs)
             if given is not None and found is not None and given != found:
                 shape = inputs[0]
                 notes = ([f"hint: flatten first? flatten gives [N, {numel(shape)}]"]
@@ -607,25 +618,41 @@ def expand(op: str, attr: str, value: int | tuple[int, ...], rank: int,
     return tuple(value)
 
 
-def channels(shape: Shape) -> int:
-    value = shape[1]
-    assert value is not None
-    return value
+def known(op: str, shape: Shape, index: int, what: str, attr: str | None = None) -> int:
+    """Dim `index` of `shape` as a number, for a rule that needs one there (a conv's spatial
+    size, a linear layer's in_features); a symbol is refused with the op, the dim (`what` it
+    is to the op: "its channels") and the symbol's bounds."""
+    dim = shape[index]
+    if is_static(dim):
+        return dim
+    position = index % len(shape)
+    raise OpError(f"{op} needs a known size for dim {position} of its input, {what}, "
+                  f"not the symbol {dim.name}", attr=attr,
+                  expected=f"a number in dim {position}", found=f"input {format_shape(shape)}",
+                  notes=[f"{dim.name} is any size with {dim.bounds}, fixed only when the "
+                         "network runs"])
 
 
-def numel(shape: Shape) -> int:
-    return prod(d for d in shape[1:] if d is not None)
+def known_spatial(op: str, shape: Shape) -> tuple[int, ...]:
+    """The spatial sizes of [N, C, *spatial], each a number (`known`)."""
+    return tuple(known(op, shape, i, "a spatial size") for i in range(2, len(shape)))
+
+
+def channels(op: str, shape: Shape) -> int:
+    """Dim 1 of [N, C, ...], a number (`known`)."""
+    return known(op, shape, 1, "its channels")
 
 
 def check_tensor_size(op: str, what: str, shape: Shape, attr: str | None = None) -> None:
     """Refuse a tensor that PyTorch cannot create: a size beyond int64, or more bytes than
-    int64 counts ("Storage size calculation overflowed"). The batch dim (None) is left out."""
-    if any(d is not None and d > INT64_MAX for d in shape):
+    int64 counts ("Storage size calculation overflowed"). Symbols (the batch) are left out:
+    their sizes are the caller's when the network runs."""
+    if any(d > INT64_MAX for d in static_dims(shape)):
         raise OpError(f"{op}: the {what} is too large: PyTorch sizes are 64-bit integers",
                       attr=attr, expected=f"sizes of at most {INT64_MAX:,}",
-                      found="[" + ", ".join("N" if d is None else _digits(d) for d in shape)
-                            + "]")
-    elements = prod(d for d in shape if d is not None)
+                      found="[" + ", ".join(_digits(d) if is_static(d) else d.name
+                                            for d in shape) + "]")
+    elements = numel(shape)
     if elements * FLOAT32_BYTES > INT64_MAX:
         raise OpError(f"{op}: the {what} is too large for PyTorch to allocate", attr=attr,
                       expected=f"at most {INT64_MAX // FLOAT32_BYTES:,} elements "
@@ -634,7 +661,7 @@ def check_tensor_size(op: str, what: str, shape: Shape, attr: str | None = None)
 
 
 def check_positive_output(op: str, output: Shape, input_shape: Shape, why: str) -> Shape:
-    if any(d is not None and d <= 0 for d in output):
+    if any(d <= 0 for d in static_dims(output)):
         raise OpError(f"{op} output size would be {format_shape(output)}", expected="sizes ≥ 1",
                       found=f"{format_shape(input_shape)} → {format_shape(output)}",
                       notes=[why])

@@ -27,6 +27,9 @@ from archc.ops.registry import (
     channels,
     check_positive_output,
     format_shape,
+    is_static,
+    known,
+    known_spatial,
     numel,
     register,
     standard_construct,
@@ -60,7 +63,10 @@ def flatten_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
     if end < start:
         raise OpError("flatten: end_dim comes before start_dim", attr="end_dim",
                       found=f"start_dim={attrs['start_dim']}, end_dim={attrs['end_dim']}")
-    merged = math.prod(d for d in x[start:end + 1] if d is not None)
+    if start == end:  # nothing merges: the dim stays as it is, a symbol too
+        return x
+    merged = math.prod(known("flatten", x, i, "one of the dims it merges")
+                       for i in range(start, end + 1))
     return (*x[:start], merged, *x[end + 1:])
 
 
@@ -85,22 +91,23 @@ def reshape_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
     x = inputs[0]
     dims = attrs["shape"]
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
-    total = numel(x)
+    # the new shape is counted against every element of a sample: each dim must be a number
+    total = math.prod(known("reshape", x, i, "a dim of each sample") for i in range(1, len(x)))
     unknown = [i for i, d in enumerate(dims) if d == -1]
     if len(unknown) > 1 or any(d < -1 or d == 0 for d in dims):
         raise OpError("reshape: sizes must be ≥ 1, with at most one -1", attr="shape",
                       found=str(list(dims)))
-    known = math.prod(d for d in dims if d != -1)
+    fixed = math.prod(d for d in dims if d != -1)
     if unknown:
-        if total % known:
+        if total % fixed:
             raise OpError("reshape: the element count does not divide", attr="shape",
                           expected=f"a shape whose known sizes divide {total}",
                           found=f"{list(dims)} for input {format_shape(x)}")
-        dims = tuple(total // known if d == -1 else d for d in dims)
-    elif known != total:
+        dims = tuple(total // fixed if d == -1 else d for d in dims)
+    elif fixed != total:
         raise OpError("reshape: the element count changes", attr="shape",
                       expected=f"{total} elements per sample (input {format_shape(x)})",
-                      found=f"{list(dims)} = {known} elements")
+                      found=f"{list(dims)} = {fixed} elements")
     return (x[0], *dims)
 
 
@@ -271,7 +278,7 @@ def upsample_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
         raise OpError("upsample: scale_factor has the wrong number of dims",
                       attr="scale_factor", expected=f"a number or {rank} numbers for "
                       f"{format_shape(x)}", found=str(list(scales)))
-    products = [float(d) * s for d, s in zip(x[2:], scales, strict=True) if d is not None]
+    products = [float(d) * s for d, s in zip(known_spatial("upsample", x), scales, strict=True)]
     if not all(math.isfinite(p) for p in products):  # PyTorch cannot floor inf or nan
         raise OpError("upsample: scale_factor gives a size that is not a finite number",
                       attr="scale_factor", expected="a finite scale_factor",
@@ -293,10 +300,11 @@ _INTERPOLATION_FLOPS = {"nearest": 0, "nearest-exact": 0, "linear": 3, "bilinear
 
 def _upsample_flops(attrs: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
     if attrs["mode"] == "area":
+        # per value of the symbols, as numel: a dim with a symbol on either side is left out
         sizes = [(n, m) for n, m in zip(inputs[0][2:], output[2:], strict=True)
-                 if n is not None and m is not None]
+                 if is_static(n) and is_static(m)]
         reads = math.prod(n + m - math.gcd(n, m) for n, m in sizes)
-        return int(channels(inputs[0]) * reads)
+        return int(channels("upsample", inputs[0]) * reads)
     return _INTERPOLATION_FLOPS[attrs["mode"]] * numel(output)
 
 
@@ -305,8 +313,8 @@ def _upsample_window(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
     output = upsample_shape(attrs, inputs)
     scale = _scale(attrs["scale_factor"])
     windows = []
-    for axis, (n, m) in enumerate(zip(x[2:], output[2:], strict=True)):
-        assert n is not None and m is not None
+    spatial = zip(known_spatial("upsample", x), known_spatial("upsample", output), strict=True)
+    for axis, (n, m) in enumerate(spatial):
         if attrs["mode"] == "area":  # adaptive average pooling from n to m
             widest = widest_bin(n, m)
             windows.append(Window(widest, Fraction(n, m), Fraction(widest - -(-n // m), 2)))

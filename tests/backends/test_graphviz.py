@@ -22,6 +22,7 @@ from click.testing import CliRunner
 import archc
 from archc.backends.graphviz import diagram, format_dims, render, write
 from archc.cli import main
+from archc.dims import BATCH
 from archc.errors import ArchcError
 from tests.conftest import ROOT, SPEC_FILES, spec_id
 
@@ -215,8 +216,8 @@ def test_wires_into_a_cluster_with_one_entry_end_at_its_border() -> None:
 
 
 def test_shapes_read_as_n_by_c_by_h_by_w() -> None:
-    assert format_dims((None, 64, 56, 56)) == "N×64×56×56"
-    assert format_dims((None, 10)) == "N×10"
+    assert format_dims((BATCH, 64, 56, 56)) == "N×64×56×56"
+    assert format_dims((BATCH, 10)) == "N×10"
 
 
 def test_folds_only_at_a_chosen_depth_and_say_so() -> None:

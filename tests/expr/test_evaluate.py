@@ -7,13 +7,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from archc.dims import BATCH
 from archc.errors import ArchcError
 from archc.expr.evaluate import Evaluator
 from archc.frontend.expressions import parse_expression
 
 
 def evaluate(text: str, **env: object) -> object:
-    return Evaluator(env, (None, 8, 6, 4))(parse_expression(text))
+    return Evaluator(env, (BATCH, 8, 6, 4))(parse_expression(text))
 
 
 @pytest.mark.parametrize(("text", "value"), [

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import archc
+from archc.dims import BATCH
 from archc.errors import UNKNOWN_SPAN, ArchcError
 from archc.frontend import ast
 from archc.frontend.printer import expression, print_text, print_yaml
@@ -100,12 +101,12 @@ network demo(width = 8, deep = true) {
     assert kinds == ["Named", "Merge", "Repeat", "If", "Call", "Call", "Named", "Named"]
     assert [o.path for o in spec.outputs] == [("head",), ("side",)]
     network = archc.network(spec)
-    assert network.output_shapes() == [(None, 20), (None, 8 * 16 * 16)]
+    assert network.output_shapes() == [(BATCH, 20), (BATCH, 8 * 16 * 16)]
 
 
 def test_line_breaks_inside_brackets_are_spaces() -> None:
     spec = parse_text("network n {\n  input [3,\n    8, 8]\n  conv(8,\n       3)\n}\n")
-    assert archc.network(spec).output_shapes() == [(None, 8, 6, 6)]
+    assert archc.network(spec).output_shapes() == [(BATCH, 8, 6, 6)]
 
 
 def test_positions_point_into_the_arch_file(tmp_path: Path) -> None:

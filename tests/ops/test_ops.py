@@ -26,6 +26,7 @@ from torch import nn
 
 import archc
 from archc import ArchcError
+from archc.dims import BATCH, Shape
 from archc.ir import Network
 from archc.ops import OPS
 
@@ -63,8 +64,8 @@ def call(op: str, *args: Any, **kwargs: Any) -> str:
     return f"{op}({', '.join(parts)})"
 
 
-def concrete(shape: tuple[int | None, ...], batch: int = 1) -> tuple[int, ...]:
-    return tuple(batch if d is None else d for d in shape)
+def concrete(shape: Shape, batch: int = 1) -> tuple[int, ...]:
+    return tuple(batch if d == BATCH else d for d in shape)
 
 
 def own_params(module: nn.Module) -> int:

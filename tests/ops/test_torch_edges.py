@@ -43,6 +43,7 @@ from torch import nn
 
 import archc
 from archc import ArchcError
+from archc.dims import BATCH as N
 from archc.ops import OPS, OpError
 from archc.ops.registry import Attr
 
@@ -132,7 +133,7 @@ def archc_verdict(config: Config) -> Verdict:
             return Verdict(None, why=error.message, error=error)
         if attr.choices and attrs[attr.name] not in attr.choices:
             return Verdict(None, why=f"'{attr.name}' must be one of {attr.choices}")
-    inputs = [(None, *shape) for shape in config.inputs]
+    inputs = [(N, *shape) for shape in config.inputs]
     try:
         attrs = dict(op.infer(attrs, inputs))
         shape = op.shape(attrs, inputs)
@@ -149,7 +150,7 @@ def archc_verdict(config: Config) -> Verdict:
         op.construct(attrs, inputs)
     elif op.function is not None:
         op.function(attrs, [f"x{i}" for i in range(len(inputs))])
-    return Verdict(tuple(BATCH if d is None else d for d in shape), int(params), int(buffers))
+    return Verdict(tuple(BATCH if d == N else d for d in shape), int(params), int(buffers))
 
 
 def _text(value: Any) -> str:
@@ -865,7 +866,7 @@ def through_api(config: Config, ours: Verdict, tally: Tally) -> None:
     if not ours.accepted:
         tally.disagreements.append(f"{config}: the API accepts what the rules refuse: "
                                    f"{ours.why}")
-    elif tuple(BATCH if d is None else d for d in shape) != ours.shape:
+    elif tuple(BATCH if d == N else d for d in shape) != ours.shape:
         tally.disagreements.append(f"{config}: the API gives {shape}, the rules {ours.shape}")
 
 
