@@ -43,6 +43,7 @@ from click.testing import CliRunner
 
 import archc
 from archc.cli import main
+from archc.dims import BATCH, Dim
 from tests.test_fuzz import (
     PWNED,
     Guard,
@@ -66,7 +67,7 @@ class Expectation:
     kind: str  # error | accept | safe | diagnose
     lines: set[int] = field(default_factory=set)
     words: list[list[str]] = field(default_factory=list)
-    shapes: list[list[int | None]] | None = None
+    shapes: list[list[Dim]] | None = None
     keys: list[str] = field(default_factory=list)
     pshapes: dict[str, list[int]] = field(default_factory=dict)
     warns: list[list[str]] = field(default_factory=list)
@@ -74,8 +75,8 @@ class Expectation:
     doc: str | None = None
 
 
-def _shape(text: str) -> list[int | None]:
-    return [None if d.strip() == "N" else int(d) for d in text.strip().strip("[]").split(",")]
+def _shape(text: str) -> list[Dim]:
+    return [BATCH if d.strip() == "N" else int(d) for d in text.strip().strip("[]").split(",")]
 
 
 def expectation(path: Path) -> Expectation:
