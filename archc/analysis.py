@@ -408,59 +408,65 @@ def min_input(network: Network, build: Callable[[list[int]], Network],
         return None
     name, node_id = reference
     declared = static_dims(network.node(node_id).shape[1:])  # a spec's inputs are numbers
-    channels, spatial = declared[0], declared[1:]
-    cache: dict[tuple[int, ...], Network | ArchcError] = {declared: network}
+    search = _SizeSearch(network, build, declared)
+    spatial = search.spatial
+    smallest = search.first_valid(lambda s: (s,) * len(spatial), max(spatial))
+    periods = _periods(network, len(spatial), dtype)
+    dims: list[DimSizes] = []
+    for d in range(len(spatial)):
+        def along(s: int, d: int = d) -> tuple[int, ...]:
+            if search.square:
+                return (s,) * len(spatial)
+            return tuple(s if i == d else n for i, n in enumerate(spatial))
 
-    def attempt(sizes: Sequence[int]) -> Network | ArchcError:
-        shape = (channels, *sizes)
-        if shape not in cache:
+        low = smallest if search.square else search.first_valid(along, spatial[d])
+        dims.append(search.scan(d, along, low, periods[d]))
+    return MinInput(name, declared, smallest, search.failure_below(smallest), tuple(dims),
+                    _rounding(network, len(spatial)), len(search.cache) - 1)
+
+
+class _SizeSearch:
+    """Elaborations of one spec at input sizes, each remembered (valid or the error)."""
+
+    def __init__(self, network: Network, build: Callable[[list[int]], Network],
+                 declared: tuple[int, ...]) -> None:
+        self.build = build
+        self.channels, self.spatial = declared[0], declared[1:]
+        self.square = len(set(self.spatial)) == 1
+        self.cache: dict[tuple[int, ...], Network | ArchcError] = {declared: network}
+
+    def attempt(self, sizes: Sequence[int]) -> Network | ArchcError:
+        shape = (self.channels, *sizes)
+        if shape not in self.cache:
             try:
-                cache[shape] = build(list(shape))
+                self.cache[shape] = self.build(list(shape))
             except ArchcError as error:
-                cache[shape] = error
-        return cache[shape]
+                self.cache[shape] = error
+        return self.cache[shape]
 
-    def first_valid(sizes: Callable[[int], Sequence[int]], limit: int) -> int | None:
+    def first_valid(self, sizes: Callable[[int], Sequence[int]], limit: int) -> int | None:
         return next((s for s in range(1, limit + 1)
-                     if isinstance(attempt(sizes(s)), Network)), None)
+                     if isinstance(self.attempt(sizes(s)), Network)), None)
 
-    square = len(set(spatial)) == 1
-    smallest = first_valid(lambda s: (s,) * len(spatial), max(spatial))
-    failure = None
-    if smallest is not None and smallest > 1:
-        error = attempt((smallest - 1,) * len(spatial))
+    def failure_below(self, smallest: int | None) -> str | None:
+        """Why the size one below the smallest valid one fails, as the error says it."""
+        if smallest is None or smallest <= 1:
+            return None
+        error = self.attempt((smallest - 1,) * len(self.spatial))
         assert isinstance(error, ArchcError)
         failure = f"{error.span}: {error.message}" if error.span.line else error.message
-        if error.found:
-            failure += f" ({error.found})"
+        return failure + f" ({error.found})" if error.found else failure
 
-    fields = analyse(network, dtype).nodes
-    ops = list(strided(network))
-    names = dim_names(len(spatial))
-    uneven: dict[tuple[int, int, int], list[str]] = {}
-    for s in ops:
-        if not s.divisible:
-            uneven.setdefault((s.node, s.size, s.stride), []).append(names[s.dim])
-    rounding = tuple(f"{network.node(node).path}: {', '.join(which)} = {size} is not a "
-                     f"multiple of {stride}" for (node, size, stride), which in uneven.items())
-    periods = []
-    for d in range(len(spatial)):
-        period = 1
-        for s in ops:
-            extents = fields[s.node].field
-            jump = extents[d].jump if extents is not None and s.dim == d else None
-            if jump is not None and jump.denominator == 1:
-                period = math.lcm(period, int(jump))
-        periods.append(period)
-
-    def scan(d: int, along: Callable[[int], Sequence[int]], low: int | None,
+    def scan(self, d: int, along: Callable[[int], Sequence[int]], low: int | None,
              period: int) -> DimSizes:
+        """One period of sizes of dim `d` from the declared one: which keep every strided
+        op along it exact (divisible) and free of remainders (aligned)."""
         if low is None or period > MAX_PERIOD:
             return DimSizes(low, period, None, None)
-        first = max(spatial[d] - spatial[d] % period, low)  # the period of the declared size
+        first = max(self.spatial[d] - self.spatial[d] % period, low)
         divisible, aligned, unknown = [], [], []
         for n in range(first, first + period):
-            found = attempt(along(n))
+            found = self.attempt(along(n))
             if not isinstance(found, Network):
                 unknown.append(n % period)
                 continue
@@ -472,16 +478,32 @@ def min_input(network: Network, build: Callable[[list[int]], Network],
         return DimSizes(low, period, tuple(sorted(divisible)), tuple(sorted(aligned)),
                         tuple(sorted(unknown)))
 
-    dims: list[DimSizes] = []
-    for d in range(len(spatial)):
-        def along(s: int, d: int = d) -> tuple[int, ...]:
-            if square:
-                return (s,) * len(spatial)
-            return tuple(s if i == d else n for i, n in enumerate(spatial))
 
-        low = smallest if square else first_valid(along, spatial[d])
-        dims.append(scan(d, along, low, periods[d]))
-    return MinInput(name, declared, smallest, failure, tuple(dims), rounding, len(cache) - 1)
+def _rounding(network: Network, dims: int) -> tuple[str, ...]:
+    """At the declared size: the strided ops whose input does not divide by their stride."""
+    names = dim_names(dims)
+    uneven: dict[tuple[int, int, int], list[str]] = {}
+    for s in strided(network):
+        if not s.divisible:
+            uneven.setdefault((s.node, s.size, s.stride), []).append(names[s.dim])
+    return tuple(f"{network.node(node).path}: {', '.join(which)} = {size} is not a "
+                 f"multiple of {stride}" for (node, size, stride), which in uneven.items())
+
+
+def _periods(network: Network, dims: int, dtype: str) -> list[int]:
+    """Per spatial dim, the lcm of the whole effective strides (jumps) of the strided ops."""
+    fields = analyse(network, dtype).nodes
+    ops = list(strided(network))
+    periods = []
+    for d in range(dims):
+        period = 1
+        for s in ops:
+            extents = fields[s.node].field
+            jump = extents[d].jump if extents is not None and s.dim == d else None
+            if jump is not None and jump.denominator == 1:
+                period = math.lcm(period, int(jump))
+        periods.append(period)
+    return periods
 
 
 def residues(period: int, values: Sequence[int] | None) -> str:
