@@ -15,6 +15,7 @@ from typing import Any
 from archc.errors import Frame, Span
 from archc.expr.nodes import Expr
 from archc.expr.nodes import same as same  # attribute values compare as expressions do
+from archc.format import render_value
 from archc.ops import OPS
 from archc.ops.registry import Shape
 
@@ -192,6 +193,18 @@ class Network:
             graph.add_node(node.id, node=node)
             graph.add_edges_from((source, node.id) for source in node.inputs)
         return graph
+
+    def label(self, module: Module) -> str:
+        """How a module is named in tables and diagrams: `conv 7x7 /2, 64`,
+        `inception(64, [96, 128], ...)`, `sequence`."""
+        if module.kind == "op":
+            assert module.node is not None
+            node = self.node_list[module.node]
+            key = OPS[node.op].key(node.attrs)
+            return f"{node.op} {key}" if key else node.op
+        if module.kind == "block":
+            return f"{module.block}({', '.join(render_value(v) for v in module.args.values())})"
+        return "sequence"
 
     def input_shapes(self, node: Node) -> list[Shape]:
         return [self.node_list[i].shape for i in node.inputs]

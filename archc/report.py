@@ -21,10 +21,9 @@ from archc.analysis import (
     dim_names,
     residues,
 )
-from archc.format import human, human_bytes, render_value
+from archc.format import human, human_bytes
 from archc.gcpause import without_collector
-from archc.ir import Module, Network, Path
-from archc.ops import OPS
+from archc.ir import Network, Path
 from archc.ops.registry import BATCH, Shape, Symbol, format_shape
 
 # the table's columns after the layer name, and those shown unless --columns says otherwise
@@ -70,79 +69,12 @@ def _field_data(field: Field | None) -> dict[str, Any]:
     }
 
 
-def describe(network: Network, module: Module) -> str:
-    """How a row names what it is: `conv 7x7 /2, 64`, `inception(64, [96, 128], ...)`."""
-    if module.kind == "op":
-        assert module.node is not None
-        node = network.node(module.node)
-        key = OPS[node.op].key(node.attrs)
-        return f"{node.op} {key}" if key else node.op
-    if module.kind == "block":
-        args = ", ".join(render_value(v) for v in module.args.values())
-        return f"{module.block}({args})"
-    return "sequence"
-
-
 @without_collector
 def shape_report(network: Network, depth: int | None = None, dtype: str = "float32",
                  analysis: Analysis | None = None) -> dict[str, Any]:
     """The report as JSON-ready data; counts are exact integers, memory in bytes per sample
     (batch 1) of `dtype`."""
     analysis = analysis or analyse(network, dtype)
-    inside = network.members
-    rows: list[dict[str, Any]] = []
-
-    def visit(path: Path) -> None:
-        module = network.modules[path]
-        children = {(*path, c) for c in module.children}
-        functional = [n for n in inside.get(path, []) if network.node(n).module is None
-                      and network.node(n).scope == path]
-        entries: list[tuple[int, Any]] = [(min(inside.get(p, [0])), p) for p in children]
-        entries += [(n, n) for n in functional]
-        for _, item in sorted(entries, key=lambda e: e[0]):
-            if isinstance(item, int):
-                node = network.node(item)
-                cost = analysis.nodes[item]
-                level = len(path) + 1
-                if depth is None or level <= depth:
-                    rows.append({
-                        "path": ".".join((*path, node.name or node.op)),
-                        "op": node.op,
-                        "kind": "function",
-                        "depth": level,
-                        "shape": _json_shape(node.shape),
-                        "params": 0,
-                        "macs": cost.macs,
-                        "flops": cost.flops,
-                        "memory": cost.bytes,
-                        **_field_data(cost.field),
-                    })
-                continue
-            child = network.modules[item]
-            nodes = inside.get(item, [])
-            if not nodes:
-                continue
-            out = network.node(analysis.modules[item].output)
-            totals = analysis.modules[item]
-            level = len(item)
-            if depth is None or level <= depth:
-                rows.append({
-                    "path": ".".join(item),
-                    "op": child.block if child.kind == "block" else (
-                        network.node(child.node).op if child.node is not None else "sequence"),
-                    "kind": child.kind,
-                    "depth": level,
-                    "label": describe(network, child),
-                    "shape": _json_shape(out.shape),
-                    "params": totals.params,
-                    "macs": totals.macs,
-                    "flops": totals.flops,
-                    "memory": analysis.nodes[out.id].bytes,
-                    **_field_data(analysis.nodes[out.id].field),
-                })
-            visit(item)
-
-    visit(())
     t = analysis.totals
     return {
         "name": network.name,
@@ -166,7 +98,72 @@ def shape_report(network: Network, depth: int | None = None, dtype: str = "float
         "outputs": [_json_shape(network.node(i).shape) for _, i in network.outputs],
         "output_names": [name for name, _ in network.outputs],
         "parameters": network.params,
-        "layers": rows,
+        "layers": _rows(network, analysis, depth),
+    }
+
+
+def _rows(network: Network, analysis: Analysis, depth: int | None) -> list[dict[str, Any]]:
+    """One row per module and per functional node, in the order the spec writes them, down
+    to `depth` levels (with an explicit stack: a network may nest deeply)."""
+    rows: list[dict[str, Any]] = []
+    stack: list[Path | int] = list(reversed(_entries(network, ())))
+    while stack:
+        item = stack.pop()
+        if isinstance(item, int):
+            if depth is None or len(network.node(item).scope) + 1 <= depth:
+                rows.append(_function_row(network, analysis, item))
+            continue
+        if depth is None or len(item) <= depth:
+            rows.append(_module_row(network, analysis, item))
+        stack.extend(reversed(_entries(network, item)))
+    return rows
+
+
+def _entries(network: Network, path: Path) -> list[Path | int]:
+    """A module's child modules that compute something and its own functional nodes, in
+    order of their first node."""
+    inside = network.members
+    children = [(*path, c) for c in network.modules[path].children]
+    entries: list[tuple[int, Path | int]] = [(min(inside[p]), p) for p in children if inside.get(p)]
+    entries += [(n, n) for n in inside.get(path, [])
+                if network.node(n).module is None and network.node(n).scope == path]
+    return [item for _, item in sorted(entries, key=lambda e: e[0])]
+
+
+def _function_row(network: Network, analysis: Analysis, node_id: int) -> dict[str, Any]:
+    node = network.node(node_id)
+    cost = analysis.nodes[node_id]
+    return {
+        "path": ".".join((*node.scope, node.name or node.op)),
+        "op": node.op,
+        "kind": "function",
+        "depth": len(node.scope) + 1,
+        "shape": _json_shape(node.shape),
+        "params": 0,
+        "macs": cost.macs,
+        "flops": cost.flops,
+        "memory": cost.bytes,
+        **_field_data(cost.field),
+    }
+
+
+def _module_row(network: Network, analysis: Analysis, path: Path) -> dict[str, Any]:
+    module = network.modules[path]
+    totals = analysis.modules[path]
+    out = analysis.nodes[totals.output]
+    return {
+        "path": ".".join(path),
+        "op": module.block if module.kind == "block" else (
+            network.node(module.node).op if module.node is not None else "sequence"),
+        "kind": module.kind,
+        "depth": len(path),
+        "label": network.label(module),
+        "shape": _json_shape(network.node(totals.output).shape),
+        "params": totals.params,
+        "macs": totals.macs,
+        "flops": totals.flops,
+        "memory": out.bytes,
+        **_field_data(out.field),
     }
 
 

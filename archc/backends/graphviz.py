@@ -35,7 +35,6 @@ from archc.format import human
 from archc.ir import Module, Network, Node, Path
 from archc.ops import OPS
 from archc.ops.registry import Role, Shape
-from archc.report import describe
 
 FORMATS = {".svg": "SVG", ".png": "PNG", ".pdf": "PDF", ".dot": "DOT"}
 DIRECTIONS = ("TB", "LR")
@@ -389,7 +388,7 @@ class Diagram:
         params = sum(network.counts[n].params for n in self.members[first])
         times = f" ×{count}" if count > 1 else ""
         if self.depth is not None and len(first) >= self.depth:
-            call = describe(network, module) if module.kind == "block" else \
+            call = network.label(module) if module.kind == "block" else \
                 self._summary(module)
             head = [f"<B>{_text(label)}</B>{times}", _text(call)]
             notes = [(f"{count} × " if count > 1 else "") + _params(params)] if params else []
@@ -425,7 +424,7 @@ class Diagram:
             if not self._visible(self.members.get(sub.path, [])):
                 continue
             if sub.kind == "op":
-                words.append((describe(network, sub), False))
+                words.append((network.label(sub), False))
             else:
                 words.append((sub.block or child, True))
         groups: list[tuple[str, int]] = []
