@@ -11,7 +11,7 @@ from archc.analysis import strided
 from archc.errors import ArchcError
 from archc.ir import Network, Node
 from archc.ops import OPS
-from archc.ops.registry import format_shape, numel
+from archc.ops.registry import format_shape, is_static, numel
 
 DIMS = {1: "columns", 2: "rows"}
 
@@ -86,7 +86,8 @@ def _dropped_rows(network: Network) -> list[ArchcError]:
         if span < item.stride:
             continue  # windows that skip positions by design (a strided 1x1 conv)
         outputs = node.shape[2 + item.dim]
-        assert outputs is not None  # a spatial size
+        if not is_static(outputs):
+            continue  # a symbolic size: which rows are read depends on its value
         dropped = item.size - ((outputs - 1) * item.stride - int(window.padding) + span)
         if dropped <= 0 or (item.node, item.dim) in seen:
             continue

@@ -24,7 +24,7 @@ from archc.gcpause import without_collector
 from archc.ir import Boundary, Module, Network, Node, Path, same
 from archc.ops import OPS
 from archc.ops.init import initializer_lines
-from archc.ops.registry import Construct
+from archc.ops.registry import Construct, is_static
 
 # ------------------------------------------------------------------ values as code
 
@@ -236,7 +236,7 @@ class Generator:
             in_channels = None
             if len(reads) == 1:
                 shape = self.network.node(reads[0]).shape
-                in_channels = shape[1] if len(shape) > 1 else None
+                in_channels = shape[1] if len(shape) > 1 and is_static(shape[1]) else None
             family = module.block or (module.name if module.kind == "container"
                                       else self.network.name)
             chain = module.kind == "block" and self.is_chain(module)
