@@ -21,12 +21,9 @@ from archc.ops.registry import (
     numel,
     per_element,
     register,
+    same_shape,
     standard_construct,
 )
-
-
-def _same(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
-    return inputs[0]
 
 
 def _check_dim(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
@@ -61,7 +58,7 @@ def _activation(name: str, callee: str, doc: str, cost: int | str, *attrs: Attr,
         doc=f"{doc} ({callee})",
         torch=spellings,
         attrs=attrs,
-        shape=_same,
+        shape=same_shape,
         module=lambda op, a, inputs: standard_construct(callee, a, op, positional=(),
                                                         always=always),
         shape_rule="unchanged",

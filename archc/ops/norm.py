@@ -25,12 +25,9 @@ from archc.ops.registry import (
     known,
     numel,
     register,
+    same_shape,
     standard_construct,
 )
-
-
-def _same(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
-    return inputs[0]
 
 
 def bn_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
@@ -91,7 +88,7 @@ BN = register(Op(
         init_attr(),
     ),
     infer=bn_infer,
-    shape=_same,
+    shape=same_shape,
     params=lambda attrs, inputs: 2 * channels("bn", inputs[0]) if attrs["affine"] else 0,
     buffers=lambda attrs, inputs: 2 * channels("bn", inputs[0]) + 1
     if attrs["track_running_stats"] else 0,
@@ -146,7 +143,7 @@ LAYERNORM = register(Op(
         init_attr(),
     ),
     infer=layernorm_infer,
-    shape=_same,
+    shape=same_shape,
     params=_layernorm_params,
     module=lambda op, attrs, inputs: standard_construct(
         "nn.LayerNorm", attrs, op, positional=("normalized_shape",)),
@@ -184,7 +181,7 @@ GROUPNORM = register(Op(
         init_attr(),
     ),
     infer=groupnorm_infer,
-    shape=_same,
+    shape=same_shape,
     params=lambda attrs, inputs: (2 * channels("groupnorm", inputs[0]) if attrs["affine"]
                                   else 0),
     module=lambda op, attrs, inputs: standard_construct(

@@ -324,6 +324,11 @@ Reach = tuple[Window | None, ...] | None
 GLOBAL: Reach = ()
 
 
+def same_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
+    """The shape rule of an op whose output is shaped like its input."""
+    return inputs[0]
+
+
 def pointwise(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
     return None
 

@@ -32,6 +32,7 @@ from archc.ops.registry import (
     known_spatial,
     numel,
     register,
+    same_shape,
     standard_construct,
 )
 
@@ -40,10 +41,6 @@ VIEW = "0 (a view)"
 
 def _view(attrs: Attrs) -> bool:
     return True
-
-
-def _same(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
-    return inputs[0]
 
 
 def _dim(attrs: Attrs, name: str, rank: int) -> int:
@@ -173,7 +170,7 @@ IDENTITY = register(Op(
     role=Role.IDENTITY,
     doc="Passes its input through (the skip branch of a merge); a name, not a module.",
     attrs=(),
-    shape=_same,
+    shape=same_shape,
     function=lambda attrs, args: args[0],
     passthrough=True,
     shape_rule="unchanged",
@@ -199,7 +196,7 @@ DROPOUT = register(Op(
     doc="Zero elements with probability p during training (nn.Dropout).",
     attrs=(Attr("p", FLOAT, 0.5, "drop probability"),),
     infer=_probability,
-    shape=_same,
+    shape=same_shape,
     module=lambda op, attrs, inputs: standard_construct("nn.Dropout", attrs, op, positional=()),
     shape_rule="unchanged",
     flops_rule=INFERENCE_IDENTITY,
@@ -220,7 +217,7 @@ DROPOUT2D = register(Op(
     doc="Zero whole channels with probability p during training (nn.Dropout2d).",
     attrs=(Attr("p", FLOAT, 0.5, "drop probability"),),
     infer=_dropout2d_infer,
-    shape=_same,
+    shape=same_shape,
     module=lambda op, attrs, inputs: standard_construct("nn.Dropout2d", attrs, op,
                                                     positional=()),
     shape_rule="unchanged",
