@@ -5,9 +5,10 @@ The public API: `load` (spec → AST), `network` (→ IR with static shapes), `b
 (→ a Graphviz diagram), and `ArchcError`, which every mistake in a spec becomes.
 """
 
-from archc.api import build, draw, load, network, shapes, source
-from archc.elaborate import Limits
+from importlib.metadata import version as _installed_version
+
+from archc.api import Limits, build, draw, load, network, shapes, source
 from archc.errors import ArchcError
 
 __all__ = ["ArchcError", "Limits", "build", "draw", "load", "network", "shapes", "source"]
-__version__ = "0.1.0"
+__version__ = _installed_version("archc")  # one version: pyproject.toml's, as installed
