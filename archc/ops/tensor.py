@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 
 from archc.ops.pool import widest_bin
@@ -51,6 +51,18 @@ def _dim(attrs: Attrs, name: str, rank: int) -> int:
     return int(dim % rank)
 
 
+LAYOUT_WINDOW = "global (the output has no spatial layout) unless it leaves the shape as it is"
+
+
+def _layout_window(shape: Callable[[Attrs, Sequence[Shape]], Shape]
+                   ) -> Callable[[Attrs, Sequence[Shape]], Reach]:
+    """The reach of a view that changes the layout: every position reads all of the input,
+    unless the view leaves the shape as it was."""
+    def window(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
+        return None if shape(attrs, inputs) == inputs[0] else GLOBAL
+    return window
+
+
 def flatten_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
     x = inputs[0]
     start, end = _dim(attrs, "start_dim", len(x)), _dim(attrs, "end_dim", len(x))
@@ -78,8 +90,8 @@ FLATTEN = register(Op(
     shape_rule="[N, d1, ..., dk] → [N, d1·...·dk] (between start_dim and end_dim)",
     flops_rule=VIEW,
     alias=_view,
-    window=lambda attrs, inputs: None if flatten_shape(attrs, inputs) == inputs[0] else GLOBAL,
-    window_rule="global (the output has no spatial layout) unless it leaves the shape as it is",
+    window=_layout_window(flatten_shape),
+    window_rule=LAYOUT_WINDOW,
     torch=("nn.Flatten", "torch.flatten", "Tensor.flatten"),
 ))
 
@@ -121,8 +133,8 @@ RESHAPE = register(Op(
     shape_rule="[N, *S] → [N, *shape], same element count",
     flops_rule=VIEW,
     alias=_view,
-    window=lambda attrs, inputs: None if reshape_shape(attrs, inputs) == inputs[0] else GLOBAL,
-    window_rule="global (the output has no spatial layout) unless it leaves the shape as it is",
+    window=_layout_window(reshape_shape),
+    window_rule=LAYOUT_WINDOW,
     torch=("torch.reshape", "Tensor.reshape", "Tensor.view"),
 ))
 
