@@ -5,10 +5,9 @@ The public API: `load` (spec → AST), `network` (→ IR with static shapes), `b
 (→ a Graphviz diagram), and `ArchcError`, which every mistake in a spec becomes.
 """
 
-from importlib.metadata import version as _installed_version
-
 from archc.api import Limits, build, draw, load, network, shapes, source
 from archc.errors import ArchcError
+from archc.version import VERSION
 
 __all__ = ["ArchcError", "Limits", "build", "draw", "load", "network", "shapes", "source"]
-__version__ = _installed_version("archc")  # one version: pyproject.toml's, as installed
+__version__ = VERSION

@@ -344,9 +344,7 @@ def strided(network: Network) -> Iterator[Strided]:
     if reference is None:
         return
     dims = len(network.node(reference[1]).shape) - 2
-    import networkx as nx  # only --min-input needs graph algorithms
-
-    reached = nx.descendants(network.graph, reference[1])
+    reached = network.descendants(reference[1])
     for node in network.nodes():
         if node.id not in reached:
             continue

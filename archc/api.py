@@ -30,6 +30,7 @@ from archc.gcpause import collector_paused
 from archc.ir import Network
 from archc.names import MAX_NAME_LENGTH
 from archc.ops import OPS, Op
+from archc.version import VERSION as VERSION  # re-exported: archc --version
 
 if TYPE_CHECKING:
     import graphviz

@@ -98,7 +98,7 @@ input_option = click.option("--input", "inputs", multiple=True, metavar="[NAME=]
 
 
 @click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="archc")
+@click.version_option(version=api.VERSION, prog_name="archc")
 @click.option("--max-nodes", type=click.IntRange(min=1),
               default=DEFAULTS.max_nodes, show_default=True,
               help="Refuse networks that elaborate to more nodes than this.")

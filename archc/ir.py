@@ -16,6 +16,7 @@ from archc.errors import Frame, Span
 from archc.expr.nodes import Expr
 from archc.expr.nodes import same as same  # attribute values compare as expressions do
 from archc.format import render_value
+from archc.gcpause import without_collector
 from archc.ops import OPS
 from archc.ops.registry import Shape
 
@@ -144,6 +145,19 @@ class Network:
         """The nodes that read `node_id`'s output, in order (each once)."""
         return self.consumer_lists[node_id]
 
+    def descendants(self, node_id: int) -> set[int]:
+        """The nodes computed from `node_id`'s output, at any distance (not itself). Read by
+        the lint pass on every check, so it walks the consumer lists rather than importing
+        networkx, which would be a fifth of a `check`."""
+        found: set[int] = set()
+        todo = [node_id]
+        while todo:
+            for consumer in self.consumer_lists[todo.pop()]:
+                if consumer not in found:
+                    found.add(consumer)
+                    todo.append(consumer)
+        return found
+
     @cached_property
     def members(self) -> dict[Path, list[int]]:
         """Module path → the nodes computed inside it (at any depth), in order; the network
@@ -210,6 +224,7 @@ class Network:
         return [self.node_list[i].shape for i in node.inputs]
 
     @cached_property
+    @without_collector  # thousands of small records: the cyclic collector would rescan them
     def counts(self) -> list[Counts]:
         """Node id → its counts, from the op's registry entry; computed once, on first use
         (analysis adds FLOPs, memory and receptive fields in its own table)."""

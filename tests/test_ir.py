@@ -77,3 +77,12 @@ def test_boundary_by_hand() -> None:
     assert root.reads == tuple(network.inputs.values())
     assert root.gives == tuple(i for _, i in network.outputs)
     assert network.boundary(network.members[("mix",)]) is mix  # remembered
+
+
+def test_descendants_agree_with_networkx() -> None:
+    import networkx as nx
+
+    for text in (SPEC, BRANCHES):
+        network = archc.network(text)
+        for node in network.nodes():
+            assert network.descendants(node.id) == nx.descendants(network.graph, node.id)

@@ -145,7 +145,8 @@ def metadata(network: Network) -> dict[str, Any]:
     spec's text (UTF-8 as read, line endings normalised to \\n: the file's bytes for a usual
     spec file) and the parameter values and input shapes it was built with."""
     import hashlib
-    from importlib.metadata import version
+
+    from archc.version import VERSION
 
     source = network.modules[()].span.source or next(
         (n.span.source for n in network.nodes() if n.span.source is not None), None)
@@ -154,7 +155,7 @@ def metadata(network: Network) -> dict[str, Any]:
         "spec": network.name,
         "spec_path": source.path if source is not None else "",
         "spec_sha256": hashlib.sha256(text.encode()).hexdigest(),
-        "archc_version": version("archc"),  # the installed package's, as pip reports it
+        "archc_version": VERSION,
         "params": network.params,
         # each input's dims after the batch, any other symbol by its name (as JSON reports)
         "inputs": {name: [d if is_static(d) else str(d) for d in network.node(i).shape[1:]]

@@ -66,12 +66,17 @@ def _compared(cls: type) -> tuple[str, ...]:
     return names
 
 
+_SCALARS = frozenset({int, str, bool, type(None)})
+
+
 def same(left: Any, right: Any) -> bool:
     """Equal as code must see them: of one type (True is not the channel count 1, nor 1.0
     the integer 1, which Python's == calls equal, and code written for one would stand for
     the other), floats by sign (-0.0 is not 0.0), nan the same as nan; tuples, lists and
     expression trees compared item by item, without recursion (a 1,000-term sum is a tree
     1,000 deep). Spans and other fields declared compare=False are ignored."""
+    if left.__class__ in _SCALARS or right.__class__ in _SCALARS:  # most calls: no walk
+        return left.__class__ is right.__class__ and bool(left == right)
     stack = [(left, right)]
     while stack:
         a, b = stack.pop()

@@ -652,12 +652,13 @@ def check_tensor_size(op: str, what: str, shape: Shape, attr: str | None = None)
     """Refuse a tensor that PyTorch cannot create: a size beyond int64, or more bytes than
     int64 counts ("Storage size calculation overflowed"). Symbols (the batch) are left out:
     their sizes are the caller's when the network runs."""
-    if any(d > INT64_MAX for d in static_dims(shape)):
+    sizes = static_dims(shape)
+    if max(sizes, default=0) > INT64_MAX:
         raise OpError(f"{op}: the {what} is too large: PyTorch sizes are 64-bit integers",
                       attr=attr, expected=f"sizes of at most {INT64_MAX:,}",
                       found="[" + ", ".join(_digits(d) if is_static(d) else d.name
                                             for d in shape) + "]")
-    elements = numel(shape)
+    elements = math.prod(sizes)
     if elements * FLOAT32_BYTES > INT64_MAX:
         raise OpError(f"{op}: the {what} is too large for PyTorch to allocate", attr=attr,
                       expected=f"at most {INT64_MAX // FLOAT32_BYTES:,} elements "
