@@ -2,11 +2,15 @@
 
 Input: an `ir.Network`. Output: an instance of the generated root class. The source is
 registered with linecache under a stable file name so that inspect, TorchScript and tracebacks
-see the same text that `archc compile -o model.py` writes.
+see the same text that `archc compile -o model.py` writes. Its classes pickle with the text
+(`copyreg`), so torch.save of a whole model, copy.deepcopy and spawn workers work; unpickling
+needs archc installed, as any pickled class needs its package.
 """
 
 from __future__ import annotations
 
+import copyreg
+import functools
 import hashlib
 import linecache
 from typing import Any
@@ -16,18 +20,48 @@ import torch
 from archc.backends.python import generate_source
 from archc.ir import Network
 
+# source text's sha256 → the nn.Module classes it defines: each text runs once per process, so
+# every build (and every copy or unpickled instance) of one source shares its classes
+_CLASSES: dict[str, dict[str, type[torch.nn.Module]]] = {}
 
-def load_source(text: str, class_name: str, label: str) -> type[torch.nn.Module]:
-    """Execute generated source as a module and return its root class."""
-    digest = hashlib.sha1(text.encode()).hexdigest()[:12]
-    filename = f"<archc:{label}:{digest}>"
+
+def load_source(text: str, class_name: str, label: str = "network") -> type[torch.nn.Module]:
+    """Execute generated source as a module (once per text) and return its root class."""
+    return _classes(text, label)[class_name]
+
+
+def _classes(text: str, label: str = "network") -> dict[str, type[torch.nn.Module]]:
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    known = _CLASSES.get(digest)
+    if known is not None:
+        return known
+    filename = f"<archc:{label}:{digest[:12]}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     code = compile(text, filename, "exec")
-    namespace: dict[str, Any] = {"__name__": f"archc_generated_{digest}", "__file__": filename}
+    name = f"archc_generated_{digest[:12]}"
+    namespace: dict[str, Any] = {"__name__": name, "__file__": filename}
     exec(code, namespace)  # the text is archc's own output, never spec text
-    cls = namespace[class_name]
-    assert isinstance(cls, type) and issubclass(cls, torch.nn.Module)
-    return cls
+    known = {key: value for key, value in namespace.items() if isinstance(value, type)
+             and issubclass(value, torch.nn.Module) and value.__module__ == name}
+    for cls in known.values():
+        # a generated class has no module to be imported from by name, so pickle (torch.save,
+        # deepcopy, spawn workers) would fail: it is pickled with the source text instead
+        copyreg.pickle(cls, functools.partial(_reduce, text))
+    _CLASSES[digest] = known
+    return known
+
+
+def _reduce(text: str, module: torch.nn.Module) -> tuple[Any, ...]:
+    """How an instance of a generated class pickles: rebuilt from the source text and its
+    class name, then given its state as any nn.Module is (so later changes to it are kept)."""
+    state = module.__getstate__()  # type: ignore[no-untyped-call]  # what torch pickles
+    return _instance, (text, type(module).__qualname__), state
+
+
+def _instance(text: str, class_name: str) -> torch.nn.Module:
+    """An empty instance of a generated class, for unpickling (its state follows)."""
+    cls = _classes(text)[class_name]
+    return cls.__new__(cls)
 
 
 def build_module(network: Network) -> torch.nn.Module:
