@@ -13,6 +13,7 @@ import ast as pyast
 import inspect
 import keyword
 import re
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,13 +39,34 @@ def docstring(text: str, indent: str) -> list[str]:
     if ('"""' not in text and not text.endswith(('"', "\\"))
             and all(c.isprintable() for line in lines for c in line)):
         prefix = "r" if "\\" in text else ""  # a raw string keeps backslashes as written
+        lines = _wrapped(lines, WIDTH - len(indent), len(prefix) + 3)
         quoted = [f'{indent}{prefix}"""{lines[0]}', *(indent + line if line.strip() else ""
                                                        for line in lines[1:])]
         quoted[-1] = (quoted[-1] or indent) + '"""'
         value = _literal_text("\n".join(quoted).strip())
-        if isinstance(value, str) and inspect.cleandoc(value) == inspect.cleandoc(text):
+        # the same words in the same order: only line breaks between words were added
+        if isinstance(value, str) and inspect.cleandoc(value).split() == \
+                inspect.cleandoc(text).split():
             return quoted
     return [indent + repr(text)]
+
+
+WIDTH = 100  # the generated file's line length (ruff's E501 at 100 columns)
+
+
+def _wrapped(lines: list[str], width: int, opening: int) -> list[str]:
+    """Lines longer than `width` broken between words, each keeping its indentation; the
+    first line also holds the opening quotes. A word longer than a line stays whole."""
+    out: list[str] = []
+    for number, line in enumerate(lines):
+        room = width - (opening if number == 0 else 0) - 3  # room for the closing quotes
+        if len(line) <= room:
+            out.append(line)
+            continue
+        lead = line[:len(line) - len(line.lstrip())]
+        out += textwrap.wrap(line, room, initial_indent="", subsequent_indent=lead,
+                             break_long_words=False, break_on_hyphens=False) or [line]
+    return out
 
 
 def _literal_text(code: str) -> Any:

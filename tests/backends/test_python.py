@@ -14,7 +14,7 @@ import archc
 from archc.backends.python import generate_source, parameter_code
 from archc.expr.printer import SUM, Python
 from archc.frontend.expressions import parse_expression
-from tests.conftest import ROOT
+from tests.conftest import ALL_SPECS, ROOT, spec_id
 
 GOLDEN = ROOT / "tests" / "golden"
 CASES = {
@@ -160,3 +160,31 @@ def test_infinite_values_are_written_as_python_reads_them(value: str, code: str)
     model = archc.build(f"input: [4]\nlayers:\n  - leaky_relu({value})\n")
     slope = next(m for m in model.modules() if isinstance(m, torch.nn.LeakyReLU)).negative_slope
     assert slope == float(value)
+
+
+@pytest.mark.parametrize("path", ALL_SPECS, ids=spec_id)
+def test_docstrings_fit_the_line_length_and_keep_their_words(path: Path) -> None:
+    """Long docs are wrapped between words at 100 columns, as a person would write them;
+    the words (what the spec's doc says) are the same and in order."""
+    import ast
+    import inspect
+
+    text = archc.source(path)
+    lines = text.splitlines()
+    tree = ast.parse(text)
+    holders: list[ast.Module | ast.ClassDef] = [tree, *(n for n in tree.body
+                                                        if isinstance(n, ast.ClassDef))]
+    spec = archc.load(path)
+    docs = {b.name: b.doc for b in spec.blocks}
+    for holder in holders:
+        doc = ast.get_docstring(holder, clean=False)
+        if doc is None:
+            continue
+        node = holder.body[0]
+        assert all(len(lines[i - 1]) <= 100 or " " not in lines[i - 1].strip()
+                   for i in range(node.lineno, (node.end_lineno or node.lineno) + 1))
+        if isinstance(holder, ast.ClassDef) and holder.name in {
+                "".join(p.capitalize() for p in name.split("_")) for name in docs}:
+            written = next(d for name, d in docs.items()
+                           if "".join(p.capitalize() for p in name.split("_")) == holder.name)
+            assert inspect.cleandoc(doc).split() == inspect.cleandoc(written or "").split()
