@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from archc.backends.layout import fit
 from archc.errors import ArchcError
 from archc.expr.nodes import Expr
 from archc.expr.printer import Python, python, python_literal
@@ -674,16 +675,16 @@ class Generator:
         lines = [f"class {class_name}({base}):"]
         if doc:
             lines += [*docstring(doc, "    "), ""]
-        lines.append(f"    def __init__({', '.join(['self', *signature])}) -> None:")
-        lines.append("        " + body)
+        code = [f"    def __init__({', '.join(['self', *signature])}) -> None:",
+                *("        " + body).split("\n")]
         if first.forward:
             arguments = ", ".join(f"{a}: torch.Tensor" for a in self.argument_names(first.module))
             count = len(self.io(first.module)[1])
             returns = "torch.Tensor" if count == 1 else (
                 "tuple[" + ", ".join(["torch.Tensor"] * count) + "]")
-            lines += ["", f"    def forward(self, {arguments}) -> {returns}:"]
-            lines += ["        " + line for line in first.forward]
-        return lines
+            code += ["", f"    def forward(self, {arguments}) -> {returns}:"]
+            code += ["        " + line for line in first.forward]
+        return lines + fit(code)  # statements too long for a line broken inside brackets
 
     # -- the whole file
     def generate(self) -> str:
