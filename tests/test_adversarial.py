@@ -8,14 +8,14 @@ Expectations (one `# expect:` line, shell-quoted words):
   (`line=4|5`: either), and whose message (not the echoed source line) holds each `word=`
   (`word=a|b`: either); `archc compile -o x.py` exits 1 and writes nothing.
 - `accept shape=[N,4,6,6] keys=conv.weight,conv.bias` — check exits 0; compile to .py, .pt and
-  .pt2 (the .pt2 on every sixth file unless ARCHC_ADVERSARIAL_FULL=1) and `archc.build`
-  succeed; the .py parses, holds only imports, functions, classes and the docstring at module
-  level, and carries every doc verbatim as a docstring (`# expect-doc: "json"` gives the doc
+  .pt2 (the .pt2 on every sixth file unless ARCHC_ADVERSARIAL_FULL=1) and `archc.build` succeed;
+  the .py parses, holds only imports, functions, classes and the docstring at module level, and
+  carries every doc as a docstring, its words in order (`# expect-doc: "json"` gives the doc
   when the frontend's reading is itself under test); executed in a fresh namespace it gives the
   state_dict keys and shapes of `build`; the forward output shapes equal the static shapes of
-  `archc.network` and `shape=` (`;` between outputs); `keys=` must be among the state_dict
-  keys, `pshape=key:1` fixes a tensor's shape, `warn=word` needs a warning holding the word,
-  and `roundtrip` compiles with `--weights` set to build's own state_dict.
+  `archc.network` and `shape=` (`;` between outputs); `keys=` must be among the state_dict keys,
+  `pshape=key:1` fixes a tensor's shape, `warn=word` needs a warning holding the word, and
+  `roundtrip` compiles with `--weights` set to build's own state_dict.
 - `safe ...` — either a located error (exit 1, the `word=`s if given) or everything `accept`
   asks.
 - `diagnose line=4 word=branch` — an error or a warning at that line holding the words.

@@ -11,7 +11,8 @@ killed and restarted when an input hangs it), so that a hostile input cannot han
 test run. The only allowed outcomes there are a network or an ArchcError located inside the file;
 never another exception, never a hang, never code from the spec running. Accepted inputs then go
 on (on a sample): the generated source must parse with `ast`, hold only imports, classes,
-functions and the docstring at module level, carry every doc verbatim as a string literal, and
+functions and the docstring at module level, carry every doc as a string literal (its words in
+order: a long doc is wrapped at 100 columns, nothing else changes), and
 `archc.build` must give a module whose forward output shapes equal the static shapes.
 
 `make test` runs a sample; `make fuzz` runs 100,000 inputs (see the Makefile). The guarded
@@ -503,22 +504,29 @@ def docstrings(tree: pyast.Module) -> tuple[str | None, list[str]]:
 
 
 def doc_problems(tree: pyast.Module, spec: ast.Spec, network: Any = None) -> list[str]:
-    """Every doc of the spec appears verbatim as a docstring: the network's inside the module
-    docstring, each instantiated block's as its class docstring exactly."""
+    """Every doc of the spec appears as a docstring: the network's inside the module docstring,
+    each instantiated block's as its class docstring, with every character but whitespace as
+    written and the words in order (long docs are wrapped between words)."""
     used = None if network is None else {m.block for m in network.modules.values()
                                           if m.kind == "block"}
     problems = []
     module_doc, class_docs = docstrings(tree)
-    if spec.doc and (module_doc is None or spec.doc not in module_doc):
-        problems.append(f"the network doc {spec.doc!r} is not verbatim in the module docstring "
+    if spec.doc and (module_doc is None or _words(spec.doc) not in _words(module_doc)):
+        problems.append(f"the network doc {spec.doc!r} is not in the module docstring "
                         f"{module_doc!r}")
     for block in spec.blocks:
         if used is not None and block.name not in used:
             continue
-        if block.doc and not block.inline and block.doc not in class_docs:
+        if block.doc and not block.inline and _words(block.doc) not in {
+                _words(d) for d in class_docs}:
             problems.append(f"the doc of block {block.name!r}, {block.doc!r}, is no class "
                             f"docstring (found {class_docs!r})")
     return problems
+
+
+def _words(text: str) -> str:
+    """Text with each run of whitespace as one space: what wrapping a line leaves unchanged."""
+    return " ".join(text.split())
 
 
 def execute_source(text: str) -> Any:
