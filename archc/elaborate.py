@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from math import prod
 from typing import Any
 
@@ -18,10 +18,11 @@ from archc import names
 from archc.binding import Bound, Signature, bind, missing
 from archc.errors import ArchcError, Frame, Span, suggest
 from archc.expr.evaluate import MAX_STEPS, Budget, Evaluator, size_of, to_value, type_name
+from archc.expr.nodes import names_in
 from archc.format import render_value, short_value
 from archc.frontend import ast
 from archc.frontend.expressions import MAX_TOKENS
-from archc.ir import INPUT, BlockInfo, Module, Network, Node, Path, same, verify
+from archc.ir import INPUT, BlockInfo, Choice, Loop, Module, Network, Node, Path, same, verify
 from archc.ops import MERGES, OPS
 from archc.ops.registry import BATCH, Attr, Op, OpError, Shape, format_shape, suggest_op
 
@@ -60,6 +61,7 @@ class _Scope:
     attribute names."""
 
     path: Path
+    frames: int = 0  # the block-instance depth of the module's own entries (not inline blocks')
     count: int = 0
     taken: set[str] = field(default_factory=set)
 
@@ -223,10 +225,11 @@ class Elaborator:
         inner = entry.entry
         if isinstance(inner, ast.If):
             chosen = self.choose(inner, x, ctx)
-            if chosen is None:
-                ctx.names.define((*ctx.prefix, entry.name), x)
-                return x
-            return self.entry_Named(ast.Named(entry.name, chosen, entry.span), x, ctx)
+            with self.recording(inner, chosen is inner.then, x, ctx):
+                if chosen is None:
+                    ctx.names.define((*ctx.prefix, entry.name), x)
+                    return x
+                return self.entry_Named(ast.Named(entry.name, chosen, entry.span), x, ctx)
         if isinstance(inner, ast.Call) and not self._is_inline_block(inner):
             return self.entry(inner, x, ctx.child(name=entry.name))
         if isinstance(inner, ast.Ref):
@@ -237,7 +240,7 @@ class Elaborator:
         with self.framed(ctx):
             path = ctx.scope.claim(entry.name, entry.span)
         self.add_module(Module(path, "container", entry.span))
-        inner_ctx = ctx.child(scope=_Scope(path), prefix=(*ctx.prefix, entry.name))
+        inner_ctx = ctx.child(scope=_Scope(path, len(ctx.frames)), prefix=(*ctx.prefix, entry.name))
         first = self.next_id
         out = self.entry(inner, x, inner_ctx)
         if self.next_id == first:  # nothing inside (a repeat of zero): no module either
@@ -325,10 +328,24 @@ class Elaborator:
         if isinstance(entry.body, ast.Sequence) and not entry.body.entries:
             self.budget.spend_many(REPEAT_COST * count, entry.span)
             count = 0
+        module = self.own_module(ctx)
+        at = len(module.control) if module is not None else 0
+        starts: list[int] = []
+        children: list[tuple[str, ...]] = []
+        first = x
         for i in range(count):
             self.budget.spend_many(REPEAT_COST - 1, entry.span)
             env = {**ctx.env, entry.var: i} if entry.var else ctx.env
+            before = len(module.children) if module is not None else 0
+            starts.append(self.next_id)
             x = self.entry(entry.body, x, ctx.child(env=env))
+            if module is not None:
+                children.append(tuple(module.children[before:]))
+        if module is not None:
+            body = entry.body
+            names = body.template if isinstance(body, ast.Named) and body.template else None
+            module.control.insert(at, Loop(entry.count, entry.var, first, tuple(children),
+                                           tuple(starts), self.next_id, names))
         if name is not None:
             ctx.names.define((*ctx.prefix, name), x)
         return x
@@ -339,10 +356,36 @@ class Elaborator:
 
     def entry_If(self, entry: ast.If, x: int, ctx: _Context) -> int:
         chosen = self.choose(entry, x, ctx)
-        if chosen is None:
-            self.name_entry(ctx, x)
-            return x
-        return self.entry(chosen, x, ctx)
+        with self.recording(entry, chosen is entry.then, x, ctx):
+            if chosen is None:
+                self.name_entry(ctx, x)
+                return x
+            return self.entry(chosen, x, ctx)
+
+    def own_module(self, ctx: _Context) -> Module | None:
+        """The module whose own entries `ctx` elaborates (None inside an inline block, whose
+        expressions are over the block's parameters, not the module's)."""
+        return self.modules[ctx.scope.path] if len(ctx.frames) == ctx.scope.frames else None
+
+    @contextmanager
+    def recording(self, entry: ast.If, taken: bool, x: int, ctx: _Context) -> Iterator[None]:
+        """Record an `if` on the module it is elaborated in, with what its branch made."""
+        module = self.own_module(ctx)
+        at = len(module.control) if module is not None else 0
+        before = len(module.children) if module is not None else 0
+        start = self.next_id
+        yield
+        if module is not None:
+            module.control.insert(at, Choice(
+                entry.test, taken, x, tuple(module.children[before:]), start, self.next_id,
+                (self.passes(entry.then), self.passes(entry.orelse))))
+
+    def passes(self, entry: ast.Entry | None) -> bool:
+        """Whether an entry gives its input unchanged (nothing, or an op such as identity)."""
+        if entry is None or (isinstance(entry, ast.Sequence) and not entry.entries):
+            return True
+        return (isinstance(entry, ast.Call) and entry.name not in self.blocks
+                and entry.name in OPS and OPS[entry.name].passthrough and not entry.args)
 
     def entry_Call(self, entry: ast.Call, x: int, ctx: _Context) -> int:
         if entry.name in self.blocks:
@@ -455,7 +498,7 @@ class Elaborator:
             path = ctx.scope.claim(ctx.name, call.span)
         self.add_module(Module(path, "block", call.span, block=block.name, args=args,
                                sources=bound.sources))
-        inner = ctx.child(env=env, names=names, prefix=(), scope=_Scope(path),
+        inner = ctx.child(env=env, names=names, prefix=(), scope=_Scope(path, len(ctx.frames) + 1),
                           frames=(*ctx.frames, frame), blocks=(*ctx.blocks, block.name))
         out = self.entry(block.body, x, inner)
         if out == x:  # a block that passes its input through still computes a value of its own
@@ -486,7 +529,7 @@ class Elaborator:
     def network(self, overrides: Mapping[str, Any],
                 input_shapes: Mapping[str, Sequence[int]] | None) -> Network:
         spec = self.spec
-        check_names(spec)
+        checknames_in(spec)
         self.globals: dict[str, Any] = {}
         declared = {p.name for p in spec.params}
         for key in overrides:
@@ -521,8 +564,8 @@ class Elaborator:
             if p.default is not None and (constant := _constant(p.default)) is not _NOT_CONSTANT
         }) for b in spec.blocks}
         network = Network(spec.name, spec.doc, self.node_list, self.modules, inputs, outputs,
-                          dict(self.globals), blocks)
-        return verify(network)
+                          dict(self.globals), blocks, parameter_uses(spec))
+        return verify(readable(network))
 
     def declare_inputs(self, ctx: _Context,
                        input_shapes: Mapping[str, Sequence[int]] | None) -> dict[str, int]:
@@ -561,7 +604,72 @@ class Elaborator:
         return inputs
 
 
-def check_names(spec: ast.Spec) -> None:
+def readable(network: Network) -> Network:
+    """The network with each unnamed child of a module with a forward named after its op or
+    block (`relu2`, `conv_block`), as a person names the attributes of a class. Numbers stay
+    where torch numbers children: in an nn.Sequential (a chain; the network itself only when
+    its layers are all unnamed or an unnamed one has weights, whose number is then its
+    state_dict key) and an nn.ModuleList (a module that is one repeat of one child)."""
+    renames: dict[Path, Path] = {}
+    for path, module in network.modules.items():
+        if module.kind == "op" or not any(c.isdigit() for c in module.children) \
+                or network.sequential(path) or network.listed(path) is not None:
+            continue
+        taken = set(module.children)
+        for index, child in enumerate(module.children):
+            if not child.isdigit():
+                continue
+            sub = network.modules[(*path, child)]
+            base = (network.node(sub.node).op if sub.kind == "op" and sub.node is not None
+                    else sub.block or "layer")
+            name, counter = base, 2
+            while name in taken:
+                name, counter = f"{base}{counter}", counter + 1
+            taken.add(name)
+            module.children[index] = name
+            renames[(*path, child)] = (*path, name)
+        names = {old[-1]: new[-1] for old, new in renames.items() if old[:-1] == path}
+        if names:  # the repeats and ifs name the children they made
+            module.control = [
+                replace(c, children=tuple(tuple(names.get(n, n) for n in it) for it in c.children))
+                if isinstance(c, Loop) else
+                replace(c, children=tuple(names.get(n, n) for n in c.children))
+                for c in module.control]
+    if not renames:
+        return network
+
+    def moved(path: Path) -> Path:  # each step of a path renamed where its module was
+        return tuple(renames.get(path[:i], path[:i])[-1] for i in range(1, len(path) + 1))
+
+    modules: dict[Path, Module] = {}
+    for path, module in network.modules.items():
+        module.path = moved(path)
+        modules[module.path] = module
+    for index, node in enumerate(network.node_list):
+        scope, owner = moved(node.scope), None if node.module is None else moved(node.module)
+        if scope != node.scope or owner != node.module:
+            network.node_list[index] = replace(node, scope=scope, module=owner)
+    return Network(network.name, network.doc, network.node_list, modules, network.inputs,
+                   network.outputs, network.params, network.blocks, network.parameter_uses)
+
+
+def parameter_uses(spec: ast.Spec) -> dict[str, tuple[ast.Expr, ...]]:
+    """The spec parameters that only the network's own entries read, each with the names that
+    read it there (kept alive, so that codegen can tell which it wrote as code). A parameter a
+    block, an input size or another parameter's default reads, or whose default is not a
+    literal, is not among them: code that takes it as an argument would have to pass it on."""
+    declared = {p.name for p in spec.params}
+    elsewhere = {n.id for n in names_in(spec.inputs, spec.blocks, spec.params)}
+    elsewhere |= {p.name for p in spec.params
+                  if p.default is None or _constant(p.default) is _NOT_CONSTANT}
+    uses: dict[str, list[ast.Expr]] = {name: [] for name in declared - elsewhere}
+    for name in names_in(spec.body, spec.outputs):
+        if name.id in uses:
+            uses[name.id].append(name)
+    return {name: tuple(found) for name, found in uses.items()}
+
+
+def checknames_in(spec: ast.Spec) -> None:
     """Every name the spec writes can stand in generated PyTorch unchanged (archc.names)."""
     names.check_name(spec.name, spec.span, "the network name")
     for param in spec.params:
@@ -572,11 +680,11 @@ def check_names(spec: ast.Spec) -> None:
         names.check_name(block.name, block.span, "the block name")
         for param in block.params:
             names.check_parameter(param.name, param.span)
-        _check_entry_names(block.body)
-    _check_entry_names(spec.body)
+        _check_entrynames_in(block.body)
+    _check_entrynames_in(spec.body)
 
 
-def _check_entry_names(entry: ast.Entry) -> None:
+def _check_entrynames_in(entry: ast.Entry) -> None:
     stack: list[ast.Entry] = [entry]
     while stack:
         entry = stack.pop()

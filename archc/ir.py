@@ -54,6 +54,37 @@ class Node:
         return ".".join((*self.scope, self.name or self.op))
 
 
+@dataclass(frozen=True)
+class Loop:
+    """A `repeat` elaborated directly in a module: its count and variable as written, and what
+    each iteration made (its child modules and its first node), for code that loops as the
+    spec does. `names` is the entry-name template of the iteration's one named child
+    (`denselayer{j + 1}`), if it has one."""
+
+    count: Expr
+    var: str | None
+    value: int  # the value the first iteration reads
+    children: tuple[tuple[str, ...], ...]  # per iteration
+    starts: tuple[int, ...]  # per iteration: the id of its first node
+    end: int  # the id after the loop's last node
+    names: tuple[str | Expr, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Choice:
+    """An `if` elaborated directly in a module: its test as written, the branch taken, and the
+    child modules that branch made, and which branches pass the value through unchanged (so
+    that code can make the other branch's children optional)."""
+
+    test: Expr
+    taken: bool
+    value: int  # the value flowing in (what `in` is in the test)
+    children: tuple[str, ...]
+    start: int
+    end: int
+    passes: tuple[bool, bool]  # whether the then and the else branch pass the value through
+
+
 @dataclass
 class Module:
     """A module in the hierarchy: the network, a block instance, a named container or an op."""
@@ -66,6 +97,8 @@ class Module:
     children: list[str] = field(default_factory=list)
     node: int | None = None  # for kind 'op': the node it computes
     sources: dict[str, Expr] = field(default_factory=dict)  # block argument -> its expression
+    # the repeats and ifs elaborated directly in this module, in order
+    control: list[Loop | Choice] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -123,6 +156,8 @@ class Network:
     outputs: list[tuple[str, int]]  # (name, node id), in order
     params: dict[str, Any]  # the spec parameters' final values
     blocks: dict[str, BlockInfo] = field(default_factory=dict)
+    # the spec parameters only the network's own entries read, with the names reading them
+    parameter_uses: dict[str, tuple[Expr, ...]] = field(default_factory=dict)
     consumer_lists: list[list[int]] = field(default_factory=list, init=False, repr=False)
     boundaries: dict[tuple[int, ...], Boundary] = field(default_factory=dict, init=False,
                                                        repr=False, compare=False)
@@ -196,6 +231,75 @@ class Network:
             outputs = tuple(n for _, n in self.outputs)
             return Boundary(tuple(self.inputs.values()), outputs, max(outputs, default=None))
         return self.boundary(self.members[path])
+
+    def units(self, path: Path) -> list[tuple[str, list[int]]]:
+        """A module's units in order: each direct child (by name) with the nodes inside it,
+        and each functional node of its own (keyed a NUL and its id)."""
+        depth = len(path)
+        groups: dict[str, list[int]] = {}
+        for node_id in self.members.get(path, []):
+            node = self.node_list[node_id]
+            owner = node.module if node.module is not None else node.scope
+            key = owner[depth] if len(owner) > depth else f"\0{node_id}"
+            groups.setdefault(key, []).append(node_id)
+        return list(groups.items())
+
+    def is_chain(self, path: Path) -> bool:
+        """Whether a module's children are applied one after the other and nothing else, each
+        to the previous one's output (an nn.Sequential: its children are numbered by
+        position)."""
+        module = self.modules[path]
+        units = self.units(path)
+        if not units or module.kind == "op":
+            return False
+        whole = self.module_boundary(path)
+        if len(whole.reads) != 1 or len(whole.gives) != 1:
+            return False
+        current = whole.reads[0]
+        for key, nodes in units:
+            if key.startswith("\0"):
+                return False
+            unit = self.boundary(nodes)
+            if unit.reads != (current,) or len(unit.gives) != 1:
+                return False
+            current = unit.gives[0]
+        return current == whole.gives[0]
+
+    def sequential(self, path: Path) -> bool:
+        """Whether a module is written as an nn.Sequential: a chain, and for the network
+        itself one whose children are all unnamed or that has an unnamed child with weights
+        (its number is its state_dict key); the network's named layers read better as a class
+        with a forward."""
+        if not self.is_chain(path):
+            return False
+        children = self.modules[path].children
+        return bool(path) or all(child.isdigit() for child in children) or any(
+            child.isdigit() and self.has_weights((*path, child)) for child in children)
+
+    def listed(self, path: Path) -> Loop | None:
+        """The loop of a module that is one repeat making one unnamed child per iteration,
+        and functions of their outputs (a dense block): an nn.ModuleList whose forward loops
+        over it, its children numbered by position. None for any other module."""
+        module = self.modules[path]
+        own = module.control
+        if module.kind != "block" or len(own) != 1 or not isinstance(own[0], Loop) \
+                or self.is_chain(path):
+            return None
+        loop = own[0]
+        if not loop.starts or any(len(c) != 1 or not c[0].isdigit() for c in loop.children):
+            return None
+        if any(not loop.starts[0] <= n < loop.end for n in self.members.get(path, [])):
+            return None
+        return loop
+
+    def has_weights(self, path: Path) -> bool:
+        """Whether a module holds parameters or buffers (its state_dict keys matter)."""
+        for node_id in self.members.get(path, []):
+            node = self.node_list[node_id]
+            op, shapes = OPS[node.op], self.input_shapes(node)
+            if op.params(node.attrs, shapes) or op.buffers(node.attrs, shapes):
+                return True
+        return False
 
     @cached_property
     def graph(self) -> Any:

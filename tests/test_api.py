@@ -161,7 +161,8 @@ def test_every_spelling_gives_the_same_network_report_source_and_diagram(how: st
     report = archc.shapes(spec)
     assert report == archc.shapes(MLP) and report["params"] == mlp_params()
     assert archc.source(spec) == archc.source(MLP)
-    assert "nn.Linear(1000, 100)" in archc.source(spec)
+    assert "nn.Linear(1000, hidden)" in archc.source(spec)  # a parameter of the class
+    assert "hidden: int = 100" in archc.source(spec)
     assert archc.draw(spec).source == archc.draw(MLP).source
 
 
@@ -193,8 +194,8 @@ def test_parameter_overrides_reach_every_entry_point() -> None:
     report = archc.shapes(MLP, hidden=7, num_classes=3)
     assert report["outputs"] == [[None, 3]] and report["params"] == mlp_params(7, 3)
     assert report["layers"][0]["shape"] == [None, 7]
-    assert "nn.Linear(1000, 7)" in archc.source(MLP, hidden=7)
-    assert "nn.Linear(1000, 100)" not in archc.source(MLP, hidden=7)
+    assert "hidden: int = 7" in archc.source(MLP, hidden=7)  # the class's default
+    assert "hidden: int = 100" not in archc.source(MLP, hidden=7)
     assert "7.09K params" in archc.draw(MLP, hidden=7).source  # 7087 in the title
     assert "101.11K params" in archc.draw(MLP).source  # 101,110
 

@@ -57,8 +57,40 @@ layers:
       - conv(2, 1); relu
       - identity
 """)
-    assert paths(net) == ["0", "1", "2"]  # identity is a name for its input, not a module
+    # identity is a name for its input, not a module; in a module with a forward (not a
+    # chain) unnamed children are named after their op
+    assert paths(net) == ["conv", "conv2", "relu"]
     assert net.output_shapes() == [(BATCH, 9, 8, 8)]
+
+
+def test_unnamed_children_outside_a_chain_are_named_after_their_op() -> None:
+    spec = """
+input: [3, 8, 8]
+blocks:
+  res:
+    body:
+      - add:
+          - conv(3, 3, padding=1); relu; conv(3, 3, padding=1)
+          - identity
+      - relu
+      - relu
+layers:
+  - res
+  - res
+  - flatten
+  - linear(2)
+"""
+    net = archc.network(spec)
+    # in the block (a forward, with an add) children are named after their op, as a person
+    # names attributes; the network is a chain with an unnamed weighted child, an
+    # nn.Sequential, so it keeps its numbers (the state_dict keys of its layers)
+    assert paths(net) == ["0.conv", "0.relu", "0.conv2", "0.relu2", "0.relu3",
+                          "1.conv", "1.relu", "1.conv2", "1.relu2", "1.relu3", "2", "3"]
+    model = archc.build(spec)
+    expected = {f"{i}.{c}.{p}" for i in (0, 1) for c in ("conv", "conv2")
+                for p in ("weight", "bias")} | {"3.bias", "3.weight"}
+    assert set(model.state_dict()) == expected
+    assert {name for name, _ in model.named_modules()} >= set(paths(net))
 
 
 def test_references_and_outputs() -> None:

@@ -146,19 +146,21 @@ def test_blocks_are_rows_with_their_members_below_and_depth_cuts_them() -> None:
     assert rows == [
         ("stem", "block", 1, "pair(4)"), ("stem.0", "op", 2, "conv 3x3, 4"),
         ("stem.1", "op", 2, "relu"),
-        ("1", "block", 1, "pair(4)"), ("1.0", "op", 2, "conv 3x3, 4"), ("1.1", "op", 2, "relu"),
+        # the network has a forward (an add): its unnamed children are named after their op
+        ("pair", "block", 1, "pair(4)"), ("pair.0", "op", 2, "conv 3x3, 4"),
+        ("pair.1", "op", 2, "relu"),
         ("identity", "function", 1, None), ("add", "function", 1, None),  # no modules
-        ("2", "op", 1, "flatten"), ("3", "op", 1, "linear 2"),
+        ("flatten", "op", 1, "flatten"), ("linear", "op", 1, "linear 2"),
     ]
     by_path = {r["path"]: r for r in data["layers"]}
     # a block's row totals its members: by hand, and as torch counts the submodule
     stem, second = 4 * 3 * 9 + 4, 4 * 4 * 9 + 4  # 3 and 4 channels in
-    assert (by_path["stem"]["params"], by_path["1"]["params"]) == (stem, second)
+    assert (by_path["stem"]["params"], by_path["pair"]["params"]) == (stem, second)
     assert by_path["stem"]["params"] == count(model.get_submodule("stem").parameters())
-    assert by_path["1"]["macs"] == 4 * 8 * 8 * (4 * 9) > 0
+    assert by_path["pair"]["macs"] == 4 * 8 * 8 * (4 * 9) > 0
     assert by_path["add"]["params"] == 0 and by_path["add"]["shape"] == [None, 4, 8, 8]
     shallow = archc.shapes(PAIRS, depth=1)["layers"]
-    assert [r["path"] for r in shallow] == ["stem", "1", "identity", "add", "2", "3"]
+    assert [r["path"] for r in shallow] == ["stem", "pair", "identity", "add", "flatten", "linear"]
     assert [r for r in data["layers"] if r["depth"] == 1] == shallow
 
 

@@ -121,7 +121,7 @@ def python_source(text: str) -> None:
     """Valid Python with the network's class, importing torch only as text."""
     tree = ast.parse(text)
     classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
-    assert {"Resnet50", "Bottleneck"} <= classes, classes
+    assert {"ResNet50", "Bottleneck"} <= classes, classes
     assert "import torch" in text
 
 

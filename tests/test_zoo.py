@@ -99,7 +99,7 @@ def test_alexnet_cifar() -> None:
     table = shapes("alexnet.yaml")
     assert table["max_pool1"] == [None, 64, 13, 13]
     assert table["max_pool2"] == [None, 64, 4, 4]
-    assert table["4"] == [None, 1024]
+    assert table["flatten"] == [None, 1024]
     assert table["<output>"] == [None, 10]
 
 

@@ -14,16 +14,16 @@ import inspect
 import keyword
 import re
 import textwrap
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from archc.backends.layout import fit
 from archc.errors import ArchcError
-from archc.expr.nodes import Expr
-from archc.expr.printer import Python, python, python_literal
+from archc.expr.nodes import Expr, names_in
+from archc.expr.printer import ATOM, SUM, TERNARY, Python, python, python_literal
 from archc.gcpause import without_collector
-from archc.ir import Boundary, Module, Network, Node, Path, same
+from archc.ir import Boundary, Choice, Loop, Module, Network, Node, Path, same
 from archc.ops import OPS
 from archc.ops.init import initializer_lines
 from archc.ops.registry import Construct, is_static
@@ -77,12 +77,50 @@ def _literal_text(code: str) -> Any:
         return None
 
 
+# names of architectures and layers as PyTorch and their papers spell them in class names
+# (torchvision's ResNet, GoogLeNet, VGG): `resnet50` is written ResNet50, not Resnet50
+SPELLINGS = {
+    "alexnet": "AlexNet", "bert": "Bert", "bn": "BN", "cnn": "CNN", "convnext": "ConvNeXt",
+    "d2l": "D2L", "densenet": "DenseNet", "efficientnet": "EfficientNet", "gelu": "GELU",
+    "googlenet": "GoogLeNet", "gru": "GRU", "lenet": "LeNet", "llama": "Llama", "lstm": "LSTM",
+    "mlp": "MLP", "mnasnet": "MNASNet", "mobilenet": "MobileNet", "nin": "NiN",
+    "regnet": "RegNet", "resnet": "ResNet", "resnext": "ResNeXt", "rnn": "RNN", "se": "SE",
+    "shufflenet": "ShuffleNet", "squeezenet": "SqueezeNet", "unet": "UNet", "vgg": "VGG",
+    "vit": "ViT", "wide": "Wide",
+}
+
+
 def camel(name: str) -> str:
-    parts = re.split(r"[^A-Za-z0-9]+", name)
-    text = "".join(p[:1].upper() + p[1:] for p in parts if p)
+    """A class name for a spec or block name: `bottleneck` Bottleneck, `resnet50` ResNet50,
+    `conv_block` ConvBlock; a name with capitals is kept as written."""
+    words = []
+    for part in re.split(r"[^A-Za-z0-9]+", name):
+        stem = re.match(r"[a-z]*", part)
+        head = stem.group() if stem else ""
+        if part in SPELLINGS:
+            words.append(SPELLINGS[part])
+        elif head in SPELLINGS:
+            words.append(SPELLINGS[head] + part[len(head):])
+        elif part:
+            words.append(part[:1].upper() + part[1:])
+    text = "".join(words)
     if not text or text[0].isdigit():
         text = "Block" + text
     return text
+
+
+def annotation(values: Sequence[Any]) -> str | None:
+    """The type hint of a constructor parameter from the values its instances pass."""
+    for hint, kind in (("bool", bool), ("int", int), ("float", float), ("str", str)):
+        if all(type(v) is kind for v in values):
+            return hint
+    if all(type(v) in (int, float) for v in values):
+        return "float"
+    if all(isinstance(v, list) for v in values):
+        items = [i for v in values for i in v]
+        inner = annotation(items) if items else None
+        return f"list[{inner}]" if inner else "list"
+    return None
 
 
 def identifier(name: str) -> bool:
@@ -99,24 +137,151 @@ class Hole:
     index: int
 
 
+@dataclass(frozen=True)
+class Part:
+    """Where a loop or a condition of the class body goes (`Template.control[index]`)."""
+
+    index: int
+
+
+class Unshared(Exception):
+    """The instances of a block have no one class body in common that loops and conditions
+    as the spec does: they get a class per structure instead."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One value a hole takes: in one instance, or in one iteration of a loop of it. `local`
+    holds the loop variable's and the running channel count's values there; `owner` is the
+    instance's position in its class's group once instances are merged."""
+
+    value: Any
+    meta: HoleMeta
+    local: tuple[tuple[str, Any], ...] = ()
+    owner: int = 0
+
+
 @dataclass
 class Template:
-    """Code with holes: `parts` alternate text and Hole markers."""
+    """Code with holes: `parts` alternate text, Hole markers and Part markers (a loop or a
+    condition, in `control`); `rows[i]` are the values hole i takes."""
 
-    parts: list[str | Hole] = field(default_factory=list)
-    values: list[Any] = field(default_factory=list)
-    meta: list[HoleMeta] = field(default_factory=list)
+    parts: list[str | Hole | Part] = field(default_factory=list)
+    rows: list[list[Row]] = field(default_factory=list)
+    control: list[LoopPart | ChoicePart] = field(default_factory=list)
 
     def text(self, code: str) -> None:
         self.parts.append(code)
 
     def hole(self, value: Any, meta: HoleMeta) -> None:
-        self.parts.append(Hole(len(self.values)))
-        self.values.append(value)
-        self.meta.append(meta)
+        self.parts.append(Hole(len(self.rows)))
+        self.rows.append([Row(value, meta)])
+
+    def part(self, part: LoopPart | ChoicePart) -> None:
+        self.parts.append(Part(len(self.control)))
+        self.control.append(part)
 
     def key(self) -> tuple[Any, ...]:
-        return tuple(p if isinstance(p, str) else "\0" for p in self.parts)
+        return (tuple(p if isinstance(p, str) else "\0" for p in self.parts),
+                tuple(c.key() for c in self.control))
+
+    def localised(self, local: tuple[tuple[str, Any], ...]) -> Template:
+        """The same code, each row holding `local` (an iteration's values)."""
+        return Template(self.parts, [[replace(r, local=local + r.local) for r in rows]
+                                     for rows in self.rows],
+                        [c.localised(local) for c in self.control])
+
+    def owned(self, owner: int) -> Template:
+        return Template(self.parts, [[replace(r, owner=owner) for r in rows]
+                                     for rows in self.rows], [c.owned(owner) for c in self.control])
+
+
+def merged(templates: list[Template]) -> Template:
+    """Templates of one key as one, each hole holding the rows of all; their conditions'
+    bodies, present in some only, must agree where present."""
+    first = templates[0]
+    if any(t.key() != first.key() for t in templates):
+        raise Unshared
+    return Template(first.parts, [[r for t in templates for r in t.rows[i]]
+                                  for i in range(len(first.rows))],
+                    [first.control[i].merge([t.control[i] for t in templates])
+                     for i in range(len(first.control))])
+
+
+@dataclass
+class LoopPart:
+    """A repeat written as a loop: `for var in range(count)`, its body (rows from every
+    iteration), and the channel count the iterations carry (`channels`: before the loop, and
+    after each iteration)."""
+
+    count: Template
+    start: Template
+    body: Template
+    update: Template
+    var: str | None
+    names: str | None  # the f-string of the iteration's child's name, if it is named
+    indent: str
+
+    def key(self) -> tuple[Any, ...]:
+        return ("loop", self.count.key(), self.start.key(), self.body.key(),
+                self.update.key(), self.var, self.names, self.indent)
+
+    def templates(self) -> tuple[Template, Template, Template, Template]:
+        return self.count, self.start, self.body, self.update
+
+    def localised(self, local: tuple[tuple[str, Any], ...]) -> LoopPart:
+        count, start, body, update = (t.localised(local) for t in self.templates())
+        return LoopPart(count, start, body, update, self.var, self.names, self.indent)
+
+    def owned(self, owner: int) -> LoopPart:
+        count, start, body, update = (t.owned(owner) for t in self.templates())
+        return LoopPart(count, start, body, update, self.var, self.names, self.indent)
+
+    def merge(self, parts: list[LoopPart | ChoicePart]) -> LoopPart:
+        loops = [p for p in parts if isinstance(p, LoopPart)]
+        count, start, body, update = (merged([p.templates()[i] for p in loops])
+                                      for i in range(4))
+        return LoopPart(count, start, body, update, self.var, self.names, self.indent)
+
+
+@dataclass
+class ChoicePart:
+    """An `if` of the spec as a Python `if` in `__init__`: its test (rows from every instance)
+    and the children it sets (rows from the instances that took that branch); otherwise they
+    are None, and forward skips them."""
+
+    test: Template
+    body: Template | None
+    children: tuple[str, ...]
+    negate: bool  # the children come with the test false
+    indent: str
+    takers: int = 0  # how many instances took the branch that sets them
+
+    def key(self) -> tuple[Any, ...]:  # not the children: only the instances taking it know them
+        return ("if", self.test.key(), self.negate, self.indent)
+
+    def localised(self, local: tuple[tuple[str, Any], ...]) -> ChoicePart:
+        return ChoicePart(self.test.localised(local),
+                          self.body.localised(local) if self.body else None,
+                          self.children, self.negate, self.indent, self.takers)
+
+    def owned(self, owner: int) -> ChoicePart:
+        return ChoicePart(self.test.owned(owner), self.body.owned(owner) if self.body else None,
+                          self.children, self.negate, self.indent, self.takers)
+
+    def merge(self, parts: list[LoopPart | ChoicePart]) -> ChoicePart:
+        choices = [p for p in parts if isinstance(p, ChoicePart)]
+        taking = [p for p in choices if p.body is not None]
+        if any(p.children != taking[0].children for p in taking):
+            raise Unshared
+        return ChoicePart(merged([p.test for p in choices]),
+                          merged([p.body for p in taking if p.body]) if taking else None,
+                          taking[0].children if taking else (), self.negate, self.indent,
+                          sum(p.takers for p in choices))
+
+    def everywhere(self) -> bool:
+        """Whether every instance took the branch that sets the children (no `if` needed)."""
+        return self.takers == len(self.test.rows[0])
 
 
 @dataclass(frozen=True)
@@ -129,13 +294,16 @@ class HoleMeta:
     inferred: bool
     expr: str | None = None
     uses: frozenset[str] = frozenset()
+    source: Expr | None = None  # the spec expression `expr` prints, if it prints one
+    node: int | None = None  # the node whose attribute it is; if inferred, the value read
 
     @classmethod
-    def of(cls, owner: str, attr: str, inferred: bool, code: Python | None) -> HoleMeta:
+    def of(cls, owner: str, attr: str, inferred: bool, code: Python | None,
+           source: Expr | None = None, node: int | None = None) -> HoleMeta:
         """The hole's metadata with the expression it was written as, if it has one."""
         if code is None:
-            return cls(owner, attr, inferred)
-        return cls(owner, attr, inferred, code.text, code.uses)
+            return cls(owner, attr, inferred, node=node)
+        return cls(owner, attr, inferred, code.text, code.uses, source, node)
 
 
 def parameter_code(expr: Expr, params: set[str], channels: Python | None = None,
@@ -155,6 +323,41 @@ def parameter_code(expr: Expr, params: set[str], channels: Python | None = None,
         return Python.value(value) if isinstance(value, (int, float, str)) else None
 
     return python(expr, resolve)
+
+
+RUNNING = Python("channels", frozenset({"channels"}))  # the count a loop carries
+
+
+def sum_code(codes: Sequence[Python]) -> Python:
+    """`a + b + ...`, each term parenthesised where `+` would regroup it."""
+    terms = [c.text if c.strength >= (SUM if i == 0 else SUM + 1) else f"({c.text})"
+             for i, c in enumerate(codes)]
+    return Python(" + ".join(terms), frozenset().union(*(c.uses for c in codes)), SUM)
+
+
+def substitute(code: str, names: Mapping[str, Python | None]) -> Python | None:
+    """Python `code` over some names with each name replaced by its code (None if one has
+    none): a child's output channels, `planes * 4`, as the caller computes them. Python's own
+    parser and printer keep the meaning (parentheses where the new terms need them)."""
+    tree = pyast.parse(code, mode="eval")
+    uses: set[str] = set()
+    for node in pyast.walk(tree):
+        if isinstance(node, pyast.Name):
+            known = names.get(node.id)
+            if known is None:
+                return None
+            uses |= known.uses
+
+    class Replace(pyast.NodeTransformer):
+        def visit_Name(self, node: pyast.Name) -> pyast.AST:
+            replacement = names[node.id]
+            assert replacement is not None
+            return pyast.parse(replacement.text, mode="eval").body
+
+    text = pyast.unparse(Replace().visit(tree))
+    body = pyast.parse(text, mode="eval").body
+    strength = ATOM if isinstance(body, (pyast.Name, pyast.Constant)) else TERNARY
+    return Python(text, frozenset(uses), strength)
 
 
 @dataclass
@@ -195,11 +398,15 @@ class ClassInstance:
     family: str  # the block (or container) name: instances of one family may share a class
     chain: bool  # a plain chain: the class subclasses nn.Sequential
     in_channels: int | None
+    listed: bool = False  # one loop over its children: the class subclasses nn.ModuleList
     init: Template | None = None
     forward: list[str] = field(default_factory=list)
+    flow: tuple[Any, ...] = ()  # what forward computes from what, without its optional children
+    output: Python | None = None  # its output's channel count as code over its parameters
     class_name: str = ""
     call: list[tuple[str, Any]] = field(default_factory=list)  # constructor (param, value)
     defaults: dict[str, Any] = field(default_factory=dict)  # the class's parameter defaults
+    out_code: str | None = None  # the class's output channel count over its parameters
 
 
 class Generator:
@@ -214,39 +421,20 @@ class Generator:
         self.class_names: set[str] = {"OrderedDict", "with_weights", "initialized", "torch", "nn"}
         self.params: set[str] = set()  # parameters of the class being written
         self.channels: dict[int, Python] = {}  # value -> its channel count as code
+        self.looping = False  # writing the body of a loop
+        self.accessor: str | None = None  # the name forward calls the child by, in a loop
+        self.root_params: set[str] = set()  # the spec parameters the network's class takes
+        self.resolved: tuple[Template, dict[tuple[int, int], str]] | None = None
 
     def code(self, expr: Expr, channels: Python | None = None) -> Python | None:
         """A spec expression as Python over the parameters of the class being written."""
         return parameter_code(expr, self.params, channels, self.network.params)
 
-    # -- units of a module: its direct children and its own functional nodes
     def units(self, module: Module) -> list[tuple[str, list[int]]]:
-        depth = len(module.path)
-        groups: dict[str, list[int]] = {}
-        for node_id in self.members.get(module.path, []):
-            node = self.network.node(node_id)
-            owner = node.module if node.module is not None else node.scope
-            key = owner[depth] if len(owner) > depth else f"\0{node_id}"
-            groups.setdefault(key, []).append(node_id)
-        return list(groups.items())
+        return self.network.units(module.path)
 
     def is_chain(self, module: Module) -> bool:
-        """Children applied one after the other, nothing else: an nn.Sequential."""
-        units = self.units(module)
-        if not units or module.kind == "root":
-            return False
-        whole = self.network.module_boundary(module.path)
-        if len(whole.reads) != 1 or len(whole.gives) != 1:
-            return False
-        current = whole.reads[0]
-        for key, nodes in units:
-            if key.startswith("\0"):
-                return False
-            unit = self.network.boundary(nodes)
-            if unit.reads != (current,) or len(unit.gives) != 1:
-                return False
-            current = unit.gives[0]
-        return current == whole.gives[0]
+        return self.network.is_chain(module.path)
 
     # -- which modules become classes
     def collect(self, path: Path) -> None:
@@ -262,7 +450,7 @@ class Generator:
                 in_channels = shape[1] if len(shape) > 1 and is_static(shape[1]) else None
             family = module.block or (module.name if module.kind == "container"
                                       else self.network.name)
-            chain = module.kind == "block" and self.is_chain(module)
+            chain = module.kind in ("block", "root") and self.network.sequential(module.path)
             self.instances[path] = ClassInstance(module, family, chain, in_channels)
 
     # -- constructor expressions
@@ -274,20 +462,24 @@ class Generator:
             template.text(instance.class_name + "(")
             reads = self.network.module_boundary(path).reads
             defaults = instance.defaults
-            skipped = False
-            for i, (param, value) in enumerate(instance.call):
-                if param in defaults and same(defaults[param], value):
-                    skipped = True
+            written = 0
+            for param, value in instance.call:
+                # in a loop an argument the spec wrote stays, whatever its value in this
+                # iteration (`stride=stride if j == 0 else 1`)
+                if param in defaults and same(defaults[param], value) and not (
+                        self.looping and param in module.sources):
                     continue
-                template.text(", " if i else "")
-                if skipped:
+                template.text(", " if written else "")
+                written += 1
+                if param in defaults:  # as torch's own: Conv2d(64, 64, 3, stride=2)
                     template.text(f"{param}=")
+                source = None if param == "in_channels" else module.sources.get(param)
                 if param == "in_channels":
                     known = self.channels.get(reads[0]) if len(reads) == 1 else None
                 else:
-                    source = module.sources.get(param)
                     known = None if source is None else self.code(source)
-                template.hole(value, HoleMeta.of(owner, param, param == "in_channels", known))
+                template.hole(value, HoleMeta.of(owner, param, param == "in_channels", known,
+                                                 source, reads[0] if reads else None))
             template.text(")")
         elif module.kind == "op":
             assert module.node is not None
@@ -340,52 +532,139 @@ class Generator:
                   value: Any) -> HoleMeta:
         known: Python | None = None
         if inferred:
-            source = self.network.node(node.inputs[0]).shape
-            if len(source) > 1 and same(source[1], value):
+            shape = self.network.node(node.inputs[0]).shape
+            if len(shape) > 1 and same(shape[1], value):
                 known = self.channels.get(node.inputs[0])
-        elif attr in node.sources:
-            known = self.code(node.sources[attr], self.channels.get(node.inputs[0]))
-        return HoleMeta.of(owner, attr, inferred, known)
+            return HoleMeta.of(owner, attr, inferred, known, None, node.inputs[0])
+        source = node.sources.get(attr)
+        if source is not None:
+            known = self.code(source, self.channels.get(node.inputs[0]))
+        return HoleMeta.of(owner, attr, inferred, known, source, node.id)
 
-    def track_channels(self, instance: ClassInstance) -> None:
+    def track_channels(self, instance: ClassInstance,
+                       loops: Sequence[Loop]) -> list[tuple[Python | None, list[Python | None]]]:
         """Follow the channel count through a block's nodes as code over its parameters, so
-        inferred sizes read `out` or `c2[0]` instead of a number."""
+        inferred sizes read `out` or `c2[0]` instead of a number. Inside a loop written as a
+        loop the count is the running `channels`; for each loop this gives the code of the
+        count before it and after each of its iterations."""
         module = instance.module
         info = self.blocks.get(module.block or "")
-        self.params = set(info.params) if info else set()
+        self.params = set(info.params) if info else (
+            set(self.root_params) if module.kind == "root" else set())
+        self.params |= {loop.var for loop in loops if loop.var}  # names in the loop's code
         self.channels = {}
         reads = self.network.boundary(self.members.get(module.path, [])).reads
         if module.kind == "block" and len(reads) == 1:
             self.channels[reads[0]] = Python("in_channels", frozenset({"in_channels"}))
+        carried: list[tuple[Python | None, list[Python | None]]] = []
+        starts = {start: (index, k) for index, loop in enumerate(loops)
+                  for k, start in enumerate(loop.starts)}
+        for _ in loops:
+            carried.append((None, []))
         depth = len(module.path)
-        for node_id in self.members.get(module.path, []):
-            node = self.network.node(node_id)
-            owner = node.module if node.module is not None else node.scope
-            # the outermost class instance below this module that holds the node, if any
-            inside = next((owner[:end] for end in range(depth + 1, len(owner) + 1)
-                           if owner[:end] in self.instances), None)
-            channels = node.shape[1] if len(node.shape) > 1 else None
-            if inside is not None:
-                sources = self.network.modules[inside].sources
-                candidates = [(name, e) for name, e in sources.items()]
-                for name, expr in candidates:
-                    if same(self.network.modules[inside].args.get(name), channels):
-                        known = self.code(expr)
-                        if known:
-                            self.channels[node_id] = known
-                            break
-                continue
-            incoming = self.channels.get(node.inputs[0]) if len(node.inputs) == 1 else None
-            for attr, expr in node.sources.items():
-                if same(node.attrs.get(attr), channels):
-                    known = self.code(expr, incoming)
-                    if known:
-                        self.channels[node_id] = known
-                        break
-            else:
-                source = self.network.node(node.inputs[0]).shape if len(node.inputs) == 1 else None
-                if source is not None and len(source) > 1 and source[1] == channels and incoming:
-                    self.channels[node_id] = incoming
+        members = self.members.get(module.path, [])
+        closed = 0
+        for node_id in [*members, None]:
+            while closed < len(loops) and (node_id is None or loops[closed].end <= node_id):
+                self.close_loop(loops[closed], carried[closed][1])
+                closed += 1
+            if node_id is None:
+                break
+            if node_id in starts:
+                index, k = starts[node_id]
+                value = self.iteration_input(loops[index], k)
+                if k == 0:
+                    carried[index] = (self.channels.get(value), [])
+                else:
+                    carried[index][1].append(self.channels.get(value))
+                self.channels[value] = RUNNING
+            self.track_node(node_id, depth)
+        return carried
+
+    def iteration_input(self, loop: Loop, k: int) -> int:
+        """The one value iteration k of a loop reads (else the loop cannot be written)."""
+        nodes = self.iteration_nodes(loop, k)
+        reads = self.network.boundary(nodes).reads if nodes else ()
+        if len(reads) != 1:
+            raise Unshared
+        return reads[0]
+
+    def iteration_nodes(self, loop: Loop, k: int) -> list[int]:
+        end = loop.starts[k + 1] if k + 1 < len(loop.starts) else loop.end
+        return list(range(loop.starts[k], end))
+
+    def close_loop(self, loop: Loop, updates: list[Python | None]) -> None:
+        """After a loop: the count after its last iteration, which later code reads as
+        itself when it needs no running count (`planes * 4`), else as `channels`."""
+        if not loop.starts:
+            return
+        gives = self.network.boundary(self.iteration_nodes(loop, len(loop.starts) - 1)).gives
+        if len(gives) != 1:
+            raise Unshared
+        last = self.channels.get(gives[0])
+        updates.append(last)
+        self.channels[gives[0]] = last if last is not None and "channels" not in last.uses \
+            else RUNNING
+
+    def track_node(self, node_id: int, depth: int) -> None:
+        node = self.network.node(node_id)
+        owner = node.module if node.module is not None else node.scope
+        # the outermost class instance below this module that holds the node, if any
+        inside = next((owner[:end] for end in range(depth + 1, len(owner) + 1)
+                       if owner[:end] in self.instances), None)
+        channels = node.shape[1] if len(node.shape) > 1 else None
+        if inside is not None:
+            known = self.instance_channels(self.instances[inside], node_id, channels)
+            if known is not None and known.uses:  # code with no names is better as its number
+                self.channels[node_id] = known
+            return
+        if len(node.inputs) > 1:  # a merge: the channels of every branch, or their sum
+            codes = [self.channels.get(i) for i in node.inputs]
+            sizes = [self.network.node(i).shape[1] for i in node.inputs]
+            if all(codes) and all(same(size, channels) for size in sizes):
+                self.channels[node_id] = codes[0]  # type: ignore[assignment]
+            elif all(codes) and all(isinstance(x, int) for x in sizes) \
+                    and sum(x for x in sizes if isinstance(x, int)) == channels \
+                    and any(c.uses for c in codes if c):
+                self.channels[node_id] = sum_code(codes)  # type: ignore[arg-type]
+            return
+        incoming = self.channels.get(node.inputs[0]) if node.inputs else None
+        for attr, expr in node.sources.items():
+            if same(node.attrs.get(attr), channels):
+                known = self.code(expr, incoming)
+                if known:
+                    self.channels[node_id] = known
+                    return
+        source = self.network.node(node.inputs[0]).shape if len(node.inputs) == 1 else None
+        if source is not None and len(source) > 1 and source[1] == channels and incoming:
+            self.channels[node_id] = incoming
+
+    def instance_channels(self, instance: ClassInstance, node_id: int,
+                          channels: Any) -> Python | None:
+        """The channel count of a node inside a child instance, as code of this class: the
+        child's output count over the child's constructor arguments (as its class computes
+        it), or an argument of the child that holds it."""
+        module = instance.module
+        if instance.out_code is not None and \
+                self.network.module_boundary(module.path).output == node_id:
+            reads = self.network.module_boundary(module.path).reads
+            names: dict[str, Python | None] = {}
+            for param, value in instance.call:
+                if param == "in_channels":
+                    names[param] = self.channels.get(reads[0]) if len(reads) == 1 else None
+                elif param in module.sources:
+                    names[param] = self.code(module.sources[param])
+                elif isinstance(value, (int, float, str)) and not isinstance(value, bool):
+                    names[param] = Python.value(value)
+            known = substitute(instance.out_code, names)
+            if known is not None:
+                return known
+        for name, expr in module.sources.items():
+            if same(module.args.get(name), channels):
+                known = self.code(expr)
+                if known:
+                    return known
+        return None
 
     def sequential_expression(self, module: Module, template: Template, owner: str) -> None:
         named = any(child != str(i) for i, child in enumerate(module.children))
@@ -393,37 +672,240 @@ class Generator:
         template.text("nn.Sequential(" + ("OrderedDict([" if named else ""))
         for i, child in enumerate(module.children):
             template.text(", " if i else "")
-            template.text(f"({child!r}, " if named else "")
+            template.text(f"({python_literal(child)}, " if named else "")
             self.child_expression((*module.path, child), template, f"{owner}_{child}")
             template.text(")" if named else "")
         template.text(("])" if named else "") + ")")
 
-    def build_template(self, instance: ClassInstance) -> None:
+    def build_template(self, instance: ClassInstance, control: bool) -> None:
+        """The instance's __init__ body as a template. With `control`, repeats of a chain are
+        loops and an `if` whose other branch passes its input through sets optional
+        children; without, both are unrolled as this instance elaborated them."""
         module = instance.module
-        self.track_channels(instance)
+        own = module.control if control and module.kind == "block" else []
+        loops = [c for c in own if isinstance(c, Loop)] if instance.chain else []
+        loops = [loop for loop in loops if not any(  # the outermost loops only
+            other is not loop and other.starts and other.starts[0] <= min(loop.starts or [-1])
+            < other.end for other in loops)]
+        choices = [] if instance.chain else [
+            c for c in own if isinstance(c, Choice) and sum(c.passes) == 1]
+        listed = self.network.listed(module.path) if own else None
+        instance.listed = listed is not None
+        carried = self.track_channels(instance, loops if listed is None else [listed])
+        output = self.network.module_boundary(module.path).output
+        instance.output = self.channels.get(output) if output is not None else None
         init = Template()
         indent = "\n        "
-        if instance.chain:
-            named = any(child != str(i) for i, child in enumerate(module.children))
-            self.uses_ordered_dict |= named
-            init.text("super().__init__(" + ("OrderedDict([" if named else ""))
-            for child in module.children:
-                init.text(indent + "    " + (f"({child!r}, " if named else ""))
+        if listed is not None:
+            init.text("super().__init__()")
+            init.part(self.loop_part(module, listed, carried[0], False, indent, "self"))
+            instance.forward = self.list_forward(module, listed)
+            instance.flow = ("list", tuple(instance.forward))
+        elif instance.chain and loops:
+            self.loop_template(instance, init, loops, carried, indent)
+        elif instance.chain and any(child != str(i) for i, child in enumerate(module.children)):
+            self.uses_ordered_dict = True  # one statement, laid out by `fit` as a formatter would
+            init.text("super().__init__(OrderedDict([")
+            for i, child in enumerate(module.children):
+                init.text((", " if i else "") + f"({python_literal(child)}, ")
                 self.child_expression((*module.path, child), init, child)
-                init.text(")," if named else ",")
-            init.text(indent + ("])" if named else "") + ")")
+                init.text(")")
+            init.text("]))")
+        elif instance.chain:
+            init.text("super().__init__(")
+            for child in module.children:
+                init.text(indent + "    ")
+                self.child_expression((*module.path, child), init, child)
+                init.text(",")
+            init.text(indent + ")")
         else:
             init.text("super().__init__()")
-            for child in module.children:
+            first_node = {child: self.members[(*module.path, child)][0]
+                          for child in module.children}
+            placed: set[int] = set()
+            optional: set[str] = set()
+            for entry in [*module.children, None]:
+                for index, choice in enumerate(choices):
+                    if index not in placed and (entry is None
+                                                or first_node[entry] >= choice.start):
+                        placed.add(index)
+                        optional |= set(self.choice_part(instance, init, choice, indent))
+                if entry is None or any(entry in c.children for c in choices):
+                    continue
+                child = entry
                 if identifier(child):
                     init.text(f"{indent}self.{child} = ")
                     self.child_expression((*module.path, child), init, child)
                 else:
-                    init.text(f"{indent}self.add_module({child!r}, ")
+                    init.text(f"{indent}self.add_module({python_literal(child)}, ")
                     self.child_expression((*module.path, child), init, f"layer{child}")
                     init.text(")")
             instance.forward = self.forward(module)
+            instance.flow = self.flow(module, optional)
         instance.init = init
+
+    def loop_template(self, instance: ClassInstance, init: Template, loops: list[Loop],
+                      carried: list[tuple[Python | None, list[Python | None]]],
+                      indent: str) -> None:
+        """A chain with loops: its children gathered in a list (an OrderedDict where they are
+        named), each repeat a for loop, then given to nn.Sequential."""
+        module = instance.module
+        if any(not loop.starts for loop in loops):
+            raise Unshared  # a loop no iteration of which is here: its body is unknown
+        named = any(not c.isdigit() for c in module.children) or any(
+            loop.names for loop in loops)
+        self.uses_ordered_dict |= named
+        init.text("layers = OrderedDict()" if named else "layers: list[nn.Module] = []")
+        in_loop = {child: index for index, loop in enumerate(loops)
+                   for children in loop.children for child in children}
+        done: set[int] = set()
+        for child in module.children:
+            index = in_loop.get(child)
+            if index is None:
+                self.add_child(init, module, child, named, indent)
+            elif index not in done:
+                done.add(index)
+                init.part(self.loop_part(module, loops[index], carried[index], named, indent))
+        init.text(f"{indent}super().__init__({'layers' if named else '*layers'})")
+
+    def add_child(self, template: Template, module: Module, child: str, named: bool,
+                  indent: str, key: str | None = None, target: str = "layers") -> None:
+        """`layers.append(child)`, or `layers[key] = child` in an OrderedDict."""
+        if named:
+            template.text(f"{indent}layers[{key or python_literal(child)}] = ")
+            self.child_expression((*module.path, child), template, child)
+        else:
+            template.text(f"{indent}{target}.append(")
+            self.child_expression((*module.path, child), template, child)
+            template.text(")")
+
+    def loop_part(self, module: Module, loop: Loop,
+                  carried: tuple[Python | None, list[Python | None]], named: bool,
+                  indent: str, target: str = "layers") -> LoopPart:
+        inner = indent + "    "
+        names = self.name_code(loop) if loop.names else None
+        count, start = Template(), Template()
+        count.hole(len(loop.starts), HoleMeta.of("loop", "count", False, self.code(loop.count)))
+        before, after = carried
+        start.hole(self.channel_value(loop.value), HoleMeta.of("loop", "channels", True, before))
+        bodies, updates = [], []
+        for k, children in enumerate(loop.children):
+            if names is not None and len(children) != 1:
+                raise Unshared
+            if named and names is None and any(not c.isdigit() for c in children):
+                raise Unshared  # a fixed name in a loop
+            body = Template()
+            self.looping = True
+            for child in children:
+                key = names or ("str(len(layers))" if named else None)
+                self.add_child(body, module, child, named, inner, key, target)
+            self.looping = False
+            value = self.channel_value(self.iteration_input(loop, k))
+            local = ((loop.var, k), ("channels", value)) if loop.var else (("channels", value),)
+            bodies.append(body.localised(local))
+            out = self.network.boundary(self.iteration_nodes(loop, k)).gives[0]
+            step = Template()
+            step.hole(self.channel_value(out), HoleMeta.of("loop", "channels", True, after[k]))
+            updates.append(step.localised(local))
+        return LoopPart(count, start, merged(bodies), merged(updates), loop.var, names, indent)
+
+    def list_forward(self, module: Module, loop: Loop) -> list[str]:
+        """`for layer in self:` and one iteration's statements, which every iteration shares."""
+        units = self.units(module)
+        bodies = []
+        for k in range(len(loop.starts)):
+            nodes = self.iteration_nodes(loop, k)
+            inside = set(nodes)
+            iteration = [(key, ns) for key, ns in units if ns[0] in inside]
+            boundary = self.network.boundary([n for _, ns in iteration for n in ns])
+            if len(boundary.reads) != 1 or len(boundary.gives) != 1 \
+                    or sum(not key.startswith("\0") for key, _ in iteration) != 1:
+                raise Unshared
+            unit_io = [self.network.boundary(ns) for _, ns in iteration]
+            state = ForwardNames({boundary.reads[0]: "x"})
+            state.taken.add("layer")
+            schedule = self.schedule(iteration, unit_io, boundary.gives)
+            self.accessor = "layer"
+            lines = self.statements(iteration, unit_io, schedule, state)
+            self.accessor = None
+            result = state.names[boundary.gives[0]]
+            if lines and result != "x" and lines[-1].startswith(f"{result} = "):
+                lines[-1] = "x = " + lines[-1][len(result) + 3:]  # its last statement: x is free
+            elif result != "x":
+                lines.append(f"x = {result}")
+            bodies.append(lines)
+        if any(body != bodies[0] for body in bodies):
+            raise Unshared
+        return ["for layer in self:", *("    " + line for line in bodies[0]), "return x"]
+
+    def channel_value(self, value: int) -> Any:
+        shape = self.network.node(value).shape
+        return shape[1] if len(shape) > 1 else None
+
+    def name_code(self, loop: Loop) -> str:
+        """The f-string of a repeated child's name, `f"denselayer{j + 1}"`."""
+        assert loop.names is not None
+        text = ""
+        for part in loop.names:
+            if isinstance(part, str):
+                text += part.replace("{", "{{").replace("}", "}}")
+                continue
+            code = self.code(part)
+            if code is None:
+                raise Unshared
+            text += "{" + code.text + "}"
+        return 'f"' + text + '"'
+
+    def choice_part(self, instance: ClassInstance, init: Template, choice: Choice,
+                    indent: str) -> tuple[str, ...]:
+        """An `if` whose branch sets children: the test, and those children if this instance
+        took that branch. Returns the children it may set."""
+        negate = choice.passes[0]  # the children come with the test false
+        module = instance.module
+        test = Template()
+        code = self.code(choice.test, self.channels.get(choice.value))
+        test.hole(choice.taken, HoleMeta.of("if", "test", False, code))
+        body = None
+        if choice.taken != negate:
+            body = Template()
+            for child in choice.children:
+                if not identifier(child):
+                    raise Unshared
+                body.text(f"{indent}    self.{child} = ")
+                self.child_expression((*module.path, child), body, child)
+        children = choice.children if body is not None else ()
+        init.part(ChoicePart(test, body, children, negate, indent, int(body is not None)))
+        return children
+
+    def flow(self, module: Module, optional: set[str]) -> tuple[Any, ...]:
+        """What a module's forward computes from what, its optional children taken as passing
+        their input through: instances whose flows are equal share one forward."""
+        units = self.units(module)
+        reads, gives = self.io(module)
+        ref: dict[int, tuple[Any, ...]] = {r: ("in", i) for i, r in enumerate(reads)}
+        steps: list[tuple[Any, ...]] = []
+        for key, nodes in units:
+            unit = self.network.boundary(nodes)
+            if key in optional:
+                if len(unit.reads) != 1 or len(unit.gives) != 1:
+                    raise Unshared
+                ref[unit.gives[0]] = ref[unit.reads[0]]
+                continue
+            if key.startswith("\0"):
+                node = self.network.node(nodes[0])
+                op = OPS[node.op]
+                if op.passthrough:
+                    ref[node.id] = ref[node.inputs[0]]
+                    continue
+                assert op.function is not None
+                what = op.function(node.attrs, [f"#{i}" for i in range(len(node.inputs))])
+                inputs = tuple(ref[i] for i in node.inputs)
+            else:
+                what, inputs = key, tuple(ref[r] for r in unit.reads)
+            for g, value in enumerate(unit.gives):
+                ref[value] = ("unit", len(steps), g)
+            steps.append((what, inputs))
+        return tuple(steps), tuple(ref[g] for g in gives)
 
     # -- forward
     def forward(self, module: Module) -> list[str]:
@@ -499,7 +981,8 @@ class Generator:
             op = OPS[node.op]
             assert op.function is not None
             return op.function(node.attrs, [names[i] for i in node.inputs])
-        accessor = f"self.{key}" if identifier(key) else f"getattr(self, {key!r})"
+        accessor = self.accessor or (f"self.{key}" if identifier(key)
+                                     else f"getattr(self, {python_literal(key)})")
         return f"{accessor}({', '.join(names[r] for r in reads)})"
 
     def target_name(self, value: int, key: str, alone: bool, here: int, schedule: Schedule,
@@ -560,61 +1043,161 @@ class Generator:
     def resolve_class(self, group: list[ClassInstance], class_name: str) -> list[str]:
         """The class of a group of instances with the same template: each hole becomes code
         all of them share or a new constructor parameter, and each instance learns the call
-        that builds it."""
+        that builds it. Raises Unshared if a loop or condition has no code in common."""
         first = group[0]
         info = self.blocks.get(first.family) if first.module.kind == "block" else None
         params, doc = (info.params, info.doc) if info else ([], None)
         defaults = info.defaults if info else {}
-        codes, used, extra = self.hole_codes(group, params)
+        if first.module.kind == "root":  # the spec's parameters its code takes, at their values
+            params = [p for p in self.network.params if p in self.root_params]
+            defaults = {p: self.network.params[p] for p in params}
+        template = merged([inst.init.owned(i) for i, inst in enumerate(group)  # type: ignore
+                           ])
+        codes, used, extra = self.hole_codes(group, template, params)
+        self.resolved = template, codes
+        forward = self.merged_forward(group, template)
         signature, required = self.signature(params, used, extra, defaults)
+        outputs = {inst.output.text if inst.output else None for inst in group}
+        out = outputs.pop() if len(outputs) == 1 else None
+        if out is not None and any(n not in signature
+                                   for n in re.findall(r"[A-Za-z_]\w*", out)):
+            out = None  # it reads a name the caller does not pass
         self.bind_instances(group, class_name, signature, extra,
-                            {name: defaults[name] for name in signature[required:]})
-        rendered = [name if i < required else f"{name}={python_literal(defaults[name])}"
-                    for i, name in enumerate(signature)]
-        return self.class_lines(first, class_name, rendered, codes, doc)
+                            {name: defaults[name] for name in signature[required:]}, out)
+        rendered = []
+        for i, name in enumerate(signature):
+            values = [dict(inst.call)[name] for inst in group if name in dict(inst.call)]
+            hint = annotation([*values, *([defaults[name]] if i >= required else [])])
+            text = f"{name}: {hint}" if hint else name
+            rendered.append(text if i < required else
+                            f"{text} = {python_literal(defaults[name])}" if hint else
+                            f"{text}={python_literal(defaults[name])}")
+        body = self.render(template, codes, "channels" in used)
+        return self.class_lines(first, class_name, rendered, body, forward, doc)
 
     @staticmethod
-    def candidates(group: list[ClassInstance], params: list[str],
-                   ) -> list[tuple[str, list[Any], str]]:
-        """Code that may stand for a hole whose value differs between the instances, with
-        each instance's value of it and the parameter it reads: in_channels, each parameter
-        of the block, and each item of a list parameter (`c2[0]`)."""
-        first = group[0]
-        candidates: list[tuple[str, list[Any], str]] = []
-        if first.module.kind == "block" and first.in_channels is not None:
-            candidates.append(("in_channels", [i.in_channels for i in group], "in_channels"))
+    def instance_candidates(inst: ClassInstance, params: list[str],
+                            ) -> dict[str, tuple[Any, str]]:
+        """What may stand for a hole in one instance, with its value there and the parameter
+        it reads: in_channels, each parameter of the block, each item of a list parameter."""
+        table: dict[str, tuple[Any, str]] = {}
+        if inst.module.kind == "block" and inst.in_channels is not None:
+            table["in_channels"] = (inst.in_channels, "in_channels")
         for name in params:
-            values = [inst.module.args.get(name) for inst in group]
-            candidates.append((name, values, name))
-            lists = [v for v in values if isinstance(v, list)]
-            if len(lists) == len(values):
-                for k in range(min(len(v) for v in lists)):
-                    candidates.append((f"{name}[{k}]", [v[k] for v in lists], name))
-        return candidates
+            value = inst.module.args.get(name)
+            table[name] = (value, name)
+            if isinstance(value, list):
+                for k, item in enumerate(value):
+                    table[f"{name}[{k}]"] = (item, name)
+        return table
 
-    def hole_codes(self, group: list[ClassInstance], params: list[str],
-                   ) -> tuple[list[str], set[str], list[tuple[str, list[Any]]]]:
-        """The code of each hole of the group's template, the parameters that code reads, and
-        the new constructor parameters (with each instance's value) for the holes no shared
-        code fills."""
-        first = group[0]
-        assert first.init is not None
-        candidates = self.candidates(group, params)
+    def hole_codes(self, group: list[ClassInstance], template: Template, params: list[str],
+                   ) -> tuple[dict[tuple[int, int], str], set[str], list[tuple[str, list[Any]]]]:
+        """The code of each hole of the group's merged template (by template and index), the
+        names that code reads, and the new constructor parameters (with each instance's
+        value) for the holes no shared code fills; only holes outside loops and conditions
+        can become parameters."""
+        tables = [self.instance_candidates(inst, params) for inst in group]
         used: set[str] = set()
         extra: list[tuple[str, list[Any]]] = []
-        codes: list[str] = []
-        for index, meta in enumerate(first.init.meta):
-            values = [inst.init.values[index] for inst in group]  # type: ignore[union-attr]
-            metas = [inst.init.meta[index] for inst in group]  # type: ignore[union-attr]
-            shared = self.shared_code(metas, values, candidates)
-            if shared is None:
-                base = re.sub(r"\W+", "_", f"{meta.owner}_{meta.attr}").strip("_")
-                name = self._fresh(base, {e for e, _ in extra} | set(params) | {"in_channels"})
-                extra.append((name, values))
-                shared = name, frozenset()
-            codes.append(shared[0])
-            used |= shared[1]
+        codes: dict[tuple[int, int], str] = {}
+
+        def visit(part: Template, nested: bool) -> None:
+            for index, rows in enumerate(part.rows):
+                values = [r.value for r in rows]
+                rowed = [{**tables[r.owner], **{n: (v, n) for n, v in r.local}} for r in rows]
+                names = [n for n in rowed[0] if all(n in t for t in rowed)]
+                candidates = [(n, [t[n][0] for t in rowed], rowed[0][n][1]) for n in names]
+                shared = self.shared_code([r.meta for r in rows], values, candidates)
+                if shared is None:
+                    if nested:
+                        raise Unshared
+                    meta = rows[0].meta
+                    base = re.sub(r"\W+", "_", f"{meta.owner}_{meta.attr}").strip("_")
+                    name = self._fresh(base, {e for e, _ in extra} | set(params)
+                                       | {"in_channels"})
+                    extra.append((name, values))
+                    shared = name, frozenset()
+                codes[(id(part), index)] = shared[0]
+                used.update(shared[1])
+            for control in part.control:
+                subs = control.templates() if isinstance(control, LoopPart) else (
+                    control.test, control.body)
+                for sub in subs:
+                    if sub is not None:
+                        visit(sub, True)
+
+        visit(template, False)
         return codes, used, extra
+
+    def render(self, template: Template, codes: dict[tuple[int, int], str],
+               running: bool) -> str:
+        """A template's text with its holes filled and its loops and conditions written."""
+        out: list[str] = []
+        for part in template.parts:
+            if isinstance(part, str):
+                out.append(part)
+            elif isinstance(part, Hole):
+                out.append(codes[(id(template), part.index)])
+            else:
+                control = template.control[part.index]
+                if isinstance(control, LoopPart):
+                    out.append(self.render_loop(control, codes, running))
+                else:
+                    out.append(self.render_choice(control, codes, running))
+        return "".join(out)
+
+    def render_loop(self, loop: LoopPart, codes: dict[tuple[int, int], str],
+                    running: bool) -> str:
+        indent = loop.indent
+        count = self.render(loop.count, codes, running)
+        text = f"{indent}channels = {self.render(loop.start, codes, running)}" if running else ""
+        text += f"{indent}for {loop.var or '_'} in range({count}):"
+        text += self.render(loop.body, codes, running)
+        update = self.render(loop.update, codes, running)
+        if running and update != "channels":
+            text += f"{indent}    channels = {update}"
+        return text
+
+    def render_choice(self, choice: ChoicePart, codes: dict[tuple[int, int], str],
+                      running: bool) -> str:
+        if choice.body is None:
+            return ""  # no instance sets these children
+        body = self.render(choice.body, codes, running)
+        indent = choice.indent
+        if choice.everywhere():
+            return body.replace(indent + "    ", indent)
+        test = self.render(choice.test, codes, running)
+        if choice.negate:
+            test = f"not {test}" if test.isidentifier() else f"not ({test})"
+        text = f"{indent}if {test}:{body}{indent}else:"
+        return text + "".join(f"{indent}    self.{child} = None" for child in choice.children)
+
+    def merged_forward(self, group: list[ClassInstance], template: Template) -> list[str]:
+        """The forward of the group's class: that of an instance that sets every optional
+        child, each call of one made conditional (`if self.downsample is not None:`)."""
+        optional = [c for c in template.control if isinstance(c, ChoicePart)
+                    and c.body is not None and not c.everywhere()]
+        if not optional:
+            return group[0].forward
+        wanted = {child for c in optional for child in c.children}
+        base = next((inst for inst in group
+                     if wanted <= set(inst.module.children)), None)
+        if base is None:
+            raise Unshared
+        lines: list[str] = []
+        for line in base.forward:
+            match = re.fullmatch(r"(\w+) = self\.(\w+)\((\w+)\)", line)
+            if match is None or match[2] not in wanted:
+                if any(f"self.{child}(" in line for child in wanted):
+                    raise Unshared  # an optional child called in a way not written here
+                lines.append(line)
+                continue
+            target, child, argument = match.groups()
+            if target != argument:
+                lines.append(f"{target} = {argument}")
+            lines += [f"if self.{child} is not None:", f"    {line}"]
+        return lines
 
     @staticmethod
     def shared_code(metas: list[HoleMeta], values: list[Any],
@@ -650,7 +1233,8 @@ class Generator:
 
     @staticmethod
     def bind_instances(group: list[ClassInstance], class_name: str, signature: list[str],
-                       extra: list[tuple[str, list[Any]]], defaults: dict[str, Any]) -> None:
+                       extra: list[tuple[str, list[Any]]], defaults: dict[str, Any],
+                       out_code: str | None) -> None:
         """Give each instance its class and the constructor call that builds it (arguments
         at a kept default are left out where it is used, by `child_expression`)."""
         for position, inst in enumerate(group):
@@ -664,26 +1248,29 @@ class Generator:
             inst.call = call
             inst.class_name = class_name
             inst.defaults = dict(defaults)
+            inst.out_code = out_code
 
     def class_lines(self, first: ClassInstance, class_name: str, signature: list[str],
-                    codes: list[str], doc: str | None) -> list[str]:
-        """The class's source: its docstring, its __init__ (the template with its holes
-        filled by `codes`) and, unless it is an nn.Sequential, its forward."""
-        assert first.init is not None
-        body = "".join(p if isinstance(p, str) else codes[p.index] for p in first.init.parts)
-        base = "nn.Sequential" if first.chain else "nn.Module"
+                    body: str, forward: list[str], doc: str | None) -> list[str]:
+        """The class's source: its docstring, its __init__ and, unless it is an
+        nn.Sequential, its forward."""
+        base = "nn.Sequential" if first.chain else "nn.ModuleList" if first.listed \
+            else "nn.Module"
         lines = [f"class {class_name}({base}):"]
         if doc:
             lines += [*docstring(doc, "    "), ""]
-        code = [f"    def __init__({', '.join(['self', *signature])}) -> None:",
-                *("        " + body).split("\n")]
-        if first.forward:
+        head = f"    def __init__({', '.join(['self', *signature])}) -> None:"
+        if len(head) > WIDTH:  # one parameter per line, as a formatter breaks it
+            head = "\n".join(["    def __init__(", *(f"        {p}," for p in ["self", *signature]),
+                              "    ) -> None:"])
+        code = [*head.split("\n"), *("        " + body).split("\n")]
+        if forward:
             arguments = ", ".join(f"{a}: torch.Tensor" for a in self.argument_names(first.module))
             count = len(self.io(first.module)[1])
             returns = "torch.Tensor" if count == 1 else (
                 "tuple[" + ", ".join(["torch.Tensor"] * count) + "]")
             code += ["", f"    def forward(self, {arguments}) -> {returns}:"]
-            code += ["        " + line for line in first.forward]
+            code += ["        " + line for line in forward]
         return lines + fit(code)  # statements too long for a line broken inside brackets
 
     # -- the whole file
@@ -710,21 +1297,122 @@ class Generator:
             done: set[Path] = set()
             for family in sorted(families):
                 members = [i for i in ready if i.family == family]
-                groups: dict[tuple[Any, ...], list[ClassInstance]] = {}
-                for inst in members:
-                    self.build_template(inst)
-                    assert inst.init is not None
-                    key = (inst.chain, inst.init.key(), tuple(inst.forward))
-                    groups.setdefault(key, []).append(inst)
-                for group in groups.values():
-                    classes.append(self.resolve_class(group, self._class_name(group[0])))
+                root = any(not i.module.path for i in members)
+                classes += self.root_class(members) if root else self.family_classes(members)
                 for inst in members:
                     done.add(inst.module.path)
                     above = parent[inst.module.path]
                     if above is not None:
                         waiting[above] -= 1
             pending = [i for i in pending if i.module.path not in done]
-        return self.render(classes)
+        return self.render_file(classes)
+
+    def root_class(self, members: list[ClassInstance]) -> list[list[str]]:
+        """The network's class. It takes as arguments, with their values as defaults, the
+        spec parameters its code reads as the spec wrote them (`nn.Linear(2048,
+        num_classes)`), where code computed from nothing else would change with them; the
+        others are fixed in the file at their values."""
+        taken = set(self.network.parameter_uses)
+        while True:
+            self.root_params = taken
+            names, ordered = set(self.class_names), self.uses_ordered_dict
+            classes = self.family_classes(members)
+            fixed = self.fixed_parameters(taken)
+            if not fixed:
+                return classes
+            self.class_names, self.uses_ordered_dict = names, ordered
+            taken = taken - fixed
+
+    def fixed_parameters(self, taken: set[str]) -> set[str]:
+        """Which of the parameters the network's class was written to take it cannot: one
+        the spec reads where the class writes a value (a repeat count, a block's argument, an
+        unprintable expression), or one that changes the shape of a value some code of the
+        class holds as a number (an inferred size), or that a nested class was written for."""
+        assert self.resolved is not None
+        template, codes = self.resolved
+        printed: list[tuple[HoleMeta, set[int]]] = []
+        literal: list[HoleMeta] = []
+        todo = [template]
+        while todo:
+            part = todo.pop()
+            for index, rows in enumerate(part.rows):
+                meta = rows[0].meta
+                if meta.expr is not None and codes[(id(part), index)] == meta.expr:
+                    named = {id(n) for n in names_in(meta.source)} if meta.source else set()
+                    printed.append((meta, named))
+                else:
+                    literal.append(meta)
+            for control in part.control:
+                todo += [t for t in (control.templates() if isinstance(control, LoopPart)
+                                     else (control.test, control.body)) if t is not None]
+        written = set().union(*(named for _, named in printed))
+        fixed = set()
+        for name in taken:
+            uses = {id(n) for n in self.network.parameter_uses[name]}
+            if not uses <= written:
+                fixed.add(name)
+                continue
+            tainted: set[int] = set()
+            for meta, named in printed:
+                if not uses & named:
+                    continue
+                if meta.node is None or meta.inferred:  # a block's argument
+                    tainted.add(-1)
+                elif self.changes_shape(self.network.node(meta.node), meta.attr):
+                    tainted |= {meta.node} | self.network.descendants(meta.node)
+            if -1 in tainted or any(m.inferred and m.node in tainted for m in literal) or any(
+                    self.in_nested_class(n) for n in tainted):
+                fixed.add(name)
+        return fixed
+
+    def changes_shape(self, node: Node, attr: str) -> bool:
+        """Whether another value of one of a node's attributes may change its output shape
+        (the op's own rule, tried on nearby values; any doubt says yes)."""
+        value = node.attrs.get(attr)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return True
+        op = OPS[node.op]
+        shapes = self.network.input_shapes(node)
+        nearby = [value + 1, value + 2] if isinstance(value, int) else [value / 2, value / 3]
+        for other in nearby:
+            try:
+                if op.shape({**node.attrs, attr: other}, shapes) != node.shape:
+                    return True
+            except Exception:  # a rule refusing the value is a doubt too
+                return True
+        return False
+
+    def in_nested_class(self, node_id: int) -> bool:
+        """Whether a node is computed inside a class other than the network's (whose code
+        was written for the shapes it has now), or is a function with inferred sizes."""
+        node = self.network.node(node_id)
+        owner = node.module if node.module is not None else node.scope
+        if any(owner[:end] in self.instances for end in range(1, len(owner) + 1)):
+            return True
+        return node.module is None and not node.is_input and any(
+            a.inferred for a in OPS[node.op].attrs)
+
+    def family_classes(self, members: list[ClassInstance]) -> list[list[str]]:
+        """The classes of one block's instances: one, looping and branching as the spec
+        does, where their templates agree; else one per structure, unrolled."""
+        for control in (True, False):
+            names = set(self.class_names)
+            ordered = self.uses_ordered_dict
+            try:
+                groups: dict[tuple[Any, ...], list[ClassInstance]] = {}
+                for inst in members:
+                    self.build_template(inst, control)
+                    assert inst.init is not None
+                    key = (inst.chain, inst.init.key(), inst.flow,
+                           () if control else tuple(inst.forward))
+                    groups.setdefault(key, []).append(inst)
+                return [self.resolve_class(group, self._class_name(group[0]))
+                        for group in groups.values()]
+            except Unshared:
+                self.class_names, self.uses_ordered_dict = names, ordered
+                if not control:
+                    raise
+        raise AssertionError("unreachable")
 
     def _class_name(self, instance: ClassInstance) -> str:
         base = camel(instance.family)
@@ -737,13 +1425,15 @@ class Generator:
         self.class_names.add(name)
         return name
 
-    def render(self, classes: list[list[str]]) -> str:
+    def render_file(self, classes: list[list[str]]) -> str:
         doc = f"{self.network.name}: {self.network.doc}" if self.network.doc else self.network.name
         lines = [*docstring(f"{doc}\n\nGenerated by archc from its spec; edit the spec, not "
                             "this file.", ""), ""]
         if self.uses_ordered_dict:
             lines += ["from collections import OrderedDict", ""]
-        lines += ["import torch", "from torch import nn"]
+        body = [line for class_lines in classes for line in class_lines]
+        uses_torch = self.uses_weights or self.uses_init or any("torch." in line for line in body)
+        lines += [*(["import torch"] if uses_torch else []), "from torch import nn"]
         if self.uses_weights:
             lines += [
                 "", "",

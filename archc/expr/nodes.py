@@ -10,7 +10,7 @@ the IR and the backends must not depend on the parser.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from archc.errors import Span
@@ -187,3 +187,19 @@ Expr = (
     Literal | Name | InShape | ListExpr | Unary | Binary | Conditional | Index | Attribute
     | FunctionCall
 )
+
+
+def names_in(*roots: Any) -> list[Name]:
+    """Every name read in some trees (expressions, or any dataclasses holding them: the
+    frontend's entries and declarations), in no particular order; without recursion."""
+    found: list[Name] = []
+    todo = list(roots)
+    while todo:
+        item = todo.pop()
+        if isinstance(item, Name):
+            found.append(item)
+        elif isinstance(item, (tuple, list)):
+            todo += item
+        elif is_dataclass(item) and not isinstance(item, type):
+            todo += [getattr(item, f.name) for f in fields(item) if f.name != "span"]
+    return found

@@ -55,6 +55,13 @@ def quoted(text: str) -> str:
     return f'"{escaped}"'
 
 
+def string_literal(text: str) -> str:
+    """`repr(text)`, in double quotes where it has no quote of either kind (as formatters
+    write strings); Python's own escaping either way."""
+    code = repr(text)
+    return f'"{code[1:-1]}"' if code.startswith("'") and '"' not in text else code
+
+
 def python_literal(value: Any) -> str:
     """A Python literal for a value (tuples stay tuples, as PyTorch prints them).
 
@@ -66,8 +73,10 @@ def python_literal(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(python_literal(v) for v in value) + "]"
     if isinstance(value, float) and not math.isfinite(value):
-        return f"float({str(value)!r})" if value > 0 or math.isnan(value) else "-float('inf')"
-    if value is None or isinstance(value, (bool, int, float, str)):
+        return f'float("{value}")' if value > 0 or math.isnan(value) else '-float("inf")'
+    if isinstance(value, str):
+        return string_literal(value)
+    if value is None or isinstance(value, (bool, int, float)):
         return repr(value)
     raise TypeError(f"no literal for {type(value).__name__}")  # a compiler bug
 

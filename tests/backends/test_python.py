@@ -36,14 +36,16 @@ def test_generated_source_matches_golden(name: str) -> None:
 def test_one_class_per_block_definition_with_named_parameters() -> None:
     text = archc.source(CASES["googlenet"])
     assert text.count("class Inception(") == 1
-    assert "def __init__(self, in_channels, c1, c2, c3, c4)" in text
+    assert ("def __init__(self, in_channels: int, c1: int, c2: list[int], c3: list[int], "
+            "c4: int)") in text
     assert text.count("class ConvRelu(") == 1
-    assert "def __init__(self, in_channels, out, k, stride=1, padding=0)" in text
+    assert "        in_channels: int,\n        out: int,\n        k: int,\n" in text
+    assert "        stride: int = 1,\n        padding: int = 0,\n    ) -> None:" in text
     assert "ConvRelu(c2[0], c2[1], 3, padding=1)" in text
     assert "ConvRelu(in_channels, c2[0], 1)" in text
     assert "Inception(192, 64, [96, 128], [16, 32], 32)" in text
     assert "torch.cat([branch1x1, branch3x3, branch5x5, x], dim=1)" in text
-    assert "Linear(1024, 10)" in text  # the hand-computed 1024 of the tutorial, inferred
+    assert "Linear(1024, num_classes)" in text  # the tutorial's hand-computed 1024, inferred
 
 
 def test_in_channels_expression_becomes_code() -> None:
@@ -81,7 +83,7 @@ def test_parameter_code_keeps_the_meaning_of_what_it_puts_inside() -> None:
 
 def test_source_class_name_follows_the_spec_name() -> None:
     network = archc.network(CASES["googlenet"])
-    assert generate_source(network).class_name == "Googlenet"
+    assert generate_source(network).class_name == "GoogLeNet"  # as torchvision spells it
 
 
 # ------------------------------------------------------------------ spec text as data
@@ -150,7 +152,7 @@ layers:
 
 
 @pytest.mark.parametrize(("value", "code"), [
-    ("1e999", "float('inf')"), ("-1e999", "-float('inf')"),
+    ("1e999", 'float("inf")'), ("-1e999", '-float("inf")'),
 ])
 def test_infinite_values_are_written_as_python_reads_them(value: str, code: str) -> None:
     import torch

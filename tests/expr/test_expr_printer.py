@@ -160,8 +160,8 @@ def test_where_archc_refuses_python_does_too(text: str, error: type[Exception]) 
     ("a if b else (c if a else b)", "a if b else c if a else b", {"a": 1, "b": 0, "c": 5}),
     ("(a or b) and c", "(a or b) and c", {"a": 0, "b": 2, "c": 3}),
     ("a or (b or c)", "a or (b or c)", {"a": 0, "b": 0, "c": 3}),
-    ("true + 1e999", "True + float('inf')", {}),
-    ("max(-1e999, a)", "max(-float('inf'), a)", {"a": 2}),
+    ("true + 1e999", 'True + float("inf")', {}),
+    ("max(-1e999, a)", 'max(-float("inf"), a)', {"a": 2}),
     ("min([a, -b]) * 2", "min([a, -b]) * 2", {"a": 2, "b": 3}),
 ])
 def test_python_text(text: str, printed: str, env: dict[str, Any]) -> None:
@@ -196,7 +196,7 @@ def test_literals_as_python_reads_them() -> None:
                           S)
     code = python(tree, by_name)
     assert code is not None
-    assert code.text == ("[True, False, None, float('inf'), -float('inf'), float('nan'), -0.0, "
+    assert code.text == ('[True, False, None, float("inf"), -float("inf"), float("nan"), -0.0, '
                          "\"it's\"]")
 
 

@@ -1,0 +1,198 @@
+"""The generated source as a reviewer reads it: one class per block definition (repeats as
+loops, ifs as Python ifs), no numbered attributes outside nn.Sequential and nn.ModuleList, the
+network's class taking the spec's parameters, and the file standing alone: run where archc
+cannot be imported, it strict-loads what `archc.build` built and computes the same."""
+
+from __future__ import annotations
+
+import ast as pyast
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+import archc
+from archc.backends.python import camel
+from tests.conftest import SPEC_FILES, TORCHVISION_SPECS, randomise, spec_id
+
+
+def classes(text: str) -> dict[str, pyast.ClassDef]:
+    return {node.name: node for node in pyast.parse(text).body
+            if isinstance(node, pyast.ClassDef)}
+
+
+def signature(text: str, name: str) -> dict[str, Any]:
+    """The network class's constructor parameters and their defaults, read from the text."""
+    init = next(n for n in classes(text)[name].body
+                if isinstance(n, pyast.FunctionDef) and n.name == "__init__")
+    names = [a.arg for a in init.args.args[1:]]
+    defaults = [pyast.literal_eval(d) for d in init.args.defaults]
+    return dict(zip(names[len(names) - len(defaults):], defaults, strict=True))
+
+
+@pytest.mark.parametrize("path", SPEC_FILES, ids=spec_id)
+def test_one_class_per_block_definition_and_no_numbered_attributes(path: Path) -> None:
+    network = archc.network(path)
+    text = archc.source(path)
+    used = {m.block for m in network.modules.values() if m.kind == "block"}
+    containers = {m.name for p, m in network.modules.items()
+                  if m.kind == "container" and not network.is_chain(p)}
+    found = classes(text)
+    assert len(found) == len(used) + len(containers) + 1, sorted(found)
+    assert {camel(b) for b in used} <= set(found)
+    assert "add_module(" not in text and "getattr(self" not in text
+
+
+def test_resnet50_reads_as_torchvision_writes_it() -> None:
+    text = archc.source(TORCHVISION_SPECS / "resnet50.yaml")
+    assert set(classes(text)) == {"Bottleneck", "Stage", "ResNet50"}
+    # the if becomes a Python if with the None pattern, the repeat a loop carrying channels
+    assert "        if stride != 1 or in_channels != planes * 4:" in text
+    assert "            self.downsample = None" in text
+    assert "        if self.downsample is not None:" in text
+    assert "        for j in range(n):" in text
+    assert "Bottleneck(channels, planes, stride=stride if j == 0 else 1)" in text
+    assert "            channels = planes * 4" in text
+    assert "self.layer2 = Stage(256, 128, 4, stride=2)" in text
+    assert "self.fc = nn.Linear(2048, num_classes)" in text
+    assert signature(text, "ResNet50") == {"num_classes": 1000}
+
+
+def test_a_dense_block_is_a_module_list_that_loops() -> None:
+    text = archc.source(SPEC_FILES[0].parent / "densenet.yaml")
+    dense = pyast.unparse(classes(text)["DenseBlock"])
+    assert "class DenseBlock(nn.ModuleList):" in dense
+    assert "for _ in range(num_layers):" in dense and "self.append(ConvBlock(" in dense
+    assert "for layer in self:" in dense
+
+
+# ------------------------------------------------------------------ the file alone
+
+RUNNER = """
+import importlib.util, json, sys
+sys.modules["archc"] = None  # the file must not need archc
+import torch
+for case in json.loads(sys.argv[1]):
+    spec = importlib.util.spec_from_file_location("generated", case["py"])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = getattr(module, case["cls"])(**case["kwargs"])
+    model.load_state_dict(torch.load(case["state"]), strict=True)
+    model.eval()
+    inputs = torch.load(case["inputs"])
+    with torch.no_grad():
+        out = model(*inputs)
+    outs = out if isinstance(out, tuple) else (out,)
+    torch.save(list(outs), case["out"])
+"""
+
+
+def standalone(cases: list[dict[str, Any]]) -> None:
+    done = subprocess.run([sys.executable, "-c", RUNNER, json.dumps(cases)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def case(path: Path, tmp: Path, overrides: dict[str, Any] | None = None,
+         kwargs: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[torch.Tensor]]:
+    """Write the spec's source and what `archc.build` computes (randomised weights, normal
+    scale), for the runner to compare with."""
+    name = f"{path.stem}_{len(list(tmp.iterdir()))}"
+    network = archc.network(path, **(overrides or {}))
+    source = archc.source(path)  # the default spec: its class takes the overrides
+    (tmp / f"{name}.py").write_text(source)
+    model = randomise(archc.build(path, **(overrides or {})), seed=3).eval()
+    generator = torch.Generator().manual_seed(5)
+    inputs = [torch.randn(2, *network.node(i).shape[1:], generator=generator)
+              for i in network.inputs.values()]
+    with torch.no_grad():
+        out = model(*inputs)
+    expected = list(out) if isinstance(out, tuple) else [out]
+    torch.save(model.state_dict(), tmp / f"{name}.state")
+    torch.save(inputs, tmp / f"{name}.inputs")
+    cls = next(n for n in classes(source) if n == camel(network.name))
+    return {"py": str(tmp / f"{name}.py"), "cls": cls, "kwargs": kwargs or {},
+            "state": str(tmp / f"{name}.state"), "inputs": str(tmp / f"{name}.inputs"),
+            "out": str(tmp / f"{name}.out")}, expected
+
+
+def compare(cases: list[tuple[dict[str, Any], list[torch.Tensor]]]) -> None:
+    standalone([c for c, _ in cases])
+    for entry, expected in cases:
+        got = torch.load(entry["out"])
+        for real, mine in zip(expected, got, strict=True):
+            assert real.abs().mean() > 1e-3, entry["py"]  # a comparison that can fail
+            torch.testing.assert_close(mine, real, rtol=1e-4, atol=1e-5)
+
+
+def test_every_specs_source_runs_alone_and_strict_loads_what_build_built(
+        tmp_path: Path) -> None:
+    compare([case(path, tmp_path) for path in SPEC_FILES])
+
+
+def test_the_network_class_takes_the_parameters_its_code_reads(tmp_path: Path) -> None:
+    """`ResNet50(num_classes=10)` builds what `archc.build(spec, num_classes=10)` builds,
+    for every parameter every spec's class takes."""
+    cases = []
+    for path in SPEC_FILES:
+        text = archc.source(path)
+        for name, default in signature(text, camel(archc.network(path).name)).items():
+            other = default + 3 if isinstance(default, int) else default / 2
+            cases.append(case(path, tmp_path, {name: other}, {name: other}))
+    assert len(cases) >= len(SPEC_FILES)  # num_classes at least, in every spec
+    compare(cases)
+
+
+def test_resnet50_class_matches_torchvision_with_ten_classes(tmp_path: Path) -> None:
+    """Against an oracle that is not archc: torchvision's own ResNet-50 with 10 classes."""
+    from tests.test_torchvision import models
+
+    text = archc.source(TORCHVISION_SPECS / "resnet50.yaml")
+    namespace: dict[str, Any] = {}
+    exec(compile(text, "resnet50.py", "exec"), namespace)
+    mine = namespace["ResNet50"](num_classes=10)
+    theirs = models.resnet50(weights=None, num_classes=10)
+    assert {k: v.shape for k, v in mine.state_dict().items()} == {
+        k: v.shape for k, v in theirs.state_dict().items()}
+    randomise(theirs, seed=1).eval()
+    mine.load_state_dict(theirs.state_dict(), strict=True)
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        expected = theirs(x)
+        assert expected.abs().mean() > 1e-2
+        torch.testing.assert_close(mine.eval()(x), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(("layers", "taken"), [
+    # a width that changes the features a literal linear size holds: fixed in the file
+    ("- conv(width, 3)\n  - flatten\n  - linear(10)", {}),
+    # a size read by a repeat count: fixed, the loop is unrolled at the network's level
+    ("- repeat: depth\n    body: conv(4, 3, padding=1)\n  - flatten\n  - linear(10)", {}),
+    # a dropout probability changes no shape: taken, even before a layer with a literal size
+    ("- conv(4, 3)\n  - dropout(p)\n  - flatten\n  - linear(out)", {"p": 0.5, "out": 7}),
+    # the last layer's size: taken, the layer after it follows it as code
+    ("- flatten\n  - linear(out)\n  - relu\n  - linear(3)", {"out": 7}),
+])
+def test_a_parameter_is_taken_only_where_the_code_follows_it(layers: str,
+                                                             taken: dict[str, Any]) -> None:
+    spec = f"""name: net
+params: {{width: 4, depth: 2, p: 0.5, out: 7}}
+input: [3, 8, 8]
+layers:
+  {layers}
+"""
+    text = archc.source(spec)
+    assert signature(text, "Net") == taken
+    namespace: dict[str, Any] = {}
+    exec(compile(text, "net.py", "exec"), namespace)
+    for name, value in taken.items():
+        other = value / 2 if isinstance(value, float) else value + 2
+        mine = namespace["Net"](**{name: other})
+        built = archc.build(spec, **{name: other})
+        assert {k: v.shape for k, v in mine.state_dict().items()} == {
+            k: v.shape for k, v in built.state_dict().items()}
+        assert str(mine) == str(built)
