@@ -178,7 +178,7 @@ layers:
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert (a["0.1.weight"] == 0).all() and (a["fc.bias"] == 0).all()
     source = archc.source(spec)
-    assert "def initialized(" in source and "initialized(nn.Linear(512, 10), ('normal', 0.01))" \
+    assert "def initialized(" in source and 'initialized(nn.Linear(512, 10), ("normal", 0.01))' \
         in source
     assert "def initialized(" not in archc.source(SPEC)  # only where a spec asks for it
     target = tmp_path / "inits.pt"

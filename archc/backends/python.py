@@ -325,7 +325,8 @@ def parameter_code(expr: Expr, params: set[str], channels: Python | None = None,
     return python(expr, resolve)
 
 
-RUNNING = Python("channels", frozenset({"channels"}))  # the count a loop carries
+RUNNING = "\0channels"  # in a code's uses: it reads the channel count a loop carries
+RESERVED = {"self", "nn", "torch", "OrderedDict", "with_weights", "initialized", "in_channels"}
 
 
 def sum_code(codes: Sequence[Python]) -> Python:
@@ -407,6 +408,7 @@ class ClassInstance:
     call: list[tuple[str, Any]] = field(default_factory=list)  # constructor (param, value)
     defaults: dict[str, Any] = field(default_factory=dict)  # the class's parameter defaults
     out_code: str | None = None  # the class's output channel count over its parameters
+    names: tuple[str, str] = ("layers", "channels")  # its locals: the children, the count
 
 
 class Generator:
@@ -424,6 +426,7 @@ class Generator:
         self.looping = False  # writing the body of a loop
         self.accessor: str | None = None  # the name forward calls the child by, in a loop
         self.root_params: set[str] = set()  # the spec parameters the network's class takes
+        self.names = ("layers", "channels")  # the class's list of children and carried count
         self.resolved: tuple[Template, dict[tuple[int, int], str]] | None = None
 
     def code(self, expr: Expr, channels: Python | None = None) -> Python | None:
@@ -577,9 +580,13 @@ class Generator:
                     carried[index] = (self.channels.get(value), [])
                 else:
                     carried[index][1].append(self.channels.get(value))
-                self.channels[value] = RUNNING
+                self.channels[value] = self.running()
             self.track_node(node_id, depth)
         return carried
+
+    def running(self) -> Python:
+        """The channel count a loop carries, as the class's variable for it."""
+        return Python(self.names[1], frozenset({RUNNING}))
 
     def iteration_input(self, loop: Loop, k: int) -> int:
         """The one value iteration k of a loop reads (else the loop cannot be written)."""
@@ -603,8 +610,8 @@ class Generator:
             raise Unshared
         last = self.channels.get(gives[0])
         updates.append(last)
-        self.channels[gives[0]] = last if last is not None and "channels" not in last.uses \
-            else RUNNING
+        self.channels[gives[0]] = last if last is not None and RUNNING not in last.uses \
+            else self.running()
 
     def track_node(self, node_id: int, depth: int) -> None:
         node = self.network.node(node_id)
@@ -691,6 +698,12 @@ class Generator:
             c for c in own if isinstance(c, Choice) and sum(c.passes) == 1]
         listed = self.network.listed(module.path) if own else None
         instance.listed = listed is not None
+        info = self.blocks.get(module.block or "")
+        taken = RESERVED | set(info.params if info else ()) | {
+            c.var for c in own if isinstance(c, Loop) and c.var}
+        if any(isinstance(c, Loop) and c.var in (info.params if info else ()) for c in own):
+            loops = []  # a loop variable that hides a parameter: unrolled
+        instance.names = self.names = (self._fresh("layers", taken), self._fresh("channels", taken))
         carried = self.track_channels(instance, loops if listed is None else [listed])
         output = self.network.module_boundary(module.path).output
         instance.output = self.channels.get(output) if output is not None else None
@@ -755,7 +768,8 @@ class Generator:
         named = any(not c.isdigit() for c in module.children) or any(
             loop.names for loop in loops)
         self.uses_ordered_dict |= named
-        init.text("layers = OrderedDict()" if named else "layers: list[nn.Module] = []")
+        listed = self.names[0]
+        init.text(f"{listed} = OrderedDict()" if named else f"{listed}: list[nn.Module] = []")
         in_loop = {child: index for index, loop in enumerate(loops)
                    for children in loop.children for child in children}
         done: set[int] = set()
@@ -766,13 +780,14 @@ class Generator:
             elif index not in done:
                 done.add(index)
                 init.part(self.loop_part(module, loops[index], carried[index], named, indent))
-        init.text(f"{indent}super().__init__({'layers' if named else '*layers'})")
+        init.text(f"{indent}super().__init__({listed if named else '*' + listed})")
 
     def add_child(self, template: Template, module: Module, child: str, named: bool,
-                  indent: str, key: str | None = None, target: str = "layers") -> None:
+                  indent: str, key: str | None = None, target: str | None = None) -> None:
         """`layers.append(child)`, or `layers[key] = child` in an OrderedDict."""
+        target = target or self.names[0]
         if named:
-            template.text(f"{indent}layers[{key or python_literal(child)}] = ")
+            template.text(f"{indent}{target}[{key or python_literal(child)}] = ")
             self.child_expression((*module.path, child), template, child)
         else:
             template.text(f"{indent}{target}.append(")
@@ -781,7 +796,7 @@ class Generator:
 
     def loop_part(self, module: Module, loop: Loop,
                   carried: tuple[Python | None, list[Python | None]], named: bool,
-                  indent: str, target: str = "layers") -> LoopPart:
+                  indent: str, target: str | None = None) -> LoopPart:
         inner = indent + "    "
         names = self.name_code(loop) if loop.names else None
         count, start = Template(), Template()
@@ -797,11 +812,12 @@ class Generator:
             body = Template()
             self.looping = True
             for child in children:
-                key = names or ("str(len(layers))" if named else None)
+                key = names or (f"str(len({self.names[0]}))" if named else None)
                 self.add_child(body, module, child, named, inner, key, target)
             self.looping = False
             value = self.channel_value(self.iteration_input(loop, k))
-            local = ((loop.var, k), ("channels", value)) if loop.var else (("channels", value),)
+            running = (self.names[1], value)
+            local = ((loop.var, k), running) if loop.var else (running,)
             bodies.append(body.localised(local))
             out = self.network.boundary(self.iteration_nodes(loop, k)).gives[0]
             step = Template()
@@ -1072,7 +1088,8 @@ class Generator:
             rendered.append(text if i < required else
                             f"{text} = {python_literal(defaults[name])}" if hint else
                             f"{text}={python_literal(defaults[name])}")
-        body = self.render(template, codes, "channels" in used)
+        self.names = first.names
+        body = self.render(template, codes, RUNNING in used or self.names[1] in used)
         return self.class_lines(first, class_name, rendered, body, forward, doc)
 
     @staticmethod
@@ -1151,12 +1168,13 @@ class Generator:
                     running: bool) -> str:
         indent = loop.indent
         count = self.render(loop.count, codes, running)
-        text = f"{indent}channels = {self.render(loop.start, codes, running)}" if running else ""
+        carried = self.names[1]
+        text = f"{indent}{carried} = {self.render(loop.start, codes, running)}" if running else ""
         text += f"{indent}for {loop.var or '_'} in range({count}):"
         text += self.render(loop.body, codes, running)
         update = self.render(loop.update, codes, running)
-        if running and update != "channels":
-            text += f"{indent}    channels = {update}"
+        if running and update != carried:
+            text += f"{indent}    {carried} = {update}"
         return text
 
     def render_choice(self, choice: ChoicePart, codes: dict[tuple[int, int], str],

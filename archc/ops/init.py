@@ -175,8 +175,8 @@ def _wrapped(line: str) -> list[str]:
 
 def initializer_lines() -> list[str]:
     """The source of `initialized(module, scheme) -> module`, which generated code wraps a
-    constructor in (`initialized(nn.Conv2d(3, 64, 3), 'kaiming_normal')`,
-    `initialized(nn.Linear(512, 10), ('normal', 0.01))`): it initialises the weight by the
+    constructor in (`initialized(nn.Conv2d(3, 64, 3), "kaiming_normal")`,
+    `initialized(nn.Linear(512, 10), ("normal", 0.01))`): it initialises the weight by the
     scheme's code, the numbers passed by name, and zeroes the bias."""
     entries = []
     for scheme in SCHEMES.values():
