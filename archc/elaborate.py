@@ -638,7 +638,11 @@ def readable(network: Network) -> Network:
     if not renames:
         return network
 
+    depths = sorted({len(path) for path in renames})
+
     def moved(path: Path) -> Path:  # each step of a path renamed where its module was
+        if not any(path[:d] in renames for d in depths if d <= len(path)):
+            return path
         return tuple(renames.get(path[:i], path[:i])[-1] for i in range(1, len(path) + 1))
 
     modules: dict[Path, Module] = {}
@@ -649,8 +653,12 @@ def readable(network: Network) -> Network:
         scope, owner = moved(node.scope), None if node.module is None else moved(node.module)
         if scope != node.scope or owner != node.module:
             network.node_list[index] = replace(node, scope=scope, module=owner)
-    return Network(network.name, network.doc, network.node_list, modules, network.inputs,
-                   network.outputs, network.params, network.blocks, network.parameter_uses)
+    # the same network, renamed in place: what is cached by node (consumers, boundaries)
+    # stays true, what is cached by path is renamed with it
+    network.modules = modules
+    if "members" in network.__dict__:
+        network.__dict__["members"] = {moved(p): n for p, n in network.members.items()}
+    return network
 
 
 def parameter_uses(spec: ast.Spec) -> dict[str, tuple[ast.Expr, ...]]:

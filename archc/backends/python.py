@@ -10,6 +10,7 @@ reads with `archc compile -o model.py` is what runs. The output is deterministic
 from __future__ import annotations
 
 import ast as pyast
+import functools
 import inspect
 import keyword
 import re
@@ -336,6 +337,11 @@ def sum_code(codes: Sequence[Python]) -> Python:
     return Python(" + ".join(terms), frozenset().union(*(c.uses for c in codes)), SUM)
 
 
+@functools.lru_cache(maxsize=4096)
+def _substitute(code: str, names: tuple[tuple[str, Python | None], ...]) -> Python | None:
+    return substitute(code, dict(names))
+
+
 def substitute(code: str, names: Mapping[str, Python | None]) -> Python | None:
     """Python `code` over some names with each name replaced by its code (None if one has
     none): a child's output channels, `planes * 4`, as the caller computes them. Python's own
@@ -427,11 +433,18 @@ class Generator:
         self.accessor: str | None = None  # the name forward calls the child by, in a loop
         self.root_params: set[str] = set()  # the spec parameters the network's class takes
         self.names = ("layers", "channels")  # the class's list of children and carried count
+        # expressions as code, by (expression, incoming channels, names in scope): the IR
+        # holds the expressions for the generator's whole run, so their ids stay theirs
+        self.printed: dict[tuple[int, Python | None, frozenset[str]], Python | None] = {}
         self.resolved: tuple[Template, dict[tuple[int, int], str]] | None = None
 
     def code(self, expr: Expr, channels: Python | None = None) -> Python | None:
-        """A spec expression as Python over the parameters of the class being written."""
-        return parameter_code(expr, self.params, channels, self.network.params)
+        """A spec expression as Python over the parameters of the class being written. Each
+        instance of a block prints the same expressions: they are printed once."""
+        key = (id(expr), channels, frozenset(self.params))
+        if key not in self.printed:
+            self.printed[key] = parameter_code(expr, self.params, channels, self.network.params)
+        return self.printed[key]
 
     def units(self, module: Module) -> list[tuple[str, list[int]]]:
         return self.network.units(module.path)
@@ -663,7 +676,7 @@ class Generator:
                     names[param] = self.code(module.sources[param])
                 elif isinstance(value, (int, float, str)) and not isinstance(value, bool):
                     names[param] = Python.value(value)
-            known = substitute(instance.out_code, names)
+            known = _substitute(instance.out_code, tuple(sorted(names.items())))
             if known is not None:
                 return known
         for name, expr in module.sources.items():
