@@ -280,9 +280,15 @@ class ChoicePart:
                           taking[0].children if taking else (), self.negate, self.indent,
                           sum(p.takers for p in choices))
 
-    def everywhere(self) -> bool:
-        """Whether every instance took the branch that sets the children (no `if` needed)."""
-        return self.takers == len(self.test.rows[0])
+    def conditional(self, codes: dict[tuple[int, int], str]) -> bool:
+        """Whether the children are set under an `if`: some instance sets them and the test
+        is code (a test every instance passes stays, so the class says when it holds);
+        where every instance takes that branch and the test has no code, no `if` is
+        needed."""
+        if self.body is None:
+            return False
+        return self.takers < len(self.test.rows[0]) or \
+            codes[(id(self.test), 0)] not in ("True", "False")
 
 
 @dataclass(frozen=True)
@@ -1084,7 +1090,7 @@ class Generator:
                            ])
         codes, used, extra = self.hole_codes(group, template, params)
         self.resolved = template, codes
-        forward = self.merged_forward(group, template)
+        forward = self.merged_forward(group, template, codes)
         signature, required = self.signature(params, used, extra, defaults)
         outputs = {inst.output.text if inst.output else None for inst in group}
         out = outputs.pop() if len(outputs) == 1 else None
@@ -1196,7 +1202,7 @@ class Generator:
             return ""  # no instance sets these children
         body = self.render(choice.body, codes, running)
         indent = choice.indent
-        if choice.everywhere():
+        if not choice.conditional(codes):
             return body.replace(indent + "    ", indent)
         test = self.render(choice.test, codes, running)
         if choice.negate:
@@ -1204,11 +1210,12 @@ class Generator:
         text = f"{indent}if {test}:{body}{indent}else:"
         return text + "".join(f"{indent}    self.{child} = None" for child in choice.children)
 
-    def merged_forward(self, group: list[ClassInstance], template: Template) -> list[str]:
+    def merged_forward(self, group: list[ClassInstance], template: Template,
+                       codes: dict[tuple[int, int], str]) -> list[str]:
         """The forward of the group's class: that of an instance that sets every optional
         child, each call of one made conditional (`if self.downsample is not None:`)."""
-        optional = [c for c in template.control if isinstance(c, ChoicePart)
-                    and c.body is not None and not c.everywhere()]
+        optional = [c for c in template.control
+                    if isinstance(c, ChoicePart) and c.conditional(codes)]
         if not optional:
             return group[0].forward
         wanted = {child for c in optional for child in c.children}

@@ -196,3 +196,13 @@ layers:
         assert {k: v.shape for k, v in mine.state_dict().items()} == {
             k: v.shape for k, v in built.state_dict().items()}
         assert str(mine) == str(built)
+
+
+def test_a_test_every_instance_passes_stays_an_if_and_an_untaken_branch_is_not_written(
+        ) -> None:
+    spec = TORCHVISION_SPECS / "resnet50.yaml"
+    taken = archc.source(spec, [256, 56, 56], "bottleneck", planes=64, stride=2)
+    assert "        if stride != 1 or in_channels != planes * 4:" in taken  # says when
+    assert "        if self.downsample is not None:" in taken
+    plain = archc.source(spec, [256, 56, 56], "bottleneck", planes=64)  # never elaborated
+    assert "downsample" not in plain and "x = out + x" in plain
