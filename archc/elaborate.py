@@ -127,6 +127,7 @@ class Elaborator:
         self.modules: dict[Path, Module] = {}
         self.next_id = 0
         self.signatures = {name: Signature.of_op(op) for name, op in OPS.items()}
+        self.open_controls: dict[Path, int] = {}  # per module: the repeats and ifs open now
 
     def evaluator(self, env: Mapping[str, Any], shape: Shape | None) -> Evaluator:
         """An evaluator that spends this elaboration's budget."""
@@ -330,6 +331,8 @@ class Elaborator:
             count = 0
         module = self.own_module(ctx)
         at = len(module.control) if module is not None else 0
+        depth = self.open_controls.get(ctx.scope.path, 0)
+        self.open_controls[ctx.scope.path] = depth + 1
         starts: list[int] = []
         children: list[tuple[str, ...]] = []
         first = x
@@ -341,11 +344,12 @@ class Elaborator:
             x = self.entry(entry.body, x, ctx.child(env=env))
             if module is not None:
                 children.append(tuple(module.children[before:]))
+        self.open_controls[ctx.scope.path] = depth
         if module is not None:
             body = entry.body
             names = body.template if isinstance(body, ast.Named) and body.template else None
             module.control.insert(at, Loop(entry.count, entry.var, first, tuple(children),
-                                           tuple(starts), self.next_id, names))
+                                           tuple(starts), self.next_id, names, depth))
         if name is not None:
             ctx.names.define((*ctx.prefix, name), x)
         return x
@@ -374,11 +378,16 @@ class Elaborator:
         at = len(module.control) if module is not None else 0
         before = len(module.children) if module is not None else 0
         start = self.next_id
-        yield
+        depth = self.open_controls.get(ctx.scope.path, 0)
+        self.open_controls[ctx.scope.path] = depth + 1
+        try:
+            yield
+        finally:
+            self.open_controls[ctx.scope.path] = depth
         if module is not None:
             module.control.insert(at, Choice(
                 entry.test, taken, x, tuple(module.children[before:]), start, self.next_id,
-                (self.passes(entry.then), self.passes(entry.orelse))))
+                (self.passes(entry.then), self.passes(entry.orelse)), depth))
 
     def passes(self, entry: ast.Entry | None) -> bool:
         """Whether an entry gives its input unchanged (nothing, or an op such as identity)."""

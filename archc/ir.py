@@ -68,6 +68,7 @@ class Loop:
     starts: tuple[int, ...]  # per iteration: the id of its first node
     end: int  # the id after the loop's last node
     names: tuple[str | Expr, ...] | None = None
+    depth: int = 0  # how many of the module's repeats and ifs it is inside
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class Choice:
     start: int
     end: int
     passes: tuple[bool, bool]  # whether the then and the else branch pass the value through
+    depth: int = 0  # how many of the module's repeats and ifs it is inside
 
 
 @dataclass

@@ -169,7 +169,7 @@ class Template:
 
     parts: list[str | Hole | Part] = field(default_factory=list)
     rows: list[list[Row]] = field(default_factory=list)
-    control: list[LoopPart | ChoicePart] = field(default_factory=list)
+    control: list[LoopPart | ChoicePart | BranchPart] = field(default_factory=list)
 
     def text(self, code: str) -> None:
         self.parts.append(code)
@@ -178,7 +178,7 @@ class Template:
         self.parts.append(Hole(len(self.rows)))
         self.rows.append([Row(value, meta)])
 
-    def part(self, part: LoopPart | ChoicePart) -> None:
+    def part(self, part: LoopPart | ChoicePart | BranchPart) -> None:
         self.parts.append(Part(len(self.control)))
         self.control.append(part)
 
@@ -238,7 +238,7 @@ class LoopPart:
         count, start, body, update = (t.owned(owner) for t in self.templates())
         return LoopPart(count, start, body, update, self.var, self.names, self.indent)
 
-    def merge(self, parts: list[LoopPart | ChoicePart]) -> LoopPart:
+    def merge(self, parts: list[LoopPart | ChoicePart | BranchPart]) -> LoopPart:
         loops = [p for p in parts if isinstance(p, LoopPart)]
         count, start, body, update = (merged([p.templates()[i] for p in loops])
                                       for i in range(4))
@@ -270,7 +270,7 @@ class ChoicePart:
         return ChoicePart(self.test.owned(owner), self.body.owned(owner) if self.body else None,
                           self.children, self.negate, self.indent, self.takers)
 
-    def merge(self, parts: list[LoopPart | ChoicePart]) -> ChoicePart:
+    def merge(self, parts: list[LoopPart | ChoicePart | BranchPart]) -> ChoicePart:
         choices = [p for p in parts if isinstance(p, ChoicePart)]
         taking = [p for p in choices if p.body is not None]
         if any(p.children != taking[0].children for p in taking):
@@ -289,6 +289,39 @@ class ChoicePart:
             return False
         return self.takers < len(self.test.rows[0]) or \
             codes[(id(self.test), 0)] not in ("True", "False")
+
+
+@dataclass
+class BranchPart:
+    """An `if` in a chain: `if test:` appends the children of one branch, `else:` those of
+    the other; a side is known from the instances that took it (or passes nothing on)."""
+
+    test: Template
+    bodies: tuple[Template | None, Template | None]  # then, else
+    indent: str
+
+    def key(self) -> tuple[Any, ...]:
+        return ("branch", self.test.key(), self.indent)
+
+    def templates(self) -> tuple[Template, ...]:
+        return (self.test, *(b for b in self.bodies if b is not None))
+
+    def localised(self, local: tuple[tuple[str, Any], ...]) -> BranchPart:
+        then, other = (b.localised(local) if b else None for b in self.bodies)
+        return BranchPart(self.test.localised(local), (then, other), self.indent)
+
+    def owned(self, owner: int) -> BranchPart:
+        then, other = (b.owned(owner) if b else None for b in self.bodies)
+        return BranchPart(self.test.owned(owner), (then, other), self.indent)
+
+    def merge(self, parts: list[LoopPart | ChoicePart | BranchPart]) -> BranchPart:
+        branches = [p for p in parts if isinstance(p, BranchPart)]
+        sides = []
+        for side in (0, 1):
+            known = [b.bodies[side] for b in branches if b.bodies[side] is not None]
+            sides.append(merged(known) if known else None)  # type: ignore[arg-type]
+        return BranchPart(merged([b.test for b in branches]), (sides[0], sides[1]),
+                          self.indent)
 
 
 @dataclass(frozen=True)
@@ -709,12 +742,12 @@ class Generator:
         children; without, both are unrolled as this instance elaborated them."""
         module = instance.module
         own = module.control if control and module.kind == "block" else []
-        loops = [c for c in own if isinstance(c, Loop)] if instance.chain else []
-        loops = [loop for loop in loops if not any(  # the outermost loops only
-            other is not loop and other.starts and other.starts[0] <= min(loop.starts or [-1])
-            < other.end for other in loops)]
+        loops = [c for c in own if isinstance(c, Loop) and not c.depth] if instance.chain else []
         choices = [] if instance.chain else [
-            c for c in own if isinstance(c, Choice) and sum(c.passes) == 1]
+            c for c in own if isinstance(c, Choice) and sum(c.passes) == 1 and not c.depth]
+        # in a chain, an if appends one branch's children or the other's: the outermost ifs
+        branches = [c for c in own if isinstance(c, Choice) and not c.depth] \
+            if instance.chain else []
         listed = self.network.listed(module.path) if own else None
         instance.listed = listed is not None
         info = self.blocks.get(module.block or "")
@@ -733,8 +766,8 @@ class Generator:
             init.part(self.loop_part(module, listed, carried[0], False, indent, "self"))
             instance.forward = self.list_forward(module, listed)
             instance.flow = ("list", tuple(instance.forward))
-        elif instance.chain and loops:
-            self.loop_template(instance, init, loops, carried, indent)
+        elif instance.chain and (loops or branches):
+            self.list_template(instance, init, loops, branches, carried, indent)
         elif instance.chain and any(child != str(i) for i, child in enumerate(module.children)):
             self.uses_ordered_dict = True  # one statement, laid out by `fit` as a formatter would
             init.text("super().__init__(OrderedDict([")
@@ -776,11 +809,13 @@ class Generator:
             instance.flow = self.flow(module, optional)
         instance.init = init
 
-    def loop_template(self, instance: ClassInstance, init: Template, loops: list[Loop],
+    def list_template(self, instance: ClassInstance, init: Template, loops: list[Loop],
+                      branches: list[Choice],
                       carried: list[tuple[Python | None, list[Python | None]]],
                       indent: str) -> None:
-        """A chain with loops: its children gathered in a list (an OrderedDict where they are
-        named), each repeat a for loop, then given to nn.Sequential."""
+        """A chain with loops or ifs: its children gathered in a list (an OrderedDict where
+        they are named), each repeat a for loop and each if a Python if, then given to
+        nn.Sequential."""
         module = instance.module
         if any(not loop.starts for loop in loops):
             raise Unshared  # a loop no iteration of which is here: its body is unknown
@@ -789,17 +824,35 @@ class Generator:
         self.uses_ordered_dict |= named
         listed = self.names[0]
         init.text(f"{listed} = OrderedDict()" if named else f"{listed}: list[nn.Module] = []")
-        in_loop = {child: index for index, loop in enumerate(loops)
-                   for children in loop.children for child in children}
-        done: set[int] = set()
-        for child in module.children:
-            index = in_loop.get(child)
-            if index is None:
+        owned = {child for loop in loops for children in loop.children for child in children}
+        owned |= {child for branch in branches for child in branch.children}
+        controls: list[tuple[int, Loop | Choice, int]] = sorted(
+            [(loop.starts[0], loop, i) for i, loop in enumerate(loops)]
+            + [(branch.start, branch, -1) for branch in branches], key=lambda c: c[0])
+        first = {child: self.members[(*module.path, child)][0] for child in module.children}
+        for child in [*module.children, None]:
+            while controls and (child is None or first[child] >= controls[0][0]):
+                _, control, index = controls.pop(0)
+                if isinstance(control, Loop):
+                    init.part(self.loop_part(module, control, carried[index], named, indent))
+                else:
+                    init.part(self.branch_part(module, control, named, indent))
+            if child is not None and child not in owned:
                 self.add_child(init, module, child, named, indent)
-            elif index not in done:
-                done.add(index)
-                init.part(self.loop_part(module, loops[index], carried[index], named, indent))
         init.text(f"{indent}super().__init__({listed if named else '*' + listed})")
+
+    def branch_part(self, module: Module, choice: Choice, named: bool,
+                    indent: str) -> BranchPart:
+        test = Template()
+        code = self.code(choice.test, self.channels.get(choice.value))
+        test.hole(choice.taken, HoleMeta.of("if", "test", False, code))
+        body = Template()
+        for child in choice.children:
+            key = None if not named or not child.isdigit() else f"str(len({self.names[0]}))"
+            self.add_child(body, module, child, named, indent + "    ", key)
+        then_side = body if choice.taken else (Template() if choice.passes[0] else None)
+        else_side = body if not choice.taken else (Template() if choice.passes[1] else None)
+        return BranchPart(test, (then_side, else_side), indent)
 
     def add_child(self, template: Template, module: Module, child: str, named: bool,
                   indent: str, key: str | None = None, target: str | None = None) -> None:
@@ -1157,8 +1210,8 @@ class Generator:
                 codes[(id(part), index)] = shared[0]
                 used.update(shared[1])
             for control in part.control:
-                subs = control.templates() if isinstance(control, LoopPart) else (
-                    control.test, control.body)
+                subs = (control.test, control.body) if isinstance(control, ChoicePart) \
+                    else control.templates()
                 for sub in subs:
                     if sub is not None:
                         visit(sub, True)
@@ -1179,6 +1232,8 @@ class Generator:
                 control = template.control[part.index]
                 if isinstance(control, LoopPart):
                     out.append(self.render_loop(control, codes, running))
+                elif isinstance(control, BranchPart):
+                    out.append(self.render_branch(control, codes, running))
                 else:
                     out.append(self.render_choice(control, codes, running))
         return "".join(out)
@@ -1195,6 +1250,26 @@ class Generator:
         if running and update != carried:
             text += f"{indent}    {carried} = {update}"
         return text
+
+    def render_branch(self, branch: BranchPart, codes: dict[tuple[int, int], str],
+                      running: bool) -> str:
+        """`if test:` one side's children, `else:` the other's; a side that adds nothing, or
+        that no instance took, is left out (its children were never elaborated)."""
+        indent = branch.indent
+        then, other = (self.render(b, codes, running) if b is not None else ""
+                       for b in branch.bodies)
+        test = self.render(branch.test, codes, running)
+        if test in ("True", "False"):  # no code for the test: every instance took one side
+            side = then if test == "True" else other
+            return side.replace(indent + "    ", indent)
+        if then and other:
+            return f"{indent}if {test}:{then}{indent}else:{other}"
+        if then:
+            return f"{indent}if {test}:{then}"
+        if other:
+            test = f"not {test}" if test.isidentifier() else f"not ({test})"
+            return f"{indent}if {test}:{other}"
+        return ""
 
     def render_choice(self, choice: ChoicePart, codes: dict[tuple[int, int], str],
                       running: bool) -> str:
@@ -1381,8 +1456,9 @@ class Generator:
                 else:
                     literal.append(meta)
             for control in part.control:
-                todo += [t for t in (control.templates() if isinstance(control, LoopPart)
-                                     else (control.test, control.body)) if t is not None]
+                todo += [t for t in ((control.test, control.body)
+                                     if isinstance(control, ChoicePart) else control.templates())
+                         if t is not None]
         written = set().union(*(named for _, named in printed))
         fixed = set()
         for name in taken:

@@ -100,6 +100,7 @@ _activation("silu", "nn.SiLU", "x·sigmoid(x)", 4, INPLACE)
 _activation("sigmoid", "nn.Sigmoid", "1 / (1 + e^-x)", 3)
 _activation("tanh", "nn.Tanh", "hyperbolic tangent", 1)
 _activation("hardswish", "nn.Hardswish", "x·relu6(x + 3) / 6", 5, INPLACE)
+_activation("hardsigmoid", "nn.Hardsigmoid", "relu6(x + 3) / 6", 4, INPLACE)
 _activation("softmax", "nn.Softmax", "exponentials normalised to sum 1 along dim", 5,
             Attr("dim", INT, -1, "the dimension that sums to 1"), infer=_check_dim,
             window=_along_dim, window_rule=SOFTMAX_WINDOW,

@@ -206,3 +206,41 @@ def test_a_test_every_instance_passes_stays_an_if_and_an_untaken_branch_is_not_w
     assert "        if self.downsample is not None:" in taken
     plain = archc.source(spec, [256, 56, 56], "bottleneck", planes=64)  # never elaborated
     assert "downsample" not in plain and "x = out + x" in plain
+
+
+CNA = """name: cna_net
+input: [3, 16, 16]
+blocks:
+  cna:
+    params: [out, k, {stride: 1}, {act: "'relu'"}]
+    body:
+      - conv(out, k, stride=stride, padding=(k - 1) // 2, bias=false)
+      - bn(eps=0.001)
+      - if: act == 'hardswish'
+        then: hardswish(inplace=true)
+      - if: act == 'relu'
+        then: relu(inplace=true)
+layers:
+  - cna(8, 3, 2, act='hardswish')
+  - cna(8, 3)
+  - cna(16, 1, act='none')
+  - flatten
+  - linear(4)
+"""
+
+
+def test_ifs_in_a_chain_append_their_branch_and_the_numbers_follow() -> None:
+    text = archc.source(CNA)
+    assert set(classes(text)) == {"Cna", "CnaNet"}
+    assert '        if act == "hardswish":\n            layers.append(nn.Hardswish(inplace=True))' \
+        in text
+    assert '        if act == "relu":\n            layers.append(nn.ReLU(inplace=True))' in text
+    namespace: dict[str, Any] = {}
+    exec(compile(text, "cna.py", "exec"), namespace)  # noqa: S102 (our generated file)
+    model = namespace["CnaNet"]()
+    kinds = [[type(m).__name__ for m in block] for block in list(model)[:3]]
+    assert kinds == [["Conv2d", "BatchNorm2d", "Hardswish"], ["Conv2d", "BatchNorm2d", "ReLU"],
+                     ["Conv2d", "BatchNorm2d"]]
+    built = archc.build(CNA)
+    assert list(built.state_dict()) == list(model.state_dict())
+    assert str(built) == str(model)

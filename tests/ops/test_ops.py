@@ -251,6 +251,8 @@ CASES: dict[str, list[Case]] = {
     "tanh": [((5,), "tanh"), (C1, "tanh"), (C2, "tanh"), (C3, "tanh")],
     "hardswish": [((5,), "hardswish"), (C1, "hardswish(inplace=true)"), (C2, "hardswish"),
                   (C3, "hardswish")],
+    "hardsigmoid": [((5,), "hardsigmoid"), (C1, "hardsigmoid(inplace=true)"),
+                    (C2, "hardsigmoid"), (C3, "hardsigmoid")],
     "softmax": [
         ((10,), "softmax"),
         (C1, "softmax(dim=2)"),
