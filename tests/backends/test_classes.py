@@ -236,7 +236,7 @@ def test_ifs_in_a_chain_append_their_branch_and_the_numbers_follow() -> None:
         in text
     assert '        if act == "relu":\n            layers.append(nn.ReLU(inplace=True))' in text
     namespace: dict[str, Any] = {}
-    exec(compile(text, "cna.py", "exec"), namespace)  # noqa: S102 (our generated file)
+    exec(compile(text, "cna.py", "exec"), namespace)
     model = namespace["CnaNet"]()
     kinds = [[type(m).__name__ for m in block] for block in list(model)[:3]]
     assert kinds == [["Conv2d", "BatchNorm2d", "Hardswish"], ["Conv2d", "BatchNorm2d", "ReLU"],
