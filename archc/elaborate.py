@@ -571,7 +571,9 @@ class Elaborator:
         blocks = {b.name: BlockInfo([p.name for p in b.params], b.doc, {
             p.name: constant for p in b.params
             if p.default is not None and (constant := _constant(p.default)) is not _NOT_CONSTANT
-        }) for b in spec.blocks}
+        }, {p.name: p.default for p in b.params
+            if p.default is not None and _constant(p.default) is _NOT_CONSTANT})
+            for b in spec.blocks}
         network = Network(spec.name, spec.doc, self.node_list, self.modules, inputs, outputs,
                           dict(self.globals), blocks, parameter_uses(spec))
         return verify(readable(network))

@@ -114,6 +114,8 @@ class BlockInfo:
     params: list[str]
     doc: str | None
     defaults: dict[str, Any]  # parameters whose default is a plain value
+    # parameters whose default is an expression (of `in` or the parameters before them)
+    computed: dict[str, Expr] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,9 @@ import torch
 from torch import nn
 
 import archc
+import archc.api
 from tests.conftest import TORCHVISION_SPECS as SPECS
-from tests.conftest import count
+from tests.conftest import count, randomise
 
 
 def _register_fake_noop(*args: Any, **kwargs: Any) -> Callable[[Any], Any]:
@@ -64,6 +65,7 @@ CASES: dict[str, tuple[Callable[[], nn.Module], list[int]]] = {
     "resnet34": (lambda: models.resnet34(weights=None), [3, 64, 64]),
     "resnet50": (lambda: models.resnet50(weights=None), [3, 64, 64]),
     "densenet121": (lambda: models.densenet121(weights=None), [3, 64, 64]),
+    "mobilenet_v3_large": (lambda: models.mobilenet_v3_large(weights=None), [3, 64, 64]),
 }
 
 
@@ -92,6 +94,9 @@ def test_spec_matches_torchvision(name: str) -> None:
     path = SPECS / f"{name}.yaml"
     torch.manual_seed(0)
     reference = make_reference().eval()
+    # every weight and buffer at normal scale: torchvision's own init leaves some outputs near
+    # 1e-9, where any tolerance passes anything
+    randomise(reference, seed=3)
     _randomise_batch_norm(reference)
     ours = archc.build(path, inputs=size).eval()
 
@@ -111,8 +116,21 @@ def test_spec_matches_torchvision(name: str) -> None:
         want = reference(x)
         got = ours(x)
     assert got.shape == want.shape == (1, 1000)
-    assert want.abs().max() > 0
-    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    assert want.abs().mean() > 1e-2  # outputs of order 1: a comparison that can fail
+    torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_static_counts_match_torchvisions_published_metadata(name: str) -> None:
+    """Against torchvision's own published figures: GMACs to 3 decimals and parameters, and
+    the smallest input it states."""
+    meta = next(iter(models.get_model_weights(name))).meta
+    report = archc.shapes(SPECS / f"{name}.yaml")
+    assert report["params"] == meta["num_params"]
+    assert round(report["macs"] / 1e9, 3) == meta["_ops"]
+    path = SPECS / f"{name}.yaml"
+    smallest = archc.api.min_input(archc.network(path), path)
+    assert smallest is not None and smallest["smallest"][1:] == list(meta["min_size"])
 
 
 def test_spec_declares_what_the_issue_asks() -> None:

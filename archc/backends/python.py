@@ -24,7 +24,7 @@ from archc.errors import ArchcError
 from archc.expr.nodes import Expr, names_in
 from archc.expr.printer import ATOM, SUM, TERNARY, Python, python, python_literal
 from archc.gcpause import without_collector
-from archc.ir import Boundary, Choice, Loop, Module, Network, Node, Path, same
+from archc.ir import BlockInfo, Boundary, Choice, Loop, Module, Network, Node, Path, same
 from archc.ops import OPS
 from archc.ops.init import initializer_lines
 from archc.ops.registry import Construct, is_static
@@ -169,7 +169,7 @@ class Template:
 
     parts: list[str | Hole | Part] = field(default_factory=list)
     rows: list[list[Row]] = field(default_factory=list)
-    control: list[LoopPart | ChoicePart | BranchPart] = field(default_factory=list)
+    control: list[LoopPart | ChoicePart | BranchPart | SwitchPart] = field(default_factory=list)
 
     def text(self, code: str) -> None:
         self.parts.append(code)
@@ -178,7 +178,7 @@ class Template:
         self.parts.append(Hole(len(self.rows)))
         self.rows.append([Row(value, meta)])
 
-    def part(self, part: LoopPart | ChoicePart | BranchPart) -> None:
+    def part(self, part: LoopPart | ChoicePart | BranchPart | SwitchPart) -> None:
         self.parts.append(Part(len(self.control)))
         self.control.append(part)
 
@@ -238,7 +238,7 @@ class LoopPart:
         count, start, body, update = (t.owned(owner) for t in self.templates())
         return LoopPart(count, start, body, update, self.var, self.names, self.indent)
 
-    def merge(self, parts: list[LoopPart | ChoicePart | BranchPart]) -> LoopPart:
+    def merge(self, parts: list[LoopPart | ChoicePart | BranchPart | SwitchPart]) -> LoopPart:
         loops = [p for p in parts if isinstance(p, LoopPart)]
         count, start, body, update = (merged([p.templates()[i] for p in loops])
                                       for i in range(4))
@@ -270,7 +270,7 @@ class ChoicePart:
         return ChoicePart(self.test.owned(owner), self.body.owned(owner) if self.body else None,
                           self.children, self.negate, self.indent, self.takers)
 
-    def merge(self, parts: list[LoopPart | ChoicePart | BranchPart]) -> ChoicePart:
+    def merge(self, parts: list[LoopPart | ChoicePart | BranchPart | SwitchPart]) -> ChoicePart:
         choices = [p for p in parts if isinstance(p, ChoicePart)]
         taking = [p for p in choices if p.body is not None]
         if any(p.children != taking[0].children for p in taking):
@@ -314,7 +314,7 @@ class BranchPart:
         then, other = (b.owned(owner) if b else None for b in self.bodies)
         return BranchPart(self.test.owned(owner), (then, other), self.indent)
 
-    def merge(self, parts: list[LoopPart | ChoicePart | BranchPart]) -> BranchPart:
+    def merge(self, parts: list[LoopPart | ChoicePart | BranchPart | SwitchPart]) -> BranchPart:
         branches = [p for p in parts if isinstance(p, BranchPart)]
         sides = []
         for side in (0, 1):
@@ -322,6 +322,30 @@ class BranchPart:
             sides.append(merged(known) if known else None)  # type: ignore[arg-type]
         return BranchPart(merged([b.test for b in branches]), (sides[0], sides[1]),
                           self.indent)
+
+
+@dataclass
+class SwitchPart:
+    """An `if` whose branches both compute (a residual add or not): `self.condition = test`
+    in `__init__`, and forward takes one branch's statements or the other's."""
+
+    test: Template
+    name: str
+
+    def key(self) -> tuple[Any, ...]:
+        return ("switch", self.test.key(), self.name)
+
+    def templates(self) -> tuple[Template, ...]:
+        return (self.test,)
+
+    def localised(self, local: tuple[tuple[str, Any], ...]) -> SwitchPart:
+        return SwitchPart(self.test.localised(local), self.name)
+
+    def owned(self, owner: int) -> SwitchPart:
+        return SwitchPart(self.test.owned(owner), self.name)
+
+    def merge(self, parts: list[Any]) -> SwitchPart:
+        return SwitchPart(merged([p.test for p in parts]), self.name)
 
 
 @dataclass(frozen=True)
@@ -445,6 +469,7 @@ class ClassInstance:
     chain: bool  # a plain chain: the class subclasses nn.Sequential
     in_channels: int | None
     listed: bool = False  # one loop over its children: the class subclasses nn.ModuleList
+    side: bool | None = None  # which branch of its class's switch (an if) it took
     init: Template | None = None
     forward: list[str] = field(default_factory=list)
     flow: tuple[Any, ...] = ()  # what forward computes from what, without its optional children
@@ -468,7 +493,6 @@ class Generator:
         self.class_names: set[str] = {"OrderedDict", "with_weights", "initialized", "torch", "nn"}
         self.params: set[str] = set()  # parameters of the class being written
         self.channels: dict[int, Python] = {}  # value -> its channel count as code
-        self.looping = False  # writing the body of a loop
         self.accessor: str | None = None  # the name forward calls the child by, in a loop
         self.root_params: set[str] = set()  # the spec parameters the network's class takes
         self.names = ("layers", "channels")  # the class's list of children and carried count
@@ -519,10 +543,10 @@ class Generator:
             defaults = instance.defaults
             written = 0
             for param, value in instance.call:
-                # in a loop an argument the spec wrote stays, whatever its value in this
-                # iteration (`stride=stride if j == 0 else 1`)
-                if param in defaults and same(defaults[param], value) and not (
-                        self.looping and param in module.sources):
+                # an argument the spec wrote stays, whatever its value here, so that every
+                # instance (and iteration) has the same code (`stride=stride if j == 0 else 1`)
+                if param in defaults and same(defaults[param], value) \
+                        and param not in module.sources:
                     continue
                 template.text(", " if written else "")
                 written += 1
@@ -750,6 +774,7 @@ class Generator:
             if instance.chain else []
         listed = self.network.listed(module.path) if own else None
         instance.listed = listed is not None
+        instance.side = None
         info = self.blocks.get(module.block or "")
         taken = RESERVED | set(info.params if info else ()) | {
             c.var for c in own if isinstance(c, Loop) and c.var}
@@ -785,6 +810,18 @@ class Generator:
             init.text(indent + ")")
         else:
             init.text("super().__init__()")
+            switches = [c for c in own if isinstance(c, Choice) and not c.depth
+                        and not any(c.passes)]
+            if len(switches) > 1 or (switches and choices):
+                raise Unshared  # one switch per class, and no optional children beside it
+            if switches:
+                test = Template()
+                code = self.code(switches[0].test, self.channels.get(switches[0].value))
+                test.hole(switches[0].taken, HoleMeta.of("if", "test", False, code))
+                name = self._fresh("condition", set(module.children) | RESERVED)
+                init.text(f"{indent}")
+                init.part(SwitchPart(test, name))
+                instance.side = switches[0].taken
             first_node = {child: self.members[(*module.path, child)][0]
                           for child in module.children}
             placed: set[int] = set()
@@ -882,11 +919,9 @@ class Generator:
             if named and names is None and any(not c.isdigit() for c in children):
                 raise Unshared  # a fixed name in a loop
             body = Template()
-            self.looping = True
             for child in children:
                 key = names or (f"str(len({self.names[0]}))" if named else None)
                 self.add_child(body, module, child, named, inner, key, target)
-            self.looping = False
             value = self.channel_value(self.iteration_input(loop, k))
             running = (self.names[1], value)
             local = ((loop.var, k), running) if loop.var else (running,)
@@ -1143,6 +1178,8 @@ class Generator:
                            ])
         codes, used, extra = self.hole_codes(group, template, params)
         self.resolved = template, codes
+        computed = self.computed_defaults(group, info, used) if info else []
+        params = [p for p in params if p not in {name for name, _ in computed}]
         forward = self.merged_forward(group, template, codes)
         signature, required = self.signature(params, used, extra, defaults)
         outputs = {inst.output.text if inst.output else None for inst in group}
@@ -1162,7 +1199,29 @@ class Generator:
                             f"{text}={python_literal(defaults[name])}")
         self.names = first.names
         body = self.render(template, codes, RUNNING in used or self.names[1] in used)
+        body = "".join(f"{name} = {code}\n        " for name, code in computed) + body
         return self.class_lines(first, class_name, rendered, body, forward, doc)
+
+    def computed_defaults(self, group: list[ClassInstance], info: BlockInfo,
+                          used: set[str]) -> list[tuple[str, str]]:
+        """Parameters whose default is an expression (`width: in.c`) that no call writes:
+        the class computes them as the spec does, first thing in `__init__`, instead of
+        taking them as arguments. Adds what that code reads to `used`."""
+        out: list[tuple[str, str]] = []
+        self.params = set(info.params)
+        # the last first: what a later default reads may be computed itself
+        for name, expr in reversed(list(info.computed.items())):
+            if name not in used or any(name in inst.module.sources for inst in group):
+                continue
+            before = set(info.params[:info.params.index(name)])
+            code = parameter_code(expr, before, Python("in_channels", frozenset({"in_channels"})),
+                                  self.network.params)
+            if code is None or (any(inst.in_channels is None for inst in group) and \
+                    "in_channels" in code.uses):
+                continue
+            out.insert(0, (name, code.text))
+            used |= code.uses
+        return out
 
     @staticmethod
     def instance_candidates(inst: ClassInstance, params: list[str],
@@ -1234,6 +1293,8 @@ class Generator:
                     out.append(self.render_loop(control, codes, running))
                 elif isinstance(control, BranchPart):
                     out.append(self.render_branch(control, codes, running))
+                elif isinstance(control, SwitchPart):
+                    out.append(f"self.{control.name} = {self.render(control.test, codes, running)}")
                 else:
                     out.append(self.render_choice(control, codes, running))
         return "".join(out)
@@ -1289,6 +1350,16 @@ class Generator:
                        codes: dict[tuple[int, int], str]) -> list[str]:
         """The forward of the group's class: that of an instance that sets every optional
         child, each call of one made conditional (`if self.downsample is not None:`)."""
+        switch = next((c for c in template.control if isinstance(c, SwitchPart)), None)
+        if switch is not None:
+            sides: dict[bool | None, ClassInstance] = {}
+            for inst in group:
+                if sides.setdefault(inst.side, inst).flow != inst.flow:
+                    raise Unshared
+            if len(sides) == 1:  # one branch only: its statements (the test is not needed)
+                return group[0].forward
+            return [f"if self.{switch.name}:", *("    " + line for line in sides[True].forward),
+                    "else:", *("    " + line for line in sides[False].forward)]
         optional = [c for c in template.control
                     if isinstance(c, ChoicePart) and c.conditional(codes)]
         if not optional:
@@ -1509,6 +1580,9 @@ class Generator:
     def family_classes(self, members: list[ClassInstance]) -> list[list[str]]:
         """The classes of one block's instances: one, looping and branching as the spec
         does, where their templates agree; else one per structure, unrolled."""
+        if len({inst.chain for inst in members}) > 1:  # some with a forward: all with one
+            for inst in members:
+                inst.chain = False
         for control in (True, False):
             names = set(self.class_names)
             ordered = self.uses_ordered_dict
@@ -1517,7 +1591,8 @@ class Generator:
                 for inst in members:
                     self.build_template(inst, control)
                     assert inst.init is not None
-                    key = (inst.chain, inst.init.key(), inst.flow,
+                    flow = () if inst.side is not None else inst.flow  # a switch: per side
+                    key = (inst.chain, inst.init.key(), flow,
                            () if control else tuple(inst.forward))
                     groups.setdefault(key, []).append(inst)
                 return [self.resolve_class(group, self._class_name(group[0]))

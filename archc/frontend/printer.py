@@ -11,10 +11,12 @@ they preceded, or after it on its line.
 from __future__ import annotations
 
 import math
+import re
 import secrets
 import textwrap
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -63,6 +65,11 @@ def name_text(entry: ast.Named, canonical: bool = False) -> str:
             pass
     return "".join(p if isinstance(p, str) else "{" + expression(p) + "}"
                    for p in entry.template)
+
+
+# the words of the text form's grammar: an entry named so is written as a string
+KEYWORDS = frozenset(re.findall(r'"([a-z_]+)"', (Path(__file__).with_name("grammar.lark"))
+                                .read_text(encoding="utf-8")))
 
 
 def template_label(entry: ast.Named) -> str:
@@ -225,7 +232,11 @@ class TextPrinter(_Printer):
 
     @staticmethod
     def label(entry: ast.Named) -> str:
-        return template_label(entry) if entry.template else entry.name
+        """An entry's name as the text form writes it: a template, or a name that is one of
+        the grammar's words (`block`, `input`) quoted, as the text form reads names."""
+        if entry.template:
+            return template_label(entry)
+        return f'"{entry.name}"' if entry.name in KEYWORDS else entry.name
 
     @staticmethod
     def repeat_head(entry: ast.Repeat) -> str:
@@ -279,6 +290,8 @@ def yaml_scalar(text: str, flow: bool = False) -> str:
     reads it unchanged, else single-quoted, else double-quoted with escapes (line breaks,
     tabs, control and other characters YAML does not allow raw)."""
     candidates = [text] if text and text.strip() == text else []
+    if "\n" not in text and "'" in text and not any(c in text for c in '"\\'):
+        candidates.append(f'"{text}"')  # 'relu' reads better double-quoted than with '' inside
     if "\n" not in text:
         candidates.append("'" + text.replace("'", "''") + "'")
     for candidate in candidates:
@@ -369,8 +382,10 @@ class YamlPrinter(_Printer):
                 self.emit(0, flow + self.comments.trailing(spec.params[-1].span.line))
             else:
                 self.emit(0, "params:")
-                for pair in pairs:
-                    self.emit(2, pair)
+                for param, pair in zip([p for p in spec.params if p.default is not None], pairs,
+                                       strict=True):
+                    self.emit_comments(2, param.span.line)
+                    self.pair(2, param, pair)
         if len(spec.inputs) == 1 and spec.inputs[0].name == "x":
             self.emit_comments(0, spec.inputs[0].span.line)
             self.emit(0, f"input: {self.dims(spec.inputs[0])}"
@@ -390,8 +405,15 @@ class YamlPrinter(_Printer):
                 if block.doc is not None:
                     self.text_value(4, "doc", block.doc)
                 if block.params:
-                    self.emit(4, f"params: {self.param_list(block.params)}"
-                              + self.comments.trailing(block.params[-1].span.line))
+                    flow = f"params: {self.param_list(block.params)}"
+                    if len(flow) + 4 <= WIDTH:
+                        self.emit(4, flow + self.comments.trailing(block.params[-1].span.line))
+                    else:  # one parameter per line
+                        self.emit(4, "params:")
+                        for param in block.params:
+                            self.emit_comments(6, param.span.line)
+                            self.emit(6, "- " + (param.name if param.default is None else
+                                                 f"{param.name}: {yaml_value(param.default)}"))
                 if block.inline:
                     self.emit(4, "inline: true")
                 self.value(4, "body", block.body)
@@ -405,6 +427,16 @@ class YamlPrinter(_Printer):
         for comment in self.comments.rest():
             self.emit(0, comment)
         return "\n".join(align(line, self.comments.mark) for line in self.lines) + "\n"
+
+    def pair(self, indent: int, param: ast.Param, flow: str) -> None:
+        """`name: value`; a list too long for the line one item per line."""
+        value = param.default
+        if len(" " * indent + flow) <= WIDTH or not isinstance(value, ast.ListExpr):
+            self.emit(indent, flow)
+            return
+        self.emit(indent, f"{param.name}:")
+        for item in value.items:
+            self.emit(indent + 2, "- " + yaml_value(item, flow=True))
 
     @staticmethod
     def param_list(params: Sequence[ast.Param]) -> str:
@@ -460,7 +492,9 @@ class YamlPrinter(_Printer):
         lines = self.comments.before(entry.span.line)
         scalar = self.scalar(entry, WIDTH - indent - 2)
         if scalar is not None:
-            return [*lines, f"- {scalar}" + self.comments.trailing(entry.span.end_line)]
+            trailing = self.comments.trailing(entry.span.end_line)  # taken once: it is used
+            return [*lines, f"- {scalar}" + trailing] if trailing else [
+                *lines, *folded(f"- {scalar}", indent)]
         block = self.block(entry, indent + 2)
         return [*lines, "- " + block[0], *("  " + line for line in block[1:])]
 
@@ -473,7 +507,9 @@ class YamlPrinter(_Printer):
             return [f"{key}:", *("  " + line for line in items)]
         scalar = self.scalar(value, WIDTH - indent - len(key) - 2)
         if scalar is not None:
-            return [f"{key}: {scalar}" + self.comments.trailing(value.span.end_line)]
+            trailing = self.comments.trailing(value.span.end_line)
+            return [f"{key}: {scalar}" + trailing] if trailing else folded(f"{key}: {scalar}",
+                                                                           indent)
         return [f"{key}:", *("  " + line for line in self.block(value, indent + 2))]
 
     def block(self, entry: ast.Entry, indent: int) -> list[str]:
@@ -496,6 +532,32 @@ class YamlPrinter(_Printer):
             + ([("else", e.orelse)] if e.orelse is not None else []),
         }
         return writers[type(entry)](entry)
+
+
+def folded(line: str, indent: int) -> list[str]:
+    """A `key: value` or `- value` line too long for the width, its plain value folded after
+    commas onto lines aligned under its start (YAML reads the breaks as the spaces they
+    were); as it is where that would not read back the same."""
+    if len(" " * indent + line) <= WIDTH:
+        return [line]
+    head = line.index(": ") + 2 if not line.startswith("- ") else 2
+    value = line[head:]
+    if value[:1] in "'\"[{|>&*!%@`" or "#" in value:
+        return [line]
+    lines: list[str] = []
+    current = line[:head]
+    for piece in re.split(r"(?<=, )", value):
+        if len(" " * indent + current + piece.rstrip()) > WIDTH and current.strip() \
+                and len(current) > head:
+            lines.append(current.rstrip())
+            current = " " * head
+        current += piece
+    lines.append(current.rstrip())
+    try:
+        same = yaml.safe_load("\n".join(lines)) == yaml.safe_load(line)
+    except yaml.YAMLError:
+        same = False
+    return lines if same else [line]
 
 
 def print_yaml(spec: ast.Spec) -> str:

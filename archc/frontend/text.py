@@ -134,6 +134,8 @@ class _LowerText(_Lower):
         span = self._span(token)
         text = str(token)[1:-1]
         parts = parse_name_template(text, self.source, span.line, span.column + 1, span)
+        if all(isinstance(p, str) for p in parts):  # a quoted plain name ("block"): no template
+            parts = ()
         return ast.Named(text, entry, span, parts)
 
     @v_args(tree=True)

@@ -244,3 +244,17 @@ def test_ifs_in_a_chain_append_their_branch_and_the_numbers_follow() -> None:
     built = archc.build(CNA)
     assert list(built.state_dict()) == list(model.state_dict())
     assert str(built) == str(model)
+
+
+def test_an_if_whose_branches_both_compute_switches_forward() -> None:
+    """MobileNetV3's residual: `self.condition = ...` in __init__, one forward per branch; a
+    parameter whose default is an expression no call writes is computed by the class."""
+    text = archc.source(TORCHVISION_SPECS / "mobilenet_v3_large.yaml")
+    residual = pyast.unparse(classes(text)["InvertedResidual"])
+    assert "self.condition = stride == 1 and in_channels == out" in residual
+    assert "if self.condition:" in residual and "return out + x" in residual
+    assert "return self.block(x)" in residual
+    excite = pyast.unparse(classes(text)["SqueezeExcitation"])
+    assert "def __init__(self, in_channels: int) -> None:" in excite
+    assert "quarter = in_channels // 4" in excite
+    assert "squeeze = rounded + 8 if rounded < 0.9 * quarter else rounded" in excite
