@@ -221,7 +221,8 @@ BATCHNORMS = {0: nn.BatchNorm1d, 1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.Bat
 ACTIVATIONS: dict[str, Any] = {
     "relu": nn.ReLU, "relu6": nn.ReLU6, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU,
     "gelu": nn.GELU, "silu": nn.SiLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh,
-    "hardswish": nn.Hardswish, "softmax": nn.Softmax, "log_softmax": nn.LogSoftmax,
+    "hardswish": nn.Hardswish, "hardsigmoid": nn.Hardsigmoid, "softmax": nn.Softmax,
+    "log_softmax": nn.LogSoftmax,
     "identity": nn.Identity, "dropout": nn.Dropout, "dropout2d": nn.Dropout2d,
     "flatten": nn.Flatten, "upsample": nn.Upsample,
 }
@@ -738,7 +739,7 @@ EDGES: dict[str, Edges] = {
     "add": Edges(MERGE_INPUTS, [{}], lambda inputs: {}),
     "mul": Edges(MERGE_INPUTS, [{}], lambda inputs: {}),
 }
-for _name in ("relu", "relu6", "silu", "hardswish"):
+for _name in ("relu", "relu6", "silu", "hardswish", "hardsigmoid"):
     EDGES[_name] = Edges(FEATURES + SPATIAL[:3], [{}], lambda inputs: {"inplace": BOOLS})
 for _name in ("sigmoid", "tanh"):
     EDGES[_name] = Edges(FEATURES + SPATIAL, [{}], lambda inputs: {})
