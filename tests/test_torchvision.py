@@ -65,6 +65,7 @@ CASES: dict[str, tuple[Callable[[], nn.Module], list[int]]] = {
     "resnet34": (lambda: models.resnet34(weights=None), [3, 64, 64]),
     "resnet50": (lambda: models.resnet50(weights=None), [3, 64, 64]),
     "densenet121": (lambda: models.densenet121(weights=None), [3, 64, 64]),
+    "mobilenet_v2": (lambda: models.mobilenet_v2(weights=None), [3, 64, 64]),
     "mobilenet_v3_large": (lambda: models.mobilenet_v3_large(weights=None), [3, 64, 64]),
 }
 
