@@ -425,9 +425,12 @@ class Elaborator:
                 ctx) from None
         # the written expression stands for the value in generated code only where inference
         # kept the value, and where it is a scalar (a list literal is not PyTorch's tuple)
+        # and where its names are the module's own: an inline block's expressions read the
+        # inline block's parameters, which the enclosing module's code does not have
         sources = {name: expr for name, expr in bound.sources.items()
                    if same(attrs.get(name), bound.values.get(name))
-                   and isinstance(attrs.get(name), (int, float, str))}
+                   and isinstance(attrs.get(name), (int, float, str))
+                   } if len(ctx.frames) == ctx.scope.frames else {}
         module: Path | None = None
         if op.module is not None:
             with self.framed(ctx):
@@ -506,7 +509,8 @@ class Elaborator:
         with self.framed(ctx):
             path = ctx.scope.claim(ctx.name, call.span)
         self.add_module(Module(path, "block", call.span, block=block.name, args=args,
-                               sources=bound.sources))
+                               sources=bound.sources if len(ctx.frames) == ctx.scope.frames
+                               else {}))
         inner = ctx.child(env=env, names=names, prefix=(), scope=_Scope(path, len(ctx.frames) + 1),
                           frames=(*ctx.frames, frame), blocks=(*ctx.blocks, block.name))
         out = self.entry(block.body, x, inner)

@@ -258,3 +258,25 @@ def test_an_if_whose_branches_both_compute_switches_forward() -> None:
     assert "def __init__(self, in_channels: int) -> None:" in excite
     assert "quarter = in_channels // 4" in excite
     assert "squeeze = rounded + 8 if rounded < 0.9 * quarter else rounded" in excite
+
+
+def test_an_inline_blocks_expressions_are_not_written_in_the_enclosing_class() -> None:
+    """Found by `make fuzz`: the inline block's `c` (8) was written as the enclosing block's
+    own parameter `c` (2), so the built network computed 2 channels where its shapes said 8."""
+    spec = """network generated {
+  input [1, 16, 8]
+  inline block b0(c) {
+    conv(c, 1)
+    silu
+  }
+  block b1(c, k) {
+    conv(c, 1)
+    repeat(1, i) b0(8)
+  }
+  n1: b1(2, 2)
+}
+"""
+    model = archc.build(spec)
+    with torch.no_grad():
+        out = model(torch.randn(2, 1, 16, 8))
+    assert list(out.shape[1:]) == list(archc.network(spec).output_shapes()[0][1:]) == [8, 16, 8]
