@@ -79,8 +79,7 @@ def _load(spec: str | os.PathLike[str] | Mapping[str, Any]) -> ast.Spec:
                         f"{type(spec).__name__}")
     if isinstance(spec, os.PathLike) or is_path(spec):
         path = Path(spec)
-        text = read_spec(path, MAX_SPEC_BYTES)
-        return parse(text, str(path), default_name=default_name(path))
+        return _parse_file(path, read_spec(path, MAX_SPEC_BYTES))
     try:
         return parse(spec, "<string>")
     except ArchcError as error:
@@ -130,6 +129,10 @@ def parse(text: str, path: str = "<string>", default_name: str = "network") -> a
         return parse_yaml(text, path, default_name=default_name)
     except RecursionError:
         raise _too_deep(Span(Source(path, text), 1, 1, 1, 2)) from None
+
+
+def _parse_file(path: Path, text: str) -> ast.Spec:
+    return parse(text, str(path), default_name=default_name(path))
 
 
 def default_name(path: Path) -> str:
@@ -215,20 +218,52 @@ def build(spec: SpecLike, inputs: InputShapes = None, block: str | None = None,
     what does not fit."""
     import torch
 
-    from archc.backends.torch import build_module
+    from archc.backends.torch import instantiate
 
-    net = network(spec, inputs, block, **params)
+    text, class_name, label, net = _generated(spec, inputs, block, params)
     if seed is None:
-        module = build_module(net)
+        module = instantiate(text, class_name, label)
     else:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            module = build_module(net)
+            module = instantiate(text, class_name, label)
     if weights is not None:
         from archc.backends.artefacts import load_weights
 
-        load_weights(module, Path(weights), net)
+        # the network only places a mismatch at its spec line, so a cached build elaborates
+        # only when the checkpoint does not fit
+        load_weights(module, Path(weights),
+                     lambda: net or network(spec, inputs, block, **params))
     return module
+
+
+def _generated(spec: SpecLike, inputs: InputShapes, block: str | None,
+               params: dict[str, Any]) -> tuple[str, str, str, Network | None]:
+    """The generated source of a build, its root class, a label for tracebacks and the
+    network if it was elaborated: from the source cache when this spec text was built before
+    with the same block, parameters and inputs (archc.cache), else generated from that text
+    and stored. A spec with a mistake is never stored, so its error is raised every time."""
+    from archc import cache
+    from archc.backends.python import generate_source
+
+    name = None
+    read: SpecLike = spec
+    if isinstance(spec, str | os.PathLike) and cache.directory() is not None:
+        path = Path(spec) if is_path(spec) else None
+        text = read_spec(path, MAX_SPEC_BYTES) if path is not None else str(spec)
+        name = cache.key(str(path or "<string>"), text, block, params, _inputs(inputs))
+        if name is not None:
+            hit = cache.get(name)
+            if hit is not None:
+                return hit[0], hit[1], hit[1], None
+        if path is not None:  # elaborate the text the key was made from, even if the file
+            with collector_paused(), token_limit(Limits().max_tokens):  # changes meanwhile
+                read = _parse_file(path, text)
+    net = network(read, inputs, block, **params)
+    generated = generate_source(net)
+    if name is not None:
+        cache.put(name, generated.text, generated.class_name)
+    return generated.text, generated.class_name, net.name, net
 
 
 def source(spec: SpecLike, inputs: InputShapes = None, block: str | None = None,

@@ -367,6 +367,31 @@ def _same_spec(formatted: str, tree: Any, spec: str, suffix: str) -> None:
 
 
 @main.command()
+@click.option("--clear", is_flag=True, help="Remove every entry.")
+def cache(clear: bool) -> None:
+    """Show where archc.build keeps the source it generated, or clear it.
+
+    Building a spec again with the same parameters reuses that source, skipping parsing,
+    elaboration and codegen. Set ARCHC_CACHE_DIR to move the cache and ARCHC_CACHE=0 to turn
+    it off. An entry is reused only while archc and the spec's text are unchanged.
+    """
+    from archc import cache as source_cache
+
+    folder = source_cache.directory()
+    if folder is None:
+        click.echo("the source cache is off (ARCHC_CACHE=0)")
+        return
+    if clear:
+        removed = source_cache.clear()
+        click.echo(f"removed {removed:,} entr{'y' if removed == 1 else 'ies'} from {folder}")
+        return
+    found = source_cache.entries(folder)
+    size = sum(path.stat().st_size for path in found if path.exists())
+    click.echo(f"{folder}: {len(found):,} entr{'y' if len(found) == 1 else 'ies'}, "
+               f"{size / 1024:,.1f} KiB (at most {source_cache.MAX_ENTRIES:,} are kept)")
+
+
+@main.command()
 @click.argument("name", required=False)
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown"]), default="table",
               show_default=True, help="A table, or the Markdown of docs/ops.md.")

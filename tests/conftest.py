@@ -5,8 +5,9 @@ called)."""
 from __future__ import annotations
 
 import math
+import os
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,22 @@ MLP = SPECS / "mlp.yaml"
 SPEC_FILES = sorted([*SPECS.rglob("*.yaml"), *SPECS.rglob("*.arch")])
 CONSTRUCT_FILES = sorted((ROOT / "examples" / "constructs").glob("*.yaml"))
 ALL_SPECS = SPEC_FILES + CONSTRUCT_FILES
+
+
+@pytest.fixture(autouse=True, scope="session")
+def source_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """archc.build's source cache, on as it is for users, in a folder of this run's own (never
+    the user's ~/.cache; subprocesses inherit it)."""
+    folder = tmp_path_factory.mktemp("archc-cache")
+    saved = {name: os.environ.get(name) for name in ("ARCHC_CACHE_DIR", "ARCHC_CACHE")}
+    os.environ["ARCHC_CACHE_DIR"] = str(folder)
+    os.environ.pop("ARCHC_CACHE", None)
+    yield folder
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def spec_id(path: Path) -> str:

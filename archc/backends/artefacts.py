@@ -252,12 +252,14 @@ def _without_ddp_prefix(loaded: dict[str, Any], own: dict[str, Any]) -> dict[str
     return None
 
 
-def load_weights(module: torch.nn.Module, path: Path, network: Network) -> list[str]:
+def load_weights(module: torch.nn.Module, path: Path,
+                 network: Network | Callable[[], Network]) -> list[str]:
     """Load a checkpoint strictly: a plain state_dict, or one under `state_dict` / `model`
     (the usual wrappers), with DDP's `module.` prefix removed when that makes it fit.
     Anything that does not fit is one ArchcError at the spec line of the first module
     concerned, listing missing, unexpected and mismatched keys, each with its spec line.
-    Returns notes for the user."""
+    Returns notes for the user. `network` may be a function that elaborates it: it is only
+    needed to place a mismatch."""
     from archc.errors import ArchcError, suggest
 
     loaded = _checkpoint(path)
@@ -274,9 +276,10 @@ def load_weights(module: torch.nn.Module, path: Path, network: Network) -> list[
     if not (missing or unexpected or mismatched):
         module.load_state_dict(loaded, strict=True)
         return notes
+    net = network if isinstance(network, Network) else network()
 
     def at(key: str) -> str:
-        span = _owner(network, key)
+        span = _owner(net, key)
         return f" ({span})" if span.line else ""
 
     def shape(value: Any) -> str:
@@ -300,7 +303,7 @@ def load_weights(module: torch.nn.Module, path: Path, network: Network) -> list[
     if not first and unexpected:
         close = suggest(unexpected[0], own, limit=1)
         first = close[0] if close else ""
-    raise ArchcError(f"the checkpoint {path} does not fit {network.name}: "
-                     + ", ".join(counts) + " keys", _owner(network, first),
+    raise ArchcError(f"the checkpoint {path} does not fit {net.name}: "
+                     + ", ".join(counts) + " keys", _owner(net, first),
                      notes=[*notes, *lines, "to load all but some layers (a new classifier), "
                             "see examples/finetune_checkpoint.py"])

@@ -38,26 +38,36 @@ def _fit_line(line: str, width: int) -> list[str]:
     value = statement[0].value
     if value is None or value.end_col_offset is None:
         return [line]
-    head, rest = code[:value.col_offset], code[value.end_col_offset:]
-    return _lines(code, value, indent, head, rest + tail, width)
+    raw = code.encode()
+    head, rest = _segment(raw, 0, value.col_offset), _segment(raw, value.end_col_offset)
+    return _lines(raw, value, indent, head, rest + tail, width)
 
 
-def _lines(code: str, node: ast.expr, indent: str, head: str, tail: str,
+def _segment(raw: bytes, start: int, end: int | None = None) -> str:
+    """The text of one line between two of ast's column offsets (which count UTF-8 bytes).
+    ast.get_source_segment does the same for many lines, splitting the text on every call."""
+    return raw[start:end].decode()
+
+
+def _source(raw: bytes, node: ast.expr) -> str:
+    return _segment(raw, node.col_offset, node.end_col_offset)
+
+
+def _lines(raw: bytes, node: ast.expr, indent: str, head: str, tail: str,
            width: int) -> list[str]:
-    text = ast.get_source_segment(code, node) or ""
-    one = f"{indent}{head}{text}{tail}"
-    parts = _parts(code, node)
+    one = f"{indent}{head}{_source(raw, node)}{tail}"
+    parts = _parts(raw, node)
     if len(one) <= width or parts is None:
         return [one]
     opening, items, closing = parts
     out = [f"{indent}{head}{opening}"]
     for prefix, item in items:
-        out += _lines(code, item, indent + INDENT, prefix, ",", width)
+        out += _lines(raw, item, indent + INDENT, prefix, ",", width)
     out.append(f"{indent}{closing}{tail}")
     return out
 
 
-def _parts(code: str, node: ast.expr) -> tuple[str, list[tuple[str, ast.expr]], str] | None:
+def _parts(raw: bytes, node: ast.expr) -> tuple[str, list[tuple[str, ast.expr]], str] | None:
     """A bracketed node as (its opening, its items each with a `name=` prefix or none, its
     closing); None for what has no brackets to break inside."""
     if isinstance(node, ast.Call) and (node.args or node.keywords):
@@ -67,9 +77,10 @@ def _parts(code: str, node: ast.expr) -> tuple[str, list[tuple[str, ast.expr]], 
         items: list[tuple[str, ast.expr]] = [("", a) for a in node.args]
         items += [(f"{k.arg}=", k.value) for k in node.keywords]
         items.sort(key=lambda pair: (pair[1].lineno, pair[1].col_offset))
-        return f"{ast.get_source_segment(code, node.func)}(", items, ")"
+        return f"{_source(raw, node.func)}(", items, ")"
     if isinstance(node, ast.List) and node.elts:
         return "[", [("", e) for e in node.elts], "]"
-    if isinstance(node, ast.Tuple) and len(node.elts) > 1 and code[node.col_offset] == "(":
+    if isinstance(node, ast.Tuple) and len(node.elts) > 1 and _segment(
+            raw, node.col_offset, node.col_offset + 1) == "(":
         return "(", [("", e) for e in node.elts], ")"
     return None

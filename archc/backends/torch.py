@@ -66,7 +66,11 @@ def _instance(text: str, class_name: str) -> torch.nn.Module:
 
 def build_module(network: Network) -> torch.nn.Module:
     source = generate_source(network)
-    cls = load_source(source.text, source.class_name, network.name)
-    module = cls()
-    module.archc_source = source.text  # type: ignore[assignment]
+    return instantiate(source.text, source.class_name, network.name)
+
+
+def instantiate(text: str, class_name: str, label: str = "network") -> torch.nn.Module:
+    """An instance of generated source's root class, which keeps the text it came from."""
+    module = load_source(text, class_name, label)()
+    module.archc_source = text  # type: ignore[assignment]
     return module
