@@ -40,9 +40,14 @@ class Signature:
 
     @classmethod
     def of_op(cls, op: Op) -> Signature:
+        known = _OP_SIGNATURES.get(op.name)
+        if known is not None and known[0] is op:
+            return known[1]
         # inferred sizes may be passed by keyword (they must then agree with the input)
-        return cls(op.name, op.signature(), tuple(
+        signature = cls(op.name, op.signature(), tuple(
             Slot(a.name, not a.inferred and not a.keyword_only, a.variadic) for a in op.attrs))
+        _OP_SIGNATURES[op.name] = op, signature
+        return signature
 
     @classmethod
     def of_block(cls, block: ast.BlockDef) -> Signature:
@@ -52,6 +57,10 @@ class Signature:
 
     def slot(self, name: str) -> Slot | None:
         return next((s for s in self.slots if s.name == name), None)
+
+
+# op name → (the op, its signature): the same for every elaboration while the op is the same
+_OP_SIGNATURES: dict[str, tuple[Op, Signature]] = {}
 
 
 @dataclass

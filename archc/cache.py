@@ -11,8 +11,9 @@ bytecode in __pycache__. The source is the same text `archc compile -o x.py` wri
 
 Where: $ARCHC_CACHE_DIR, else $XDG_CACHE_HOME/archc, else ~/.cache/archc; ARCHC_CACHE=0 turns
 it off. Entries are source that build runs, so a folder or entry that another user could
-write is never read (as ssh treats keys). An entry is one JSON file named after its key, written atomically, holding the text
-and its sha256: a truncated or edited entry is ignored and rewritten. archc's identity in the
+write is never read (as ssh treats keys). An entry is one JSON file named after its key,
+written atomically, holding the text and its sha256: a truncated or edited entry is ignored
+and rewritten. archc's identity in the
 key is its version and the size and modification time of every file in the package, so an
 upgrade or an edit to archc never reuses source an older archc wrote. At most MAX_ENTRIES are
 kept; the least recently used go first. A cache that cannot be read or written (read-only

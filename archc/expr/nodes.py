@@ -75,6 +75,8 @@ def same(left: Any, right: Any) -> bool:
     the other), floats by sign (-0.0 is not 0.0), nan the same as nan; tuples, lists and
     expression trees compared item by item, without recursion (a 1,000-term sum is a tree
     1,000 deep). Spans and other fields declared compare=False are ignored."""
+    if left is right:  # a value checked and given back as it was (nan is nan: the same)
+        return True
     if left.__class__ in _SCALARS or right.__class__ in _SCALARS:  # most calls: no walk
         return left.__class__ is right.__class__ and bool(left == right)
     stack = [(left, right)]
@@ -196,10 +198,21 @@ def names_in(*roots: Any) -> list[Name]:
     todo = list(roots)
     while todo:
         item = todo.pop()
-        if isinstance(item, Name):
+        cls = item.__class__
+        if cls in _SCALARS or cls is float:
+            continue
+        if cls is Name:
             found.append(item)
         elif isinstance(item, (tuple, list)):
             todo += item
-        elif is_dataclass(item) and not isinstance(item, type):
-            todo += [getattr(item, f.name) for f in fields(item) if f.name != "span"]
+        else:
+            names = _WALKED.get(cls)
+            if names is None:
+                names = _WALKED[cls] = tuple(f.name for f in fields(cls) if f.name != "span") \
+                    if is_dataclass(cls) else ()
+            todo += [getattr(item, n) for n in names]
     return found
+
+
+# each dataclass's fields but its span, by class: fields() is slow at a million nodes
+_WALKED: dict[type, tuple[str, ...]] = {}
