@@ -9,18 +9,45 @@ an input (the spec, --weights), however the two are spelt.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from archc import api
-from archc.api import Limits
 from archc.errors import ArchcError, suggest
+from archc.files import Terminated, install_signal_handlers
+from archc.limits import Limits
+from archc.version import VERSION
+
+
+def _lazy(name: str) -> ModuleType:
+    """A module that is imported when one of its names is first read (the standard library's
+    LazyLoader)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.loader is not None
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    parent, _, child = name.rpartition(".")
+    setattr(sys.modules[parent], child, module)  # as an import binds it: archc.api
+    spec.loader.exec_module(module)
+    return module
+
+
+if TYPE_CHECKING:
+    from archc import api
+else:
+    # the compiler is imported when a command first uses it, not to print --help
+    api = _lazy("archc.api")
+
 
 EPILOG = """\b
 Examples:
@@ -98,7 +125,7 @@ input_option = click.option("--input", "inputs", multiple=True, metavar="[NAME=]
 
 
 @click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(version=api.VERSION, prog_name="archc")
+@click.version_option(version=VERSION, prog_name="archc")
 @click.option("--max-nodes", type=click.IntRange(min=1),
               default=DEFAULTS.max_nodes, show_default=True,
               help="Refuse networks that elaborate to more nodes than this.")
@@ -469,7 +496,7 @@ def draw(spec: str, output: str | None, depth: int | None, direction: str, colla
 
 def run() -> None:
     """Entry point that keeps tracebacks away from users."""
-    api.install_signal_handlers()  # signals raise, so that temporaries are removed on the way out
+    install_signal_handlers()  # signals raise, so that temporaries are removed on the way out
     try:
         main(standalone_mode=True)
     except SystemExit:
@@ -477,7 +504,7 @@ def run() -> None:
     except KeyboardInterrupt:
         click.echo("archc: interrupted", err=True)
         sys.exit(130)
-    except api.Terminated as error:  # the shell's convention: 128 + the signal's number
+    except Terminated as error:  # the shell's convention: 128 + the signal's number
         click.echo(f"archc: {error}", err=True)
         sys.exit(128 + error.signum)
     except Exception as error:  # a compiler bug: say so plainly, without a traceback

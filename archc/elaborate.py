@@ -17,37 +17,16 @@ from typing import Any
 from archc import names
 from archc.binding import Bound, Signature, bind, missing
 from archc.errors import ArchcError, Frame, Span, suggest
-from archc.expr.evaluate import MAX_STEPS, Budget, Evaluator, size_of, to_value, type_name
+from archc.expr.evaluate import Budget, Evaluator, size_of, to_value, type_name
 from archc.expr.nodes import names_in
 from archc.format import render_value, short_value
 from archc.frontend import ast
-from archc.frontend.expressions import MAX_TOKENS
 from archc.ir import INPUT, BlockInfo, Choice, Loop, Module, Network, Node, Path, same, verify
+from archc.limits import Limits as Limits  # re-exported
 from archc.ops import MERGES, OPS
 from archc.ops.registry import BATCH, Attr, Op, OpError, Shape, format_shape, suggest_op
 
-MAX_NODES = 30_000  # the zoo's largest network has about 600; 10,000-layer specs fit
-MAX_DEPTH = 64
-MAX_REPEAT = 10_000
 REPEAT_COST = 4  # steps per repeat iteration, beside its body's
-# sizes no network on one machine reaches (the zoo's largest: VGG-16 with 138M parameters,
-# 3.2M elements in its largest activation), far below what makes arithmetic slow or overflow
-MAX_PARAMS = 10**10  # 40 GB of float32
-MAX_ELEMENTS = 2**26  # 256 MiB of float32 for one tensor of one sample
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How large a network may grow before elaboration refuses it (every spec in the zoo fits
-    with room to spare: DenseNet-121 has about 600 nodes and 3 levels of blocks)."""
-
-    max_nodes: int = MAX_NODES  # op nodes in the elaborated network
-    max_depth: int = MAX_DEPTH  # block instances nested in each other
-    max_repeat: int = MAX_REPEAT  # iterations of one repeat
-    max_steps: int = MAX_STEPS  # work: entries, repeat iterations and expression steps
-    max_params: int = MAX_PARAMS  # parameters and buffers of the whole network
-    max_elements: int = MAX_ELEMENTS  # elements of one tensor, for one sample
-    max_tokens: int = MAX_TOKENS  # words, numbers and symbols of the spec text
 
 
 # ------------------------------------------------------------------ elaboration state

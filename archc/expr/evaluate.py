@@ -18,8 +18,7 @@ from archc.dims import Shape  # the shape type sits below the ops, as expression
 from archc.errors import ArchcError, Span, suggest
 from archc.expr import nodes
 from archc.format import format_shape, short_value
-
-MAX_STEPS = 100_000  # a 10,000-layer spec takes about 25,000, DenseNet-121 2,100
+from archc.limits import MAX_STEPS
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from lark.lexer import PatternStr
 
 from archc.errors import ArchcError, Source, Span
 from archc.frontend import ast, lookalikes, tables
+from archc.limits import MAX_TOKENS
 
 KEYWORDS = frozenset({"if", "else", "and", "or", "not", "in", "true", "false", "none"})
 # the words of the text form, for "did you mean" on a look-alike
@@ -598,7 +599,6 @@ def transform(lower: _Lower, tree: Any) -> Any:
 
 # ------------------------------------------------------------------ bounded reading
 
-MAX_TOKENS = 20_000  # words, numbers and symbols in one spec; the zoo's largest has 600
 MAX_LOWERED = 250_000  # parse-tree nodes lowered to the AST, aliases expanded
 _TOKEN = re.compile(r"[A-Za-z0-9_.]+|[^\sA-Za-z0-9_.]")
 _lowered: ContextVar[list[int] | None] = ContextVar("archc_lowered", default=None)
