@@ -18,7 +18,7 @@ from rich.console import Console
 import archc
 from archc import report
 from archc.report import COLUMNS, DEFAULT_COLUMNS, parse_columns, render_table, shape_report
-from tests.conftest import count, measured_macs
+from tests.conftest import ROOT, count, measured_macs
 
 # conv → bn → relu → flatten → linear on one 3x8x8 input
 TINY = """name: tiny
@@ -218,16 +218,49 @@ def test_the_table_shows_each_layer_and_the_totals() -> None:
     assert totals(lines) == TINY_TOTALS
 
 
-def test_thousands_of_rows_are_laid_out_as_plain_columns_with_the_same_cells(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    data = archc.shapes(TINY)
-    rich = table(data, COLUMNS)
-    monkeypatch.setattr(report, "RICH_ROWS", 0)  # any table is "long" now
-    plain = table(data, COLUMNS)
-    assert plain != rich  # the other layout: no rich box characters
-    assert "┃" not in "".join(plain) and "─┼─" in plain[2]
-    assert cells(plain[1:-3]) == cells([line.replace("┃", "│") for line in rich[1:-3]])
-    assert totals(plain) == totals(rich) == TINY_TOTALS
+def rich_table(data: dict[str, Any], columns: tuple[str, ...], width: int) -> list[str]:
+    """The table as rich's own Table draws the same rows (the oracle for the layout)."""
+    from rich.table import Table
+
+    drawn = Table(title=data["name"], title_justify="left", show_edge=False, pad_edge=False)
+    drawn.add_column("layer", no_wrap=True)
+    for column in columns:
+        drawn.add_column(report._HEADERS[column], no_wrap=column != "op",
+                         justify="left" if column in ("op", "shape") else "right")
+    for name, dims in data["inputs"].items():
+        first = {"op": "input", "shape": report._shape(dims)}
+        drawn.add_row(name, *(first.get(c, "") for c in columns))
+    for row in data["layers"]:
+        drawn.add_row("  " * (row["depth"] - 1) + row["path"].rsplit(".", 1)[-1],
+                      *(report._cell(row, c) for c in columns))
+    out = io.StringIO()
+    Console(file=out, width=width, color_system=None).print(drawn)
+    return [line.rstrip() for line in out.getvalue().splitlines()]
+
+
+@pytest.mark.parametrize("spec", ["resnet50", "googlenet"])
+def test_the_table_is_laid_out_as_richs_table_lays_it_out(spec: str) -> None:
+    path = ROOT / "specs" / ("torchvision/resnet50.yaml" if spec == "resnet50" else
+                             "googlenet.yaml")
+    data = archc.shapes(path)
+    ours = [line.rstrip() for line in table(data, COLUMNS, width=400)]
+    assert ours[:-3] == rich_table(data, COLUMNS, 400)
+    assert len(ours) == len(data["layers"]) + len(data["inputs"]) + 6
+
+
+def test_a_narrow_console_wraps_the_op_column_and_nothing_else() -> None:
+    data = archc.shapes(ROOT / "specs" / "googlenet.yaml")
+    lines = table(data, DEFAULT_COLUMNS, width=80)
+    # the op column narrows to OP_WIDTH and no further: the table is then a little wider
+    assert lines[2].split("╇")[1] == "━" * (report.OP_WIDTH + 2)
+    assert max(len(line) for line in lines[:-3]) == len(lines[1]) < 90
+    wrapped = [line for line in lines if line.startswith(" " * 16 + "│")]
+    assert wrapped and all(line.split("│")[1].strip() for line in wrapped)  # the op goes on
+    assert all(len(line.split("│")) == 5 for line in lines[3:-3])
+    # the wrapped op reads as the whole op: nothing is lost
+    first = next(i for i, line in enumerate(lines) if "inception(64, [96, 128]," in line)
+    op = lines[first].split("│")[1].strip() + " " + lines[first + 1].split("│")[1].strip()
+    assert op == "inception(64, [96, 128], [16, 32], 32)"
 
 
 def test_every_column_can_be_shown_and_none_is_cut_short() -> None:
