@@ -343,17 +343,15 @@ def report_columns(text: str) -> tuple[str, ...]:
 def print_report(data: dict[str, Any], columns: Sequence[str] = ("op", "shape", "params",
                                                                  "macs")) -> None:
     """The shape report as tables on standard output (what `archc shapes` prints)."""
-    from rich.console import Console
+    from archc.report import Terminal, render_min_input, render_table
 
-    from archc.report import render_min_input, render_table
-
-    console = Console(highlight=False)
-    render_table(data, console, columns)
+    out = Terminal.standard_output()
+    render_table(data, out, columns)
     if "min_input" in data:
         if data["min_input"] is None:
-            console.print("min input: the network has no input with spatial dims")
+            out.print("min input: the network has no input with spatial dims")
         else:
-            render_min_input(data["min_input"], console)
+            render_min_input(data["min_input"], out)
 
 
 def warnings(net: Network) -> list[ArchcError]:

@@ -1,15 +1,17 @@
 """The shape report: IR network → per-layer rows (path, op, output shape, params, MACs, FLOPs,
-output bytes, receptive field) and totals, as data for JSON and as a rich table for people.
+output bytes, receptive field) and totals, as data for JSON and as a table for people.
 The numbers come from `archc.analysis`. No torch import."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # rich is imported where a table is drawn: JSON output never loads it
-    from rich.console import Console
+if TYPE_CHECKING:
+    from typing import TextIO
 
 from archc.analysis import (
     Analysis,
@@ -245,16 +247,50 @@ def _op_width(widths: list[int], op: int | None, console_width: int) -> int | No
     return max(min(widths[op], OP_WIDTH), widths[op] - (total - console_width), MIN_OP_WIDTH)
 
 
-def render_table(report: dict[str, Any], console: Console,
+@dataclass(frozen=True)
+class Terminal:
+    """Where the tables are printed: a text stream, its width in cells, and whether it takes
+    ANSI styles (a terminal, unless NO_COLOR is set; never a pipe or a file)."""
+
+    file: TextIO
+    width: int = 80
+    styled: bool = False
+
+    @classmethod
+    def standard_output(cls) -> Terminal:
+        import shutil
+        import sys
+
+        styled = sys.stdout.isatty() and not os.environ.get("NO_COLOR") \
+            and os.environ.get("TERM") != "dumb"
+        return cls(sys.stdout, shutil.get_terminal_size().columns, styled)
+
+    def print(self, *parts: str | tuple[str, str]) -> None:
+        """One line of plain text and (text, style) pairs; style is "bold", "dim" or ""."""
+        import click
+
+        out = []
+        for part in parts:
+            text, style = (part, "") if isinstance(part, str) else part
+            out.append(click.style(text, bold=style == "bold" or None,
+                                   dim=style == "dim" or None)
+                       if self.styled and style and text else text)
+        self.file.write("".join(out).rstrip() + "\n")
+
+
+def render_table(report: dict[str, Any], out: Terminal,
                  columns: Sequence[str] = DEFAULT_COLUMNS) -> None:
     """The per-layer table: a header, a rule, a row per layer (blocks in bold, nested rows
-    indented) and the totals under it. Laid out here, in time linear in the cells, and drawn
-    with rich's styles: rich's own Table measures every cell several times, which took 0.25 s
-    for ResNet-50's 200 rows and 20 s for 15,000."""
+    indented) and the totals under it, laid out as rich's Table lays it out (a test holds
+    it to that), in one pass over the cells: rich's Table measures every cell several times,
+    which took 0.25 s for ResNet-50's 200 rows and 20 s for 15,000, and importing rich took
+    a tenth of `archc shapes`."""
     from textwrap import wrap
+    from unicodedata import east_asian_width
 
-    from rich.cells import cell_len
-    from rich.text import Text
+    def cell_len(text: str) -> int:
+        return len(text) if text.isascii() else sum(
+            2 if east_asian_width(c) in "WF" else 1 for c in text)
 
     header = ["layer", *(_HEADERS[c] for c in columns)]
     right = [False, *(c not in ("op", "shape") for c in columns)]
@@ -269,59 +305,53 @@ def render_table(report: dict[str, Any], console: Console,
     widths = [max(cell_len(cells[i]) for cells in [header, *(r for r, _ in rows)])
               for i in range(len(header))]
     op = 1 + list(columns).index("op") if "op" in columns else None
-    op_width = _op_width(widths, op, console.width)
+    op_width = _op_width(widths, op, out.width)
     if op is not None and op_width is not None:
         widths[op] = op_width
 
-    lines = [Text(report["name"])]
-
     def line(cells: list[str], separator: str, styles: Sequence[str]) -> None:
-        one = Text()
+        parts: list[str | tuple[str, str]] = []
         for i, cell in enumerate(cells):
             if i:
-                one.append(separator)
+                parts.append(separator)
             pad = " " * (widths[i] - cell_len(cell))
-            one.append(pad + cell if right[i] else cell + pad, styles[i])
-        one.rstrip()  # no trailing blanks after empty cells
-        lines.append(one)
+            parts += [pad, (cell, styles[i])] if right[i] else [(cell, styles[i]), pad]
+        out.print(*parts)
 
+    out.print(report["name"])
     line(header, " ┃ ", ["bold"] * len(header))
-    lines.append(Text("━╇━".join("━" * w for w in widths)))
+    out.print("━╇━".join("━" * w for w in widths))
     for cells, style in rows:
-        parts = [cells]
+        pieces = [cells]
         if op is not None and cell_len(cells[op]) > widths[op]:
-            pieces = wrap(cells[op], widths[op]) or [""]
-            parts = [[*cells[:op], pieces[0], *cells[op + 1:]]]
-            parts += [["" if i != op else piece for i in range(len(cells))]
-                      for piece in pieces[1:]]
-        for part in parts:
-            styles = [style, "dim" if style == "dim" else "", *([""] * (len(part) - 2))]
-            line(part, " │ ", styles)
-    text = Text("\n", no_wrap=True).join(lines)
-    console.print(text, crop=False, soft_wrap=True, highlight=False)
-    _totals(report, console)
+            wrapped = wrap(cells[op], widths[op]) or [""]
+            pieces = [[*cells[:op], wrapped[0], *cells[op + 1:]]]
+            pieces += [["" if i != op else piece for i in range(len(cells))]
+                       for piece in wrapped[1:]]
+        for piece in pieces:
+            line(piece, " │ ", [style, "dim" if style == "dim" else "",
+                                *([""] * (len(piece) - 2))])
+    _totals(report, out)
 
 
-def _totals(report: dict[str, Any], console: Console) -> None:
+def _totals(report: dict[str, Any], out: Terminal) -> None:
     """The lines under the table: outputs, parameters, MACs, FLOPs, memory."""
     outputs = ", ".join(_shape(o) for o in report["outputs"])
     memory = report["memory"]
-    console.print(f"output {outputs}   params {report['params']:,} ({human(report['params'])})"
-                  f"   buffers {report['buffers']:,}")
-    console.print(f"MACs {human(report['macs'])}   FLOPs {human(report['flops'])}")
-    console.print(f"memory ({memory['dtype']}, batch 1): peak {human_bytes(memory['peak'])}, "
-                  f"training {human_bytes(memory['training'])}")
+    out.print(f"output {outputs}   params {report['params']:,} ({human(report['params'])})"
+              f"   buffers {report['buffers']:,}")
+    out.print(f"MACs {human(report['macs'])}   FLOPs {human(report['flops'])}")
+    out.print(f"memory ({memory['dtype']}, batch 1): peak {human_bytes(memory['peak'])}, "
+              f"training {human_bytes(memory['training'])}")
 
 
-def render_min_input(data: dict[str, Any], console: Console) -> None:
+def render_min_input(data: dict[str, Any], out: Terminal) -> None:
     """The --min-input summary, a few lines under the table."""
-    from rich.markup import escape
-
     size = "×".join(map(str, data["smallest"])) if data["smallest"] else "none found"
     line = f"min input {data['input']}: {size}"
     if data["failure"]:
         line += f"; one smaller fails: {data['failure']}"
-    console.print(escape(line), soft_wrap=True)
+    out.print(line)
     dims = data["dims"]
     groups: dict[tuple[str, str, str], list[str]] = {}
     for name, d in dims.items():
@@ -331,14 +361,14 @@ def render_min_input(data: dict[str, Any], console: Console) -> None:
     for (smallest, divisible, aligned), names in groups.items():
         which = ", ".join(names)
         if len(groups) > 1:
-            console.print(f"  {which} ≥ {smallest} (the other dims as declared)")
-        console.print(f"  exact strides (each strided input a multiple of its stride): "
-                      f"{which}: {divisible}", soft_wrap=True)
-        console.print(f"  no remainder (each strided window ends on the padded edge): "
-                      f"{which}: {aligned}", soft_wrap=True)
+            out.print(f"  {which} ≥ {smallest} (the other dims as declared)")
+        out.print(f"  exact strides (each strided input a multiple of its stride): "
+                  f"{which}: {divisible}")
+        out.print(f"  no remainder (each strided window ends on the padded edge): "
+                  f"{which}: {aligned}")
     if data["rounding"]:
         shown = "; ".join(data["rounding"][:3]) + ("; ..." if len(data["rounding"]) > 3 else "")
-        console.print(escape(f"  at the declared size, {len(data['rounding'])} strided inputs "
-                             f"round: {shown}"), soft_wrap=True)
+        out.print(f"  at the declared size, {len(data['rounding'])} strided inputs "
+                  f"round: {shown}")
     count = data["elaborations"]
-    console.print(f"  (searched by elaborating {count} input size{'s' if count != 1 else ''})")
+    out.print(f"  (searched by elaborating {count} input size{'s' if count != 1 else ''})")

@@ -11,6 +11,7 @@ import io
 import json
 from typing import Any
 
+import click
 import pytest
 import torch
 from rich.console import Console
@@ -180,7 +181,7 @@ def test_memory_is_in_bytes_of_the_dtype(dtype: str, size: int) -> None:
 def table(data: dict[str, Any], columns: tuple[str, ...] = DEFAULT_COLUMNS,
           width: int = 120) -> list[str]:
     out = io.StringIO()
-    render_table(data, Console(file=out, width=width, color_system=None), columns)
+    render_table(data, report.Terminal(out, width), columns)
     return out.getvalue().splitlines()
 
 
@@ -246,6 +247,18 @@ def test_the_table_is_laid_out_as_richs_table_lays_it_out(spec: str) -> None:
     ours = [line.rstrip() for line in table(data, COLUMNS, width=400)]
     assert ours[:-3] == rich_table(data, COLUMNS, 400)
     assert len(ours) == len(data["layers"]) + len(data["inputs"]) + 6
+
+
+def test_a_terminal_gets_bold_blocks_and_a_pipe_plain_text() -> None:
+    data = archc.shapes(ROOT / "specs" / "vgg.yaml")
+    out = io.StringIO()
+    render_table(data, report.Terminal(out, 100, styled=True))
+    styled = out.getvalue().splitlines()
+    assert styled[1].startswith("\x1b[1mlayer") and "\x1b[2mx\x1b[0m" in styled[3]
+    assert any(line.startswith("\x1b[1mfeature") for line in styled)
+    plain = table(data, width=100)
+    assert "\x1b" not in "".join(plain)
+    assert [click.unstyle(line) for line in styled] == plain
 
 
 def test_a_narrow_console_wraps_the_op_column_and_nothing_else() -> None:
