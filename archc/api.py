@@ -281,7 +281,9 @@ def draw(spec: SpecLike, inputs: InputShapes = None, block: str | None = None,
     `.source` is its DOT text, `archc.backends.graphviz.write(graph, path)` writes a file.
 
     `depth` draws modules at that level as one node, `direction` is "TB" or "LR", `collapse`
-    draws consecutive identical block instances once, marked ×N.
+    draws consecutive identical block instances once, marked ×N. A drawing Graphviz could not
+    lay out in seconds (over 1,500 nodes) is refused with the depths that fit;
+    `archc.api.diagram(archc.network(spec), laid_out=False).source` is its DOT text anyway.
     """
     from archc.backends.graphviz import diagram
 
@@ -428,11 +430,12 @@ def print_spec(tree: ast.Spec, spelling: str) -> str:
 
 
 def diagram(net: Network, depth: int | None = None, direction: str = "TB",
-            collapse: bool = True) -> graphviz.Digraph:
-    """An elaborated network → its diagram (see `draw`)."""
+            collapse: bool = True, laid_out: bool = True) -> graphviz.Digraph:
+    """An elaborated network → its diagram (see `draw`); `laid_out=False` for one that is
+    only written as DOT text (no bound on its size)."""
     from archc.backends.graphviz import diagram as make
 
-    return make(net, depth, direction, collapse)
+    return make(net, depth, direction, collapse, laid_out)
 
 
 def write_diagram(graph: graphviz.Digraph, target: Path) -> None:

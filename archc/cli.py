@@ -487,7 +487,8 @@ def draw(spec: str, output: str | None, depth: int | None, direction: str, colla
         network = api.network(Path(spec), _inputs(inputs), block, _limits(), **_params(params))
         target = Path(output) if output else Path(f"{network.name}.svg")
         api.check_output(target, [Path(spec)])
-        api.write_diagram(api.diagram(network, depth, direction.upper(), collapse), target)
+        api.write_diagram(api.diagram(network, depth, direction.upper(), collapse,
+                                      laid_out=target.suffix.lower() != ".dot"), target)
     except ArchcError as error:
         _fail(error)
     click.echo(f"wrote {target} ({formats[target.suffix.lower()]}): {network.name}, "

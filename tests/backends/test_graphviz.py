@@ -318,3 +318,28 @@ def test_cli_usage_errors_exit_2(tmp_path: Path) -> None:
     assert runner.invoke(main, ["draw", str(GOOGLENET), "--direction", "BT"]).exit_code == 2
     result = runner.invoke(main, ["draw", str(tmp_path / "missing.yaml")])
     assert result.exit_code == 1 and "no such spec file" in result.stderr
+
+
+def test_a_diagram_too_large_to_lay_out_is_refused_up_front_with_what_fits(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from archc.backends import graphviz as backend
+
+    # ResNet-50 uncollapsed has 177 drawn nodes (counted above): a bound of 100 refuses it
+    monkeypatch.setattr(backend, "MAX_LAID_OUT", 100)
+    calls: list[str] = []
+    monkeypatch.setattr(backend, "render", lambda *a: calls.append("dot") or b"")
+    result = CliRunner().invoke(main, ["draw", str(RESNET50), "--no-collapse",
+                                       "-o", str(tmp_path / "r.svg")])
+    assert result.exit_code == 1 and calls == [] and not (tmp_path / "r.svg").exists()
+    err = result.stderr
+    assert f"{RESNET50}:1:1" in err and "has 177 nodes" in err and "(100)" in err
+    assert "--depth 1 draws 11 nodes" in err and "--depth 2 draws 23 nodes" in err
+    assert "--collapse (the default) draws repeated blocks once: 97 nodes" in err
+    assert "Traceback" not in err
+    # DOT text needs no layout: it is written whatever its size
+    result = CliRunner().invoke(main, ["draw", str(RESNET50), "--no-collapse",
+                                       "-o", str(tmp_path / "r.dot")])
+    assert result.exit_code == 0 and (tmp_path / "r.dot").read_text().count("label=<") > 177
+    with pytest.raises(ArchcError, match="has 177 nodes"):
+        archc.draw(RESNET50, collapse=False)
+    assert len(diagram(archc.network(RESNET50), collapse=False, laid_out=False).body) > 177
