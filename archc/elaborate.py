@@ -610,6 +610,7 @@ def readable(network: Network) -> Network:
                 or network.sequential(path) or network.listed(path) is not None:
             continue
         taken = set(module.children)
+        names: dict[str, str] = {}  # this module's children: old name → new
         for index, child in enumerate(module.children):
             if not child.isdigit():
                 continue
@@ -622,7 +623,7 @@ def readable(network: Network) -> Network:
             taken.add(name)
             module.children[index] = name
             renames[(*path, child)] = (*path, name)
-        names = {old[-1]: new[-1] for old, new in renames.items() if old[:-1] == path}
+            names[child] = name
         if names:  # the repeats and ifs name the children they made
             module.control = [
                 replace(c, children=tuple(tuple(names.get(n, n) for n in it) for it in c.children))
