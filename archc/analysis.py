@@ -380,6 +380,7 @@ class MinInput:
     dims: tuple[DimSizes, ...]
     rounding: tuple[str, ...]  # at the declared size: strided ops whose input does not divide
     elaborations: int  # how many input sizes were elaborated
+    sizes: int = 0  # how many input sizes were tried (the others computed on the graph)
 
 
 MAX_PERIOD = 256
@@ -392,18 +393,32 @@ def dim_names(count: int) -> tuple[str, ...]:
 
 
 def min_input(network: Network, build: Callable[[list[int]], Network],
-              dtype: str = "float32") -> MinInput | None:
+              dtype: str = "float32",
+              elaborate: Callable[[list[int]], Network] | None = None) -> MinInput | None:
     """The smallest valid spatial size of the reference input, and the sizes that keep every
-    strided op exact. `build(shape)` elaborates the spec with that input shape (no batch) and
-    raises ArchcError when it is invalid. Elaboration takes milliseconds, so this searches:
-    sizes from 1 up, and one period of sizes around the declared one, the period being the
-    lcm of the effective strides (jumps) of the strided ops on the static graph. Structure
-    that depends on `in` is elaborated anew at every size. Spatial dims declared equal are
-    searched together (as one size); otherwise each dim alone, the others as declared.
-    None when the network has no spatial input."""
+    strided op exact. `build(shape)` gives the network at that input shape (no batch) and
+    raises ArchcError when it is invalid. This searches: sizes from 1 up, and one period of
+    sizes around the declared one, the period being the lcm of the effective strides (jumps)
+    of the strided ops on the static graph. Spatial dims declared equal are searched together
+    (as one size); otherwise each dim alone, the others as declared. None when the network
+    has no spatial input.
+
+    `build` may compute the network on its elaborated graph (elaborate.resized) and
+    `elaborate` elaborate the spec anew: the answer is then checked by elaborating at the
+    smallest size and the one below it, and searched again by elaborating throughout if
+    either disagrees; the error reported below the smallest size is always elaboration's."""
     reference = reference_input(network)
     if reference is None:
         return None
+    found, confirmed = _min_input(network, reference, build, dtype, elaborate or build)
+    if elaborate is None or confirmed:
+        return found
+    return _min_input(network, reference, elaborate, dtype, elaborate)[0]
+
+
+def _min_input(network: Network, reference: tuple[str, int],
+               build: Callable[[list[int]], Network], dtype: str,
+               elaborate: Callable[[list[int]], Network]) -> tuple[MinInput, bool]:
     name, node_id = reference
     declared = static_dims(network.node(node_id).shape[1:])  # a spec's inputs are numbers
     search = _SizeSearch(network, build, declared)
@@ -419,8 +434,16 @@ def min_input(network: Network, build: Callable[[list[int]], Network],
 
         low = smallest if search.square else search.first_valid(along, spatial[d])
         dims.append(search.scan(d, along, low, periods[d]))
-    return MinInput(name, declared, smallest, search.failure_below(smallest), tuple(dims),
-                    _rounding(network, len(spatial)), len(search.cache) - 1)
+    exact = search if build is elaborate else _SizeSearch(network, elaborate, declared)
+    failure = exact.failure_below(smallest)  # the error elaboration gives there
+    # elaboration agrees: valid at the smallest size, invalid below it
+    confirmed = smallest is None or (
+        isinstance(exact.attempt((smallest,) * len(spatial)), Network)
+        and (smallest == 1 or failure is not None))
+    found = MinInput(name, declared, smallest, failure, tuple(dims),
+                     _rounding(network, len(spatial)), len(exact.cache) - 1,
+                     len(search.cache) - 1)
+    return found, confirmed
 
 
 class _SizeSearch:
@@ -447,11 +470,13 @@ class _SizeSearch:
                      if isinstance(self.attempt(sizes(s)), Network)), None)
 
     def failure_below(self, smallest: int | None) -> str | None:
-        """Why the size one below the smallest valid one fails, as the error says it."""
+        """Why the size one below the smallest valid one fails, as the error says it (None
+        if it does not fail)."""
         if smallest is None or smallest <= 1:
             return None
         error = self.attempt((smallest - 1,) * len(self.spatial))
-        assert isinstance(error, ArchcError)
+        if not isinstance(error, ArchcError):
+            return None
         failure = f"{error.span}: {error.message}" if error.span.line else error.message
         return failure + f" ({error.found})" if error.found else failure
 

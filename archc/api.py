@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archc.elaborate import Limits as Limits  # re-exported: the CLI and users set limits here
-from archc.elaborate import elaborate
+from archc.elaborate import elaborate, resized
 from archc.errors import ArchcError, Source, Span, suggest
 from archc.files import Terminated as Terminated  # re-exported for the CLI
 from archc.files import atomic_write, read_spec
@@ -317,7 +317,13 @@ def min_input(net: Network, spec: SpecLike, inputs: InputShapes = None,
     def elaborate_at(shape: list[int]) -> Network:
         return network(tree, {**sizes, searched: shape}, block, limits, **params)
 
-    found = analysis.min_input(net, elaborate_at, dtype)
+    def computed_at(shape: list[int]) -> Network:  # the same network, on its graph
+        return resized(net, {searched: shape}, limits)
+
+    if net.sizes_read:  # its structure may change with the size: elaborate at each one
+        found = analysis.min_input(net, elaborate_at, dtype)
+    else:
+        found = analysis.min_input(net, computed_at, dtype, elaborate=elaborate_at)
     return min_input_data(found) if found else None
 
 

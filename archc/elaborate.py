@@ -99,6 +99,7 @@ class Elaborator:
     def __init__(self, spec: ast.Spec, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
         self.budget = Budget(self.limits.max_steps)
+        self.sizes_read = False  # whether an expression read a size of `in` (Network.sizes_read)
         self.total_params = 0
         self.spec = spec
         self.blocks = {b.name: b for b in spec.blocks}
@@ -110,7 +111,10 @@ class Elaborator:
 
     def evaluator(self, env: Mapping[str, Any], shape: Shape | None) -> Evaluator:
         """An evaluator that spends this elaboration's budget."""
-        return Evaluator(env, shape, self.budget)
+        return Evaluator(env, shape, self.budget, self._read_sizes)
+
+    def _read_sizes(self) -> None:
+        self.sizes_read = True
 
     # -- errors
     def _fail(self, error: ArchcError, ctx: _Context) -> ArchcError:
@@ -138,7 +142,8 @@ class Elaborator:
     # -- graph building
     def add_node(self, op: str, attrs: dict[str, Any], inputs: Sequence[int], shape: Shape,
                  span: Span, ctx: _Context, module: Path | None, weights: int = 0,
-                 sources: dict[str, ast.Expr] | None = None) -> int:
+                 sources: dict[str, ast.Expr] | None = None,
+                 given: dict[str, Any] | None = None) -> int:
         """Append a node. `weights` (its parameters and buffers) counts toward the limit on
         the network's size; the counts themselves are the network's side table."""
         if self.next_id >= self.limits.max_nodes:
@@ -146,20 +151,13 @@ class Elaborator:
                 f"the network grows past {self.limits.max_nodes:,} nodes", span,
                 notes=["check repeat counts and recursion",
                        "to raise the limit: archc --max-nodes N"]), ctx)
-        elements = prod(d for d in shape if isinstance(d, int))  # per value of the symbols
-        if elements > self.limits.max_elements:
-            raise self._fail(ArchcError(
-                f"{op} gives a tensor of {elements:,} elements per sample", span,
-                expected=f"at most {self.limits.max_elements:,}", found=format_shape(shape),
-                notes=["to raise the limit: archc --max-elements N"]), ctx)
         self.total_params += weights
-        if self.total_params > self.limits.max_params:
-            raise self._fail(ArchcError(
-                f"the network grows past {self.limits.max_params:,} parameters", span,
-                found=f"{self.total_params:,} with this {op}",
-                notes=["to raise the limit: archc --max-params N"]), ctx)
+        try:
+            _within(self.limits, op, shape, self.total_params, span)
+        except ArchcError as error:
+            raise self._fail(error, ctx) from None
         node = Node(self.next_id, op, attrs, tuple(inputs), shape, span, ctx.scope.path, module,
-                    ctx.name, ctx.frames, sources or {})
+                    ctx.name, ctx.frames, sources or {}, given)
         self.node_list.append(node)
         self.next_id += 1
         return node.id
@@ -283,12 +281,12 @@ class Elaborator:
         outputs = [self.entry(branch, x, inner) for branch in entry.branches]
         op = OPS[entry.op]
         with self.located(ctx, entry.span):
-            attrs = self.bind_op(op, entry.args, ctx, self.shape(x), entry.span).values
+            given = self.bind_op(op, entry.args, ctx, self.shape(x), entry.span).values
             shapes = [self.shape(o) for o in outputs]
-            attrs = dict(op.infer(attrs, shapes))
+            attrs = dict(op.infer(given, shapes))
             shape = op.shape(attrs, shapes)
         node = self.add_node(entry.op, attrs, outputs, shape, entry.span, ctx.child(name=name),
-                             None)
+                             None, given=given)
         if name is not None:
             ctx.names.define((*ctx.prefix, name), node)
         return node
@@ -416,7 +414,7 @@ class Elaborator:
                 module = ctx.scope.claim(ctx.name, entry.span)
         node = self.add_node(op.name, attrs, [x], shape, entry.span, ctx, module,
                              weights=op.params(attrs, shapes) + op.buffers(attrs, shapes),
-                             sources=sources)
+                             sources=sources, given=bound.values)
         if module is not None:
             self.add_module(Module(module, "op", entry.span, node=node))
         self.name_entry(ctx, node)
@@ -494,7 +492,8 @@ class Elaborator:
                           frames=(*ctx.frames, frame), blocks=(*ctx.blocks, block.name))
         out = self.entry(block.body, x, inner)
         if out == x:  # a block that passes its input through still computes a value of its own
-            out = self.add_node("identity", {}, [x], self.shape(x), call.span, inner, None)
+            out = self.add_node("identity", {}, [x], self.shape(x), call.span, inner, None,
+                                given={})
         self.name_entry(ctx, out)
         return out
 
@@ -558,7 +557,7 @@ class Elaborator:
             if p.default is not None and _constant(p.default) is _NOT_CONSTANT})
             for b in spec.blocks}
         network = Network(spec.name, spec.doc, self.node_list, self.modules, inputs, outputs,
-                          dict(self.globals), blocks, parameter_uses(spec))
+                          dict(self.globals), blocks, parameter_uses(spec), self.sizes_read)
         return verify(readable(network))
 
     def declare_inputs(self, ctx: _Context,
@@ -654,6 +653,59 @@ def readable(network: Network) -> Network:
     if "members" in network.__dict__:
         network.__dict__["members"] = {moved(p): n for p, n in network.members.items()}
     return network
+
+
+def _within(limits: Limits, op: str, shape: Shape, total_params: int, span: Span) -> None:
+    """Refuse a tensor or a network larger than the limits allow."""
+    elements = prod(d for d in shape if isinstance(d, int))  # per value of the symbols
+    if elements > limits.max_elements:
+        raise ArchcError(f"{op} gives a tensor of {elements:,} elements per sample", span,
+                         expected=f"at most {limits.max_elements:,}", found=format_shape(shape),
+                         notes=["to raise the limit: archc --max-elements N"])
+    if total_params > limits.max_params:
+        raise ArchcError(f"the network grows past {limits.max_params:,} parameters", span,
+                         found=f"{total_params:,} with this {op}",
+                         notes=["to raise the limit: archc --max-params N"])
+
+
+def resized(network: Network, inputs: Mapping[str, Sequence[int]],
+            limits: Limits | None = None) -> Network:
+    """The network at other input sizes (shapes without the batch dim), without elaborating
+    it again: each node's attributes inferred anew from those the spec gave and its shape
+    computed by its op's rule, in order, as elaboration computes them. Only for a network
+    whose elaboration read no size of `in` (`sizes_read` False): its structure and given
+    attributes are then the same at every size, so this is what elaborating at `inputs`
+    gives, in a fraction of the time (the --min-input search tries dozens of sizes).
+    Raises the op's refusal as an ArchcError at its node's span."""
+    if network.sizes_read:
+        raise ValueError("the network's structure reads input sizes: elaborate it again")
+    limits = limits or Limits()
+    nodes = list(network.node_list)
+    total = 0
+    for index, node in enumerate(nodes):
+        if node.is_input:
+            dims = inputs.get(node.attrs["name"])
+            if dims is not None:
+                nodes[index] = node.at(node.attrs, (BATCH, *dims))
+            continue
+        op = OPS[node.op]
+        shapes = [nodes[i].shape for i in node.inputs]
+        try:
+            attrs = dict(op.infer(node.given if node.given is not None else node.attrs,
+                                  shapes))
+            shape = op.shape(attrs, shapes)
+            total += op.params(attrs, shapes) + op.buffers(attrs, shapes)
+        except OpError as error:
+            raise ArchcError(error.message, node.span, expected=error.expected,
+                             found=error.found, notes=error.notes) from None
+        except (OverflowError, ValueError, ZeroDivisionError, MemoryError) as error:
+            raise ArchcError(f"{op.name}: its arguments give sizes that cannot be computed",
+                             node.span, found=str(error)) from None
+        _within(limits, node.op, shape, total, node.span)
+        nodes[index] = node.at(attrs, shape)
+    return Network(network.name, network.doc, nodes, network.modules, network.inputs,
+                   network.outputs, network.params, network.blocks, network.parameter_uses,
+                   network.sizes_read)
 
 
 def parameter_uses(spec: ast.Spec) -> dict[str, tuple[ast.Expr, ...]]:

@@ -40,6 +40,16 @@ class Node:
     frames: tuple[Frame, ...] = ()
     sources: dict[str, Expr] = field(default_factory=dict, compare=False)
     # attribute -> the spec expression it was written as, for readable generated code
+    given: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    # the attributes as the spec gave them, before inference from the inputs' shapes (what
+    # elaboration.resized infers again at other input sizes)
+
+    def at(self, attrs: dict[str, Any], shape: Shape) -> Node:
+        """The same node with other attributes and shape (the constructor: dataclasses.replace
+        takes ten times as long, and the --min-input search remakes every node dozens of
+        times)."""
+        return Node(self.id, self.op, attrs, self.inputs, shape, self.span, self.scope,
+                    self.module, self.name, self.frames, self.sources, self.given)
 
     @property
     def is_input(self) -> bool:
@@ -162,6 +172,9 @@ class Network:
     blocks: dict[str, BlockInfo] = field(default_factory=dict)
     # the spec parameters only the network's own entries read, with the names reading them
     parameter_uses: dict[str, tuple[Expr, ...]] = field(default_factory=dict)
+    # whether elaborating it read a size of some `in` (other than channels and rank): its
+    # structure or attributes may then differ at other input sizes
+    sizes_read: bool = True
     consumer_lists: list[list[int]] = field(default_factory=list, init=False, repr=False)
     boundaries: dict[tuple[int, ...], Boundary] = field(default_factory=dict, init=False,
                                                        repr=False, compare=False)

@@ -185,6 +185,7 @@ def min_input_data(found: MinInput) -> dict[str, Any]:
         } for name, d in zip(names, found.dims, strict=True)},
         "rounding": list(found.rounding),
         "elaborations": found.elaborations,
+        "sizes": found.sizes,
     }
 
 
@@ -370,5 +371,9 @@ def render_min_input(data: dict[str, Any], out: Terminal) -> None:
         shown = "; ".join(data["rounding"][:3]) + ("; ..." if len(data["rounding"]) > 3 else "")
         out.print(f"  at the declared size, {len(data['rounding'])} strided inputs "
                   f"round: {shown}")
-    count = data["elaborations"]
-    out.print(f"  (searched by elaborating {count} input size{'s' if count != 1 else ''})")
+    count, tried = data["elaborations"], data.get("sizes", data["elaborations"])
+    if tried == count:
+        out.print(f"  (searched by elaborating {count} input size{'s' if count != 1 else ''})")
+    else:
+        out.print(f"  (searched {tried} input sizes on the elaborated graph, and elaborated "
+                  f"{count} to confirm)")

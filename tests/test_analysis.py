@@ -143,6 +143,45 @@ layers:
     assert "maxpool" in {n.op for n in archc.network(tree, [3, 23, 23]).nodes()}
 
 
+SEARCHED = [ROOT / "specs" / "googlenet.yaml", TORCHVISION / "densenet121.yaml",
+            TORCHVISION / "mobilenet_v2.yaml", ROOT / "specs" / "resnet.yaml",
+            ROOT / "examples" / "constructs" / "conditions.yaml"]
+
+
+def searched_by_elaborating(path: Path) -> Any:
+    tree = archc.load(path)
+    return min_input(archc.network(tree), lambda shape: archc.network(tree, shape))
+
+
+@pytest.mark.parametrize("path", SEARCHED, ids=spec_id)
+def test_the_search_on_the_graph_finds_what_elaborating_every_size_finds(path: Path) -> None:
+    # the oracle: the search that elaborates the spec at every size it tries
+    expected = searched_by_elaborating(path)
+    tree = archc.load(path)
+    net = archc.network(tree)
+    data = archc.api.min_input(net, tree)
+    assert data == archc.report.min_input_data(expected) | {
+        "elaborations": data["elaborations"], "sizes": data["sizes"]}
+    if net.sizes_read:  # structure that reads in.h: every size is elaborated
+        assert data["elaborations"] == data["sizes"] == expected.elaborations
+    else:
+        # elaborated to confirm: at the smallest size, and below it for its error
+        assert data["elaborations"] == (1 if expected.smallest == 1 else 2)
+        assert data["sizes"] == expected.elaborations
+
+
+def test_a_search_elaboration_disagrees_with_is_done_again_by_elaborating(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = searched_by_elaborating(GOOGLENET)
+    tree = archc.load(GOOGLENET)
+    net = archc.network(tree)
+    # a graph that answers "valid" at every size: elaboration refuses the size it finds (1)
+    monkeypatch.setattr(archc.api, "resized", lambda net, inputs, limits=None: net)
+    data = archc.api.min_input(net, tree)
+    assert data["smallest"] == [3, expected.smallest, expected.smallest]
+    assert data["failure"] == expected.failure and data["elaborations"] > 2
+
+
 def test_rectangular_inputs_are_searched_per_dim() -> None:
     text = """
 name: rect

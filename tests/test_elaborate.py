@@ -249,3 +249,66 @@ def test_an_expression_too_deep_to_evaluate_is_located() -> None:
     text = "input: [3]\nlayers:\n  - linear(2 ** " + "(1 ** " * 90 + "1" + ")" * 90 + ")\n"
     net = archc.network(text)  # 90 levels: evaluated
     assert net.output_shapes() == [(BATCH, 2)]
+
+
+# ------------------------------------------------------------------ other input sizes
+
+from pathlib import Path  # noqa: E402
+
+from archc.elaborate import resized  # noqa: E402
+from archc.expr.nodes import same  # noqa: E402
+from tests.conftest import ALL_SPECS, spec_id  # noqa: E402
+
+
+def other_sizes(net: Network) -> list[dict[str, list[int]]]:
+    """Input shapes to try besides the declared ones: each input's last dims grown and shrunk
+    (spatial sizes of an image, the features of a vector)."""
+    tries = []
+    for change in (lambda d: d + 7, lambda d: max(1, d // 2), lambda d: 1):
+        shapes = {}
+        for name, node_id in net.inputs.items():
+            dims = [d for d in net.node(node_id).shape[1:] if isinstance(d, int)]
+            shapes[name] = dims[:1] + [change(d) for d in dims[1:]] if len(dims) > 1 \
+                else [change(dims[0])]
+        tries.append(shapes)
+    return tries
+
+
+@pytest.mark.parametrize("path", ALL_SPECS, ids=spec_id)
+def test_resized_gives_what_elaborating_at_those_sizes_gives(path: Path) -> None:
+    tree = archc.load(path)
+    net = archc.network(tree)
+    if net.sizes_read:
+        with pytest.raises(ValueError):
+            resized(net, {})
+        return
+    for shapes in other_sizes(net):
+        try:
+            expected = archc.network(tree, shapes)
+        except archc.ArchcError as error:
+            with pytest.raises(archc.ArchcError) as raised:
+                resized(net, shapes)
+            assert raised.value.message == error.message, shapes
+            continue
+        got = resized(net, shapes)
+        assert len(got.node_list) == len(expected.node_list)
+        for ours, theirs in zip(got.node_list, expected.node_list, strict=True):
+            assert (ours.op, ours.inputs, ours.shape) == (theirs.op, theirs.inputs, theirs.shape)
+            assert same(ours.attrs, theirs.attrs) or ours.attrs == theirs.attrs, ours.path
+        assert got.total_params == expected.total_params
+
+
+@pytest.mark.parametrize("layers, reads", [
+    ("conv(in.c * 2, 3)", False),  # channels: the same at every size
+    ("conv(8, 3); avgpool(in.h)", True),  # a kernel as large as the input
+    ("conv(8, 3); flatten; linear(in.c)", True),  # a flattened image's features are a size
+    ("conv(8, in.rank)", False),
+    ("conv(8, 3); conv(in.shape[0], 1)", True),
+    ("wide", False),  # a block parameter whose default is in.c
+])
+def test_elaboration_records_whether_it_read_an_input_size(layers: str, reads: bool) -> None:
+    text = ("name: n\ninput: [3, 16, 16]\nblocks:\n  wide:\n    params: {c: in.c}\n"
+            f"    body: conv(c * 2, 1)\nlayers:\n  - {layers}\n")
+    assert archc.network(text).sizes_read is reads
+    text = text.replace(f"  - {layers}\n", "  - repeat: in.h // 8\n    body: conv(8, 1)\n")
+    assert archc.network(text).sizes_read

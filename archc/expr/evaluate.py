@@ -234,10 +234,14 @@ class Evaluator:
     MAX_STRING characters, and each step is paid from the elaboration's budget."""
 
     def __init__(self, env: Mapping[str, Any], shape: Shape | None,
-                 budget: Budget | None = None) -> None:
+                 budget: Budget | None = None,
+                 sizes_read: Callable[[], None] | None = None) -> None:
         self.env = env
         self.shape = shape
         self.budget = budget or Budget(MAX_STEPS)
+        # told when a value depends on a size of `in` other than its channels and rank (so
+        # the elaborator knows whether its network's structure depends on the input's sizes)
+        self.sizes_read = sizes_read
 
     def __call__(self, expr: nodes.Expr) -> Any:
         self.budget.spend(expr.span)
@@ -272,6 +276,12 @@ class Evaluator:
                          notes=["names in expressions are parameters, loop variables and in"])
 
     def eval_InShape(self, expr: nodes.InShape) -> Any:
+        value = self._in(expr)
+        if self.sizes_read is not None:  # `in` as a whole: its sizes may be read
+            self.sizes_read()
+        return value
+
+    def _in(self, expr: nodes.InShape) -> ShapeValue:
         if self.shape is None:
             raise ArchcError("'in' is only defined inside an entry", expr.span)
         return ShapeValue(self.shape)
@@ -361,7 +371,18 @@ class Evaluator:
         return value[index]
 
     def eval_Attribute(self, expr: nodes.Attribute) -> Any:
-        value = self(expr.value)
+        if isinstance(expr.value, nodes.InShape):  # `in.c`: only that attribute is read
+            self.budget.spend(expr.value.span)
+            value: Any = self._in(expr.value)
+            name = ShapeValue.ALIASES.get(expr.name, expr.name)
+            # the rank, and the channels of a tensor with spatial dims, are the same at
+            # every input size (a tensor without them may be a flattened image: its
+            # features are a size)
+            if self.sizes_read is not None and not (
+                    name == "rank" or (name == "c" and len(value.shape) >= 3)):
+                self.sizes_read()
+        else:
+            value = self(expr.value)
         if not isinstance(value, ShapeValue):
             raise ArchcError(f"'.{expr.name}': only shapes (in) have attributes", expr.span,
                              found=type_name(value))
