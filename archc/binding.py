@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from archc.errors import ArchcError, Span, suggest
@@ -56,7 +57,19 @@ class Signature:
                    tuple(Slot(p.name) for p in block.params), "parameter")
 
     def slot(self, name: str) -> Slot | None:
-        return next((s for s in self.slots if s.name == name), None)
+        return self.by_name.get(name)
+
+    @cached_property
+    def by_name(self) -> dict[str, Slot]:
+        return {s.name: s for s in self.slots}
+
+    @cached_property
+    def positional_slots(self) -> list[Slot]:
+        return [s for s in self.slots if s.positional]
+
+    @cached_property
+    def variadic(self) -> Slot | None:
+        return next((s for s in self.positional_slots if s.variadic), None)
 
 
 # op name → (the op, its signature): the same for every elaboration while the op is the same
@@ -82,8 +95,8 @@ def bind(signature: Signature, args: Sequence[ast.Argument],
     _check_order(args)
     bound = Bound()
     positional = [a for a in args if a.name is None]
-    slots = [s for s in signature.slots if s.positional]
-    variadic = next((s for s in slots if s.variadic), None)
+    slots = signature.positional_slots
+    variadic = signature.variadic
     if variadic is not None and len(positional) > 1:
         bound.values[variadic.name] = tuple(evaluate(a.value) for a in positional)
         bound.spans[variadic.name] = _joined(positional[0].span, positional[-1].span)
@@ -96,11 +109,11 @@ def bind(signature: Signature, args: Sequence[ast.Argument],
             found=f"{len(positional)}")
     for slot, arg in zip(slots, positional, strict=False):
         _give(bound, slot.name, arg, evaluate)
-    names = [s.name for s in signature.slots]
     for arg in args:
         if arg.name is None:
             continue
         if signature.slot(arg.name) is None:
+            names = [s.name for s in signature.slots]
             raise ArchcError(f"{signature.owner} has no {signature.noun} '{arg.name}'", arg.span,
                              expected=signature.text, suggestions=suggest(arg.name, names))
         if arg.name in bound.values:

@@ -32,6 +32,26 @@ REPEAT_COST = 4  # steps per repeat iteration, beside its body's
 # ------------------------------------------------------------------ elaboration state
 
 
+class _Framed:
+    """`with elaborator.framed(ctx):` an ArchcError raised inside gets the block-instance
+    chain of `ctx`. A class rather than a @contextmanager generator: it is entered for every
+    op and block, and a generator costs several times as much."""
+
+    __slots__ = ("ctx", "elaborator")
+
+    def __init__(self, elaborator: Elaborator, ctx: _Context) -> None:
+        self.elaborator = elaborator
+        self.ctx = ctx
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: Any) -> None:
+        if isinstance(error, ArchcError):
+            raise self.elaborator._fail(error, self.ctx) from None
+
+
 @dataclass
 class _Scope:
     """A module being filled. It names its child modules: by the entry's name, or by position
@@ -122,13 +142,9 @@ class Elaborator:
             error.with_frame(frame)
         return error
 
-    @contextmanager
-    def framed(self, ctx: _Context) -> Iterator[None]:
+    def framed(self, ctx: _Context) -> _Framed:
         """Give an ArchcError raised inside the chain of block instances of `ctx`."""
-        try:
-            yield
-        except ArchcError as error:
-            raise self._fail(error, ctx) from None
+        return _Framed(self, ctx)
 
     @contextmanager
     def located(self, ctx: _Context, span: Span) -> Iterator[None]:
