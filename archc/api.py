@@ -23,7 +23,7 @@ from archc.files import check_output as check_output
 from archc.files import install_signal_handlers as install_signal_handlers
 from archc.format import format_shape as format_shape  # the CLI says shapes as the API does
 from archc.frontend import ast
-from archc.frontend.expressions import token_limit
+from archc.frontend.expressions import max_tokens, token_limit
 from archc.frontend.text import parse_text
 from archc.frontend.yaml import parse_yaml
 from archc.gcpause import collector_paused
@@ -41,6 +41,13 @@ InputShapes = Mapping[str, Sequence[int]] | Sequence[int] | None
 SPEC_SUFFIXES = (".yaml", ".yml", ".arch")
 TEXT_FORM = re.compile(r"\A(\s*#[^\n]*\n|\s)*network\b")
 MAX_SPEC_BYTES = 1024 * 1024  # 6x the 10,000-layer benchmark spec; parsing more takes seconds
+BYTES_PER_TOKEN = 50  # a spec read with more tokens allowed (--max-tokens) may be this much longer
+
+
+def spec_bytes() -> int:
+    """How long a spec file may be: MAX_SPEC_BYTES, or more under a raised token limit (a
+    100,000-layer chain is 1.7 MB)."""
+    return max(MAX_SPEC_BYTES, BYTES_PER_TOKEN * max_tokens())
 DICT_PATH = "<dict>"
 
 
@@ -79,7 +86,7 @@ def _load(spec: str | os.PathLike[str] | Mapping[str, Any]) -> ast.Spec:
                         f"{type(spec).__name__}")
     if isinstance(spec, os.PathLike) or is_path(spec):
         path = Path(spec)
-        return _parse_file(path, read_spec(path, MAX_SPEC_BYTES))
+        return _parse_file(path, read_spec(path, spec_bytes()))
     try:
         return parse(spec, "<string>")
     except ArchcError as error:

@@ -160,7 +160,9 @@ def read_spec(path: Path, limit: int) -> str:
     finally:
         os.close(descriptor)
     if size > limit:
-        raise ArchcError(f"{path}: spec file too large (more than {limit:,} bytes)")
+        raise ArchcError(f"{path}: spec file too large (more than {limit:,} bytes)",
+                         notes=["to read a longer spec, raise its token limit: archc "
+                                "--max-tokens N allows 50 bytes a token"])
     try:
         return b"".join(chunks).decode("utf-8")
     except UnicodeDecodeError as error:

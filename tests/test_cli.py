@@ -304,3 +304,14 @@ def test_a_table_of_thousands_of_layers_is_printed_whole(tmp_path: Path) -> None
     assert lines[-4].split("│")[0].strip() == "2499"
     assert "[N, 4, 8, 8]" in lines[-4] and lines[-3].startswith("output [N, 4, 8, 8]")
     assert sum(1 for line in lines if "conv 3x3, 4" in line) == 2500
+
+
+def test_a_raised_token_limit_reads_a_longer_spec_file(tmp_path: Path) -> None:
+    # 1.2 MB: past the 1 MiB a spec may be by default, but only blank lines (no tokens)
+    spec = tmp_path / "long.yaml"
+    spec.write_text("name: long\ninput: [4]\n" + "\n" * 1_200_000 + "layers:\n  - linear(2)\n")
+    code, _, err = run_cli("check", str(spec))
+    assert code == 1 and "spec file too large (more than 1,048,576 bytes)" in err
+    assert "--max-tokens N allows 50 bytes a token" in err
+    code, out, _ = run_cli("--max-tokens", "30000", "check", str(spec))
+    assert code == 0 and "ok" in out

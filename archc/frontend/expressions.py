@@ -600,9 +600,15 @@ def transform(lower: _Lower, tree: Any) -> Any:
 # ------------------------------------------------------------------ bounded reading
 
 MAX_LOWERED = 250_000  # parse-tree nodes lowered to the AST, aliases expanded
+LOWERED_PER_TOKEN = 2  # a layer lowers to about one node per two tokens
 _TOKEN = re.compile(r"[A-Za-z0-9_.]+|[^\sA-Za-z0-9_.]")
 _lowered: ContextVar[list[int] | None] = ContextVar("archc_lowered", default=None)
 _max_tokens: ContextVar[int] = ContextVar("archc_max_tokens", default=MAX_TOKENS)
+
+
+def max_tokens() -> int:
+    """The token limit of the spec being read (token_limit)."""
+    return _max_tokens.get()
 
 
 @contextmanager
@@ -633,12 +639,17 @@ def reading(text: str, source: Source) -> Iterator[None]:
                        "600", "hint: write repeated layers once, in a block or a repeat",
                        "to raise the limit: archc --max-tokens N, or "
                        "archc.Limits(max_tokens=N)"])
-    budget = [MAX_LOWERED]
+    budget = [_max_lowered()]
     previous = _lowered.set(budget)
     try:
         yield
     finally:
         _lowered.reset(previous)
+
+
+def _max_lowered() -> int:
+    """The parse-tree nodes one spec may lower: more under a raised token limit."""
+    return max(MAX_LOWERED, LOWERED_PER_TOKEN * _max_tokens.get())
 
 
 def _spend_lowering(nodes: int, span: Span) -> None:
@@ -647,7 +658,7 @@ def _spend_lowering(nodes: int, span: Span) -> None:
         return
     budget[0] -= nodes
     if budget[0] < 0:
-        raise ArchcError(f"the spec is too long to read: more than {MAX_LOWERED:,} expression "
+        raise ArchcError(f"the spec is too long to read: more than {_max_lowered():,} expression "
                          "parts", span, notes=["are YAML aliases repeating a long layer string?",
                                                "hint: write repeated layers once, in a block or "
                                                "a repeat"])

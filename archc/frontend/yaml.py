@@ -22,6 +22,7 @@ from archc.frontend import ast, lookalikes
 from archc.frontend.expressions import (
     MAX_INT_DIGITS,
     Locate,
+    max_tokens,
     parse_expression,
     parse_layer,
     parse_name_template,
@@ -44,6 +45,13 @@ CORE_TAGS = frozenset(f"tag:yaml.org,2002:{kind}"
                       for kind in ("str", "int", "float", "bool", "null", "seq", "map"))
 MERGE_TAG = "tag:yaml.org,2002:merge"
 MAX_NODES = 100_000  # YAML aliases can make a small file a huge tree; refuse before it is walked
+NODES_PER_TOKEN = 5  # a spec allowed more tokens (--max-tokens) may hold as many more nodes
+
+
+def max_nodes() -> int:
+    """The YAML nodes a spec may expand to: MAX_NODES, or more for a spec read with a token
+    limit raised past the default (a 100,000-layer chain has 300,000)."""
+    return max(MAX_NODES, NODES_PER_TOKEN * max_tokens())
 MAX_DEPTH = 100  # lists and mappings inside each other; real specs nest about 10 deep
 
 
@@ -130,6 +138,7 @@ class _Graph:
         self.scalar_ranges: list[tuple[int, int]] = []
 
     def check(self, root: yaml.Node) -> None:
+        limit = max_nodes()
         done: dict[int, tuple[int, int]] = {}  # id → (height, expanded size)
         visiting: set[int] = set()
         stack: list[tuple[yaml.Node, Iterator[yaml.Node]]] = [(root, iter(_children(root)))]
@@ -142,9 +151,9 @@ class _Graph:
                 visiting.discard(id(node))
                 kids = [done[id(c)] for c in _children(node)]
                 done[id(node)] = (1 + max((h for h, _ in kids), default=0),
-                                  min(1 + sum(s for _, s in kids), MAX_NODES + 1))
-                if done[id(node)][1] > MAX_NODES:  # the first (innermost) node too large
-                    raise self.reader.error(f"spec too large: more than {MAX_NODES:,} YAML "
+                                  min(1 + sum(s for _, s in kids), limit + 1))
+                if done[id(node)][1] > limit:  # the first (innermost) node too large
+                    raise self.reader.error(f"spec too large: more than {limit:,} YAML "
                                             "nodes once its aliases are expanded", node,
                                             notes=["is it an alias bomb? Each alias here "
                                                    "repeats all that its anchor holds"])
@@ -162,8 +171,8 @@ class _Graph:
                                         notes=_too_deep_notes())
             visiting.add(id(child))
             stack.append((child, iter(_children(child))))
-        if done[id(root)][1] > MAX_NODES:
-            raise self.reader.error(f"spec too large: more than {MAX_NODES} YAML nodes once "
+        if done[id(root)][1] > limit:
+            raise self.reader.error(f"spec too large: more than {limit:,} YAML nodes once "
                                     "its aliases are expanded", root,
                                     notes=["is it an alias bomb?"])
 
@@ -228,6 +237,7 @@ class _Reader:
         self.source = source
         self.positions = _Positions(source.text)
         self.visited = 0
+        self.max_nodes = max_nodes()
         self.known: set[str] | None = None
 
     # -- positions
@@ -330,9 +340,10 @@ class _Reader:
             raise self.error(f"YAML tag {node.tag!r} is not allowed", node,
                              notes=["a spec is data: it never constructs objects or runs code"],
                              expected="plain values, lists and mappings")
-        if self.visited > MAX_NODES:
+        if self.visited > self.max_nodes:
             raise self.error(
-                f"spec too large: more than {MAX_NODES} YAML nodes (are aliases expanding it?)",
+                f"spec too large: more than {self.max_nodes:,} YAML nodes (are aliases "
+                "expanding it?)",
                 node,
             )
 

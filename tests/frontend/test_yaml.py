@@ -269,3 +269,15 @@ def test_merge_keys_are_refused_where_they_are() -> None:
     error = error_of(HEAD + "blocks:\n  a: &a {body: relu}\n  b:\n    <<: *a\nlayers:\n  - a\n")
     assert error.message == "YAML merge keys ('<<') are not supported in a spec"
     assert at(error) == (6, 5)
+
+
+def test_the_bounds_on_reading_grow_with_a_raised_token_limit() -> None:
+    from archc import api
+    from archc.frontend import expressions, yaml as front
+
+    assert (front.max_nodes(), expressions._max_lowered(), api.spec_bytes()) == (
+        front.MAX_NODES, expressions.MAX_LOWERED, api.MAX_SPEC_BYTES)
+    with expressions.token_limit(1_000_000):  # a 100,000-layer chain has about 650,000
+        assert front.max_nodes() == 5_000_000
+        assert expressions._max_lowered() == 2_000_000
+        assert api.spec_bytes() == 50_000_000
