@@ -273,7 +273,8 @@ def test_merge_keys_are_refused_where_they_are() -> None:
 
 def test_the_bounds_on_reading_grow_with_a_raised_token_limit() -> None:
     from archc import api
-    from archc.frontend import expressions, yaml as front
+    from archc.frontend import expressions
+    from archc.frontend import yaml as front
 
     assert (front.max_nodes(), expressions._max_lowered(), api.spec_bytes()) == (
         front.MAX_NODES, expressions.MAX_LOWERED, api.MAX_SPEC_BYTES)
