@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -52,6 +53,93 @@ def fresh_process(args: list[str]) -> float:
     start = time.perf_counter()
     subprocess.run(args, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
+
+
+def whole(args: list[str]) -> tuple[float, int]:
+    """Seconds and peak resident bytes of one command in a fresh process, as a user runs it."""
+    start = time.perf_counter()
+    child = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return seconds, usage.ru_maxrss * 1024  # kilobytes on Linux
+
+
+def median_of(args: list[str], repeats: int) -> tuple[float, int]:
+    runs = [whole(args) for _ in range(repeats)]
+    return statistics.median(s for s, _ in runs), max(p for _, p in runs)
+
+
+ARCHC = str(Path(sys.executable).parent / "archc")  # the console script a user types
+RAISED = ["--max-tokens", "1000000", "--max-nodes", "200000", "--max-steps", "10000000"]
+
+
+def bench_commands(repeats: int, folder: Path) -> list[dict[str, Any]]:
+    """Whole commands as users type them, each in a fresh process (goals of issue #19)."""
+    from generate import residual, sequential
+
+    rows: list[dict[str, Any]] = []
+
+    def row(name: str, command: list[str], seconds: float, goal: str, met: bool | None,
+            **extra: Any) -> None:
+        shown = " ".join(c.replace(str(folder), "$TMP").replace(str(ROOT) + "/", "")
+                         .replace(ARCHC, "archc").replace(sys.executable, "python")
+                         for c in command)
+        rows.append({"name": name, "command": shown, "archc": seconds, "goal": goal,
+                     "met": met, **extra})
+
+    # start-up: the floor under every command
+    help_cmd, bare = [ARCHC, "--help"], [sys.executable, "-c", "pass"]
+    ours, theirs = alternate(lambda: whole(help_cmd)[0], lambda: whole(bare)[0], repeats * 3)
+    row("start-up", help_cmd, ours, "≤ 0.06 s", ours <= 0.06,
+        note=f"bare Python starts in {theirs:.3f} s here: {ours / theirs:.1f}x")
+    # a long chain: check and shapes --format json, linear in layers, with its peak memory
+    for layers in (10_000, 100_000):
+        path = folder / f"chain{layers}.yaml"
+        path.write_text(sequential(layers))
+    times: dict[str, float] = {}
+    for layers in (10_000, 100_000):
+        path = str(folder / f"chain{layers}.yaml")
+        for what, command in (("check", [ARCHC, *RAISED, "check", path]),
+                              ("shapes json", [ARCHC, *RAISED, "shapes", path, "--format",
+                                               "json"])):
+            seconds, peak = median_of(command, 1 if layers == 100_000 else repeats)
+            times[f"{what} {layers}"] = seconds
+            limit = {"check": 2.0, "shapes json": 3.0}[what]
+            row(f"{what}, a chain of {layers:,} layers", command, seconds,
+                f"≤ {limit:.0f} s" if layers == 100_000 else "",
+                seconds <= limit if layers == 100_000 else None,
+                note=f"peak {peak / 2**20:,.0f} MiB, {peak / layers / 1024:.1f} KiB a layer")
+    ratio = times["check 100000"] / times["check 10000"]
+    rows[-1]["note"] += f"; check t(100k)/t(10k) = {ratio:.1f} (goal ≤ 11)"
+    # a 3,000-block residual net drawn: collapsed (the default), and refused uncollapsed
+    path = folder / "residual3000.yaml"
+    path.write_text(residual(18_000))
+    for variant in ([], ["--no-collapse"]):
+        command = [ARCHC, *RAISED, "draw", str(path), *variant, "-o", str(folder / "r.svg")]
+        seconds, _ = median_of(command, 1)
+        row(f"draw a 3,000-block residual net to SVG{' ' + variant[0] if variant else ''}",
+            command, seconds, "≤ 10 s or refused", seconds <= 10,
+            note="refused up front, suggesting --depth" if variant else "")
+    # --min-input over the zoo: the slowest spec
+    worst = (0.0, "")
+    for spec in sorted((ROOT / "specs").rglob("*.yaml")):
+        seconds, _ = median_of([ARCHC, "shapes", str(spec), "--min-input"], repeats)
+        worst = max(worst, (seconds, str(spec.relative_to(ROOT))))
+    row("shapes --min-input, the slowest zoo spec", [ARCHC, "shapes", worst[1], "--min-input"],
+        worst[0], "≤ 0.3 s", worst[0] <= 0.3)
+    # TorchScript: archc compile against scripting torchvision's model and saving it
+    target = folder / "r.pt"
+    script = ("import torch, warnings; from tests.test_torchvision import "
+              "import_torchvision_models as m\nwarnings.simplefilter('ignore')\n"
+              f"torch.jit.save(torch.jit.script(m().resnet50(weights=None)), {str(target)!r})")
+    compile_cmd = [ARCHC, "compile", str(RESNET50), "-o", str(target)]
+    ours, theirs = alternate(lambda: whole(compile_cmd)[0],
+                             lambda: whole([sys.executable, "-c", script])[0], repeats)
+    row("compile ResNet-50 to TorchScript", compile_cmd, ours, "faster than the script",
+        ours < theirs, baseline=theirs, note=f"torch.jit.script of torchvision's and save: "
+        f"{theirs:.2f} s ({ours / theirs:.2f}x)")
+    return rows
 
 
 def alternate(a: Callable[[], float], b: Callable[[], float], repeats: int) -> tuple[float, float]:
@@ -128,7 +216,8 @@ def bench_build(repeats: int) -> list[dict[str, Any]]:
                     ours, theirs = alternate(timed(build),
                                              timed(lambda r=reference: r(weights=None)),
                                              repeats)
-                    rows.append({"name": f"build {spec.stem}, {case}", "archc": ours,
+                    rows.append({"name": f"`archc.build(\"{spec.relative_to(ROOT)}\")`, {case}",
+                                 "archc": ours,
                                  "baseline": theirs, "baseline_label": "torchvision constructor",
                                  "ratio": ours / theirs, "goal": "≤ 1.10x",
                                  "met": ours / theirs <= 1.10})
@@ -174,7 +263,8 @@ def bench_forward(repeats: int, compiled: bool) -> list[dict[str, Any]]:
                     return run
 
                 ours, theirs = alternate(step(ours_run), step(theirs_run), repeats * 4)
-            rows.append({"name": f"forward {spec.stem} ({mode})", "archc": ours,
+            rows.append({"name": f"forward of `archc.build(\"{spec.relative_to(ROOT)}\")` "
+                                 f"({mode}, 1x3x224x224)", "archc": ours,
                          "baseline": theirs, "baseline_label": "torchvision",
                          "ratio": ours / theirs, "goal": "≤ 1.02x", "met": ours / theirs <= 1.02})
     return rows
@@ -234,6 +324,11 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(f"| {row['name']} | {times} | | t(10k)/t(1k) = "
                      f"{row['ratio_10k_1k']:.1f} | {row['goal']} | "
                      f"{'yes' if row['met'] else 'no'} |")
+    for row in results.get("commands", []):
+        met = "" if row["met"] is None else "yes" if row["met"] else "no"
+        note = f" ({row['note']})" if row.get("note") else ""
+        lines.append(f"| {row['name']}: `{row['command']}` | {row['archc']:.3f} s{note} | | | "
+                     f"{row['goal']} | {met} |")
     draw = results["draw"]
     lines.append(f"| {draw['name']} | {draw['archc']:.3f} s ({draw['bytes']:,} bytes, no torch) "
                  "| | | | |")
@@ -252,21 +347,33 @@ def main() -> None:
         "machine": f"{platform.machine()}, Python {platform.python_version()}",
         "command": "make bench" + (" (--quick)" if options.quick else ""),
     }
+    cleanup = tempfile.TemporaryDirectory()
+    scratch = cleanup.name
     steps: list[tuple[str, Callable[[], Any]]] = [
         ("shapes", lambda: bench_shapes(repeats)),
         ("scaling", lambda: bench_scaling(repeats)),
         ("draw", lambda: bench_draw(repeats)),
         ("build", lambda: bench_build(repeats)),
         ("forward", lambda: bench_forward(repeats, not options.no_compile)),
+        ("commands", lambda: bench_commands(repeats, Path(scratch))),
     ]
     for key, step in steps:
         print(f"== {key}", flush=True)
         results[key] = step()
+    cleanup.cleanup()
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "latest.md").write_text(markdown(results))
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = text.index(BENCH_START) + len(BENCH_START), text.index(BENCH_END)
+    table = markdown(results).split("\n", 2)[2]  # without the heading
+    readme.write_text(text[:start] + "\n" + table + text[end:])
     print(markdown(results))
+
+
+BENCH_START, BENCH_END = "<!-- bench -->", "<!-- /bench -->"  # README's table, rewritten
 
 
 if __name__ == "__main__":
