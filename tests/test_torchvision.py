@@ -121,6 +121,29 @@ def test_spec_matches_torchvision(name: str) -> None:
     torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_large"])
+def test_training_gives_torchvisions_gradients(name: str) -> None:
+    """One training step's gradients equal torchvision's: the in-place residual adds archc
+    writes (`out += x`) leave autograd what it needs, as torchvision's own do."""
+    make_reference, size = CASES[name]
+    torch.manual_seed(0)
+    reference = make_reference().train()
+    randomise(reference, seed=3)
+    ours = archc.build(SPECS / f"{name}.yaml", inputs=size).train()
+    ours.load_state_dict(reference.state_dict(), strict=True)
+    x = torch.randn(4, *size, generator=torch.Generator().manual_seed(2))
+    for model in (reference, ours):
+        for module in model.modules():  # dropout draws its own masks: the same function
+            if isinstance(module, nn.Dropout):
+                module.eval()
+        model.zero_grad()
+        (model(x) ** 2).mean().backward()
+    grads = {k: p.grad for k, p in reference.named_parameters()}
+    assert sum(g.abs().mean().item() for g in grads.values() if g is not None) > 1e-3
+    for key, param in ours.named_parameters():
+        torch.testing.assert_close(param.grad, grads[key], atol=1e-4, rtol=1e-3)
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_static_counts_match_torchvisions_published_metadata(name: str) -> None:
     """Against torchvision's own published figures: GMACs to 3 decimals and parameters, and

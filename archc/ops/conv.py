@@ -212,6 +212,7 @@ _COMMON = (
 
 CONV = register(Op(
     name="conv",
+    writable_output=True,
     role=Role.CONVOLUTION,
     bias="bias",
     doc="Convolution over 1, 2 or 3 spatial dims (Conv1d/2d/3d by input rank).",
@@ -322,6 +323,7 @@ def conv_transpose_window(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
 
 CONV_TRANSPOSE = register(Op(
     name="conv_transpose",
+    writable_output=True,
     role=Role.CONVOLUTION,
     bias="bias",
     doc="Transposed convolution (ConvTranspose1d/2d/3d by input rank).",

@@ -46,6 +46,7 @@ def _macs(attrs: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
 
 LINEAR = register(Op(
     name="linear",
+    writable_output=True,
     role=Role.LINEAR,
     bias="bias",
     doc="Affine map on the last dimension (nn.Linear); in_features is inferred.",

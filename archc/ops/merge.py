@@ -112,6 +112,8 @@ ADD = register(Op(
     attrs=(),
     shape=lambda attrs, inputs: broadcast("add", inputs, exact=True),
     function=lambda attrs, args: " + ".join(args),
+    # two branches only: `a += b + c` would add b and c first, which rounds differently
+    accumulate=lambda attrs, args: f"{args[0]} += {args[1]}" if len(args) == 2 else None,
     arity=None,
     shape_rule="all branches equal; unchanged",
     flops=PAIRWISE,

@@ -75,6 +75,7 @@ def _bn_callee(inputs: Sequence[Shape]) -> str:
 
 BN = register(Op(
     name="bn",
+    writable_output=True,
     role=Role.NORMALISER,
     cancels_bias=lambda attrs: bool(attrs.get("affine", True)),
     doc="Batch normalisation over channels (BatchNorm1d/2d/3d by rank); num_features inferred.",

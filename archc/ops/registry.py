@@ -418,6 +418,12 @@ class Op:
     arity: int | None = 1  # None: any number of inputs (merges)
     # the output is the input itself (identity): the generated forward names it, no statement
     passthrough: bool = False
+    # its backward does not read its output (a conv, a batch norm, a linear layer save their
+    # input), so the op reading it next may write into it: torchvision's `out += identity`
+    writable_output: bool = False
+    # a merge's in-place form over its argument names, the result in the first (`a += b`):
+    # generated forwards use it where the first argument is a writable output read only here
+    accumulate: Callable[[Attrs, Sequence[str]], str | None] | None = None
     # a bias added just before this op is undone by it (batch norm subtracts the mean and
     # adds its own shift): the lint pass warns about the wasted parameters
     cancels_bias: Callable[[Attrs], bool] = never
@@ -506,6 +512,9 @@ def register(op: Op) -> Op:
     assert (op.role is Role.MERGE) == (op.arity is None), f"{op.name}: role and arity disagree"
     # backends leave identity undrawn and unwritten (a name for its input) by `passthrough`
     assert op.passthrough == (op.role is Role.IDENTITY), f"{op.name}: role and passthrough"
+    # an op written into in place is a fresh tensor made by a module; only merges accumulate
+    assert not op.writable_output or (op.module is not None and not op.alias({})), op.name
+    assert op.accumulate is None or op.function is not None, op.name
     if op.bias is not None:
         bias = op.attr(op.bias)
         assert bias is not None and bias.type == BOOL, f"{op.name}: bias is no boolean attribute"

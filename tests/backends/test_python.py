@@ -190,3 +190,38 @@ def test_docstrings_fit_the_line_length_and_keep_their_words(path: Path) -> None
             written = next(d for name, d in docs.items()
                            if "".join(p.capitalize() for p in name.split("_")) == holder.name)
             assert inspect.cleandoc(doc).split() == inspect.cleandoc(written or "").split()
+
+
+@pytest.mark.parametrize("first, in_place", [
+    ("conv(8, 3, padding=1); bn", True),  # a batch norm's output: its backward needs none
+    ("conv(8, 3, padding=1)", True),
+    ("conv(8, 3, padding=1); relu", False),  # relu's backward reads its output
+    ("conv(8, 3, padding=1); sigmoid", False),
+])
+def test_a_residual_add_is_written_in_place_only_where_autograd_allows(
+        first: str, in_place: bool) -> None:
+    import torch
+
+    text = (f"name: r\ninput: [8, 8, 8]\nlayers:\n  - add:\n      - {first}\n"
+            "      - identity\n  - relu\n")
+    source = archc.source(text)
+    assert (" += x" in source) is in_place, source
+    model = archc.build(text).train()
+    x = torch.randn(2, 8, 8, 8, requires_grad=True)
+    model(x).sum().backward()  # an in-place add where autograd forbids it raises here
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_a_value_read_again_is_never_written_into() -> None:
+    import torch
+
+    text = ("name: r\ninput: [8, 8, 8]\nlayers:\n  - c: conv(8, 3, padding=1)\n"
+            "  - d:\n      add: ['@c', '@x']\n  - add: ['@d', '@c']\n")
+    source = archc.source(text)
+    forward = source.split("def forward")[-1]
+    assert "c +=" not in forward and "c = self.c(x)" in forward  # c is read by both adds
+    model = archc.build(text).eval()
+    x = torch.randn(1, 8, 8, 8)
+    with torch.no_grad():
+        c = model.c(x)
+        torch.testing.assert_close(model(x), (c + x) + c)
