@@ -27,7 +27,7 @@ from fractions import Fraction
 from archc.errors import ArchcError
 from archc.ir import Network, Node, Path
 from archc.ops import OPS
-from archc.ops.registry import Reach, Shape, Window, numel, static_dims
+from archc.ops.registry import OpError, Reach, Shape, Window, numel, static_dims
 
 DTYPES: dict[str, int] = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
 
@@ -423,7 +423,9 @@ def _min_input(network: Network, reference: tuple[str, int],
     declared = static_dims(network.node(node_id).shape[1:])  # a spec's inputs are numbers
     search = _SizeSearch(network, build, declared)
     spatial = search.spatial
-    smallest = search.first_valid(lambda s: (s,) * len(spatial), max(spatial))
+    # on the graph the structure is the same at every size: no size below the floor is valid
+    floor = size_floor(network, node_id) if build is not elaborate else (1,) * len(spatial)
+    smallest = search.first_valid(lambda s: (s,) * len(spatial), max(spatial), max(floor))
     periods = _periods(network, len(spatial), dtype)
     dims: list[DimSizes] = []
     for d in range(len(spatial)):
@@ -432,7 +434,7 @@ def _min_input(network: Network, reference: tuple[str, int],
                 return (s,) * len(spatial)
             return tuple(s if i == d else n for i, n in enumerate(spatial))
 
-        low = smallest if search.square else search.first_valid(along, spatial[d])
+        low = smallest if search.square else search.first_valid(along, spatial[d], floor[d])
         dims.append(search.scan(d, along, low, periods[d]))
     exact = search if build is elaborate else _SizeSearch(network, elaborate, declared)
     failure = exact.failure_below(smallest)  # the error elaboration gives there
@@ -446,6 +448,76 @@ def _min_input(network: Network, reference: tuple[str, int],
     return found, confirmed
 
 
+def size_floor(network: Network, reference: int) -> tuple[int, ...]:
+    """Per spatial dim of the reference input, a size below which the network cannot be
+    valid, from its graph: walking back from the outputs, each node's output must be at least
+    as large as its consumers need; a windowed op (conv, pool, upsample) needs the smallest
+    input whose output is that large, found with the op's own shape rule (its output grows
+    with its input), a pointwise op the same size (a broadcast input: any), and an op without
+    spatial windows (flatten, linear, global pooling) nothing. Every smaller input leaves some
+    windowed op an output smaller than one, which elaboration refuses. Sound only for a
+    network whose structure reads no input size (`Network.sizes_read`)."""
+    dims = len(network.node(reference).shape) - 2
+    reached = network.descendants(reference)
+    need: dict[int, list[int]] = {}
+    for node in reversed(network.node_list):
+        if node.id not in reached:
+            continue
+        wanted = need.get(node.id, [1] * dims)
+        shapes = network.input_shapes(node)
+        reach = OPS[node.op].window(node.attrs, shapes)
+        output = _spatial(node.shape, dims)
+        for position, source in enumerate(node.inputs):
+            if source != reference and source not in reached:
+                continue
+            sizes = _spatial(shapes[position], dims)
+            if sizes is None or output is None:
+                continue
+            have = need.setdefault(source, [1] * dims)
+            for d in range(dims):
+                if reach is None:  # pointwise: as large, unless broadcast from size 1
+                    least = wanted[d] if sizes[d] == output[d] else 1
+                elif len(reach) == dims and reach[d] is not None:
+                    least = _least_input(node, shapes, position, d, wanted[d])
+                else:
+                    least = 1
+                have[d] = max(have[d], least)
+    return tuple(need.get(reference, [1] * dims))
+
+
+def _least_input(node: Node, shapes: Sequence[Shape], position: int, d: int,
+                 wanted: int) -> int:
+    """The smallest size along spatial dim d of input `position` for which the node's output
+    is at least `wanted` along d, by the op's shape rule (which grows with the input)."""
+    op = OPS[node.op]
+
+    def enough(size: int) -> bool:
+        changed = list(shapes)
+        shape = list(changed[position])
+        shape[2 + d] = size
+        changed[position] = tuple(shape)
+        try:
+            out = op.shape(node.attrs, changed)
+        except (OpError, ArithmeticError, ValueError):
+            return False
+        got = out[2 + d]
+        return isinstance(got, int) and got >= wanted
+
+    high = 1
+    while not enough(high):
+        high *= 2
+        if high > 2**40:  # nothing is large enough: no bound from this op
+            return 1
+    low = high // 2 + 1 if high > 1 else 1
+    while low < high:  # the smallest size in (high/2, high] that is enough
+        middle = (low + high) // 2
+        if enough(middle):
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
 class _SizeSearch:
     """Elaborations of one spec at input sizes, each remembered (valid or the error)."""
 
@@ -455,6 +527,7 @@ class _SizeSearch:
         self.channels, self.spatial = declared[0], declared[1:]
         self.square = len(set(self.spatial)) == 1
         self.cache: dict[tuple[int, ...], Network | ArchcError] = {declared: network}
+        self.windows: dict[tuple[int, ...], list[Strided]] = {}
 
     def attempt(self, sizes: Sequence[int]) -> Network | ArchcError:
         shape = (self.channels, *sizes)
@@ -465,8 +538,18 @@ class _SizeSearch:
                 self.cache[shape] = error
         return self.cache[shape]
 
-    def first_valid(self, sizes: Callable[[int], Sequence[int]], limit: int) -> int | None:
-        return next((s for s in range(1, limit + 1)
+    def strided(self, sizes: Sequence[int]) -> list[Strided]:
+        """The strided windows of the valid network at these sizes (asked once per dim)."""
+        key = (self.channels, *sizes)
+        if key not in self.windows:
+            found = self.cache[key]
+            assert isinstance(found, Network)
+            self.windows[key] = list(strided(found))
+        return self.windows[key]
+
+    def first_valid(self, sizes: Callable[[int], Sequence[int]], limit: int,
+                    floor: int = 1) -> int | None:
+        return next((s for s in range(max(floor, 1), limit + 1)
                      if isinstance(self.attempt(sizes(s)), Network)), None)
 
     def failure_below(self, smallest: int | None) -> str | None:
@@ -493,7 +576,7 @@ class _SizeSearch:
             if not isinstance(found, Network):
                 unknown.append(n % period)
                 continue
-            checks = [s for s in strided(found) if s.dim == d]
+            checks = [s for s in self.strided(along(n)) if s.dim == d]
             if all(s.divisible for s in checks):
                 divisible.append(n % period)
             if all(s.aligned for s in checks):

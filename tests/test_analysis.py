@@ -167,7 +167,54 @@ def test_the_search_on_the_graph_finds_what_elaborating_every_size_finds(path: P
     else:
         # elaborated to confirm: at the smallest size, and below it for its error
         assert data["elaborations"] == (1 if expected.smallest == 1 else 2)
-        assert data["sizes"] == expected.elaborations
+        assert data["sizes"] <= expected.elaborations  # none below the floor
+
+
+@pytest.mark.parametrize("path", ALL_SPECS, ids=spec_id)
+def test_no_size_below_the_floor_is_valid_and_the_search_from_it_finds_the_same(
+        path: Path) -> None:
+    from archc.analysis import reference_input, size_floor
+    from archc.elaborate import resized
+
+    tree = archc.load(path)
+    net = archc.network(tree)
+    reference = reference_input(net)
+    if reference is None or net.sizes_read:
+        return
+    floor = size_floor(net, reference[1])
+    # the oracle: the same search on the graph from size 1, every size tried
+    expected = min_input(net, lambda shape: resized(net, {reference[0]: shape}))
+    assert expected is not None
+    data = archc.api.min_input(net, tree)
+    # the same answer; the failure below it is elaboration's own message, not the graph's
+    assert data == archc.report.min_input_data(expected) | {
+        "elaborations": data["elaborations"], "sizes": data["sizes"],
+        "failure": data["failure"]}
+    if expected.smallest is not None:
+        assert max(floor) <= expected.smallest
+        below = max(floor) - 1
+        if below >= 1:  # the floor is a bound the search can trust: the size under it fails
+            with pytest.raises(archc.ArchcError):
+                archc.network(tree, {reference[0]: [expected.declared[0],
+                                                    *[below] * len(floor)]})
+
+
+def test_the_floor_is_the_smallest_size_for_a_chain_of_windows() -> None:
+    from archc.analysis import reference_input, size_floor
+
+    # 3 convs of kernel 3 without padding, stride 2: (((n - 3) // 2 + 1 - 3) // 2 + 1 - 3) ≥ 0
+    text = ("name: c\ninput: [1, 64, 40]\nlayers:\n  - conv(2, 3, stride=2)\n"
+            "  - conv(2, 3, stride=2)\n  - conv(2, [3, 1])\n")
+    net = archc.network(text)
+    reference = reference_input(net)
+    assert reference is not None
+    # by hand: the last conv needs 3 rows (1 column); the second 2·(3 − 1) + 3 = 7 rows,
+    # 2·0 + 3 = 3 columns; the first 2·(7 − 1) + 3 = 15 rows, 2·(3 − 1) + 3 = 7 columns
+    assert size_floor(net, reference[1]) == (15, 7)
+    archc.network(text, [1, 15, 7])
+    for small in ([1, 14, 7], [1, 15, 6]):
+        with pytest.raises(archc.ArchcError):
+            archc.network(text, small)
 
 
 def test_a_search_elaboration_disagrees_with_is_done_again_by_elaborating(
@@ -175,8 +222,15 @@ def test_a_search_elaboration_disagrees_with_is_done_again_by_elaborating(
     expected = searched_by_elaborating(GOOGLENET)
     tree = archc.load(GOOGLENET)
     net = archc.network(tree)
-    # a graph that answers "valid" at every size: elaboration refuses the size it finds (1)
-    monkeypatch.setattr(archc.api, "resized", lambda net, inputs, limits=None: net)
+    # a graph that refuses every size below 100: elaboration finds 99 valid, so the size
+    # the graph found is not the smallest
+
+    def wrong(net: Network, inputs: dict[str, list[int]], limits: Any = None) -> Network:
+        if inputs["x"][1] < 100:
+            raise archc.ArchcError("refused by a wrong graph")
+        return net
+
+    monkeypatch.setattr(archc.api, "resized", wrong)
     data = archc.api.min_input(net, tree)
     assert data["smallest"] == [3, expected.smallest, expected.smallest]
     assert data["failure"] == expected.failure and data["elaborations"] > 2
