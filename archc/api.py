@@ -257,7 +257,7 @@ def _generated(spec: SpecLike, inputs: InputShapes, block: str | None,
     read: SpecLike = spec
     if isinstance(spec, str | os.PathLike) and cache.directory() is not None:
         path = Path(spec) if is_path(spec) else None
-        text = read_spec(path, MAX_SPEC_BYTES) if path is not None else str(spec)
+        text = read_spec(path, spec_bytes()) if path is not None else str(spec)
         name = cache.key(str(path or "<string>"), text, block, params, _inputs(inputs))
         if name is not None:
             hit = cache.get(name)

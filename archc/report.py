@@ -375,5 +375,5 @@ def render_min_input(data: dict[str, Any], out: Terminal) -> None:
     if tried == count:
         out.print(f"  (searched by elaborating {count} input size{'s' if count != 1 else ''})")
     else:
-        out.print(f"  (searched {tried} input sizes on the elaborated graph, and elaborated "
-                  f"{count} to confirm)")
+        out.print(f"  (searched {tried} input size{'s' if tried != 1 else ''} on the "
+                  f"elaborated graph, and elaborated {count} to confirm)")

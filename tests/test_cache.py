@@ -3,6 +3,7 @@ before, and only ever when that source is exactly what building it now would gen
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -140,13 +141,18 @@ def entry(folder: Path) -> Path:
     return found
 
 
-@pytest.mark.parametrize("damage", ["truncated", "edited", "not json", "other class"])
-def test_a_damaged_entry_is_ignored_and_rewritten(tmp_path: Path, folder: Path, damage: str,
-                                                  elaborations: Elaborations) -> None:
+def built(tmp_path: Path, folder: Path) -> tuple[Path, Path, dict[str, Any]]:
+    """A spec built once: its path, its cache entry and the entry's data."""
     path = spec_file(tmp_path)
     archc.build(path)
     stored = entry(folder)
-    data = json.loads(stored.read_text())
+    return path, stored, json.loads(stored.read_text())
+
+
+@pytest.mark.parametrize("damage", ["truncated", "edited", "not json", "other class"])
+def test_a_damaged_entry_is_ignored_and_rewritten(tmp_path: Path, folder: Path, damage: str,
+                                                  elaborations: Elaborations) -> None:
+    path, stored, data = built(tmp_path, folder)
     if damage == "truncated":
         stored.write_text(stored.read_text()[:100])
     elif damage == "edited":  # the text changed, its digest not
@@ -169,14 +175,11 @@ def test_a_damaged_entry_is_ignored_and_rewritten(tmp_path: Path, folder: Path, 
 @pytest.mark.parametrize("what", ["entry", "folder"])
 def test_an_entry_others_could_write_is_never_run(tmp_path: Path, folder: Path, what: str,
                                                   elaborations: Elaborations) -> None:
-    path = spec_file(tmp_path)
-    archc.build(path)
-    stored = entry(folder)
+    path, stored, data = built(tmp_path, folder)
     # what another user could have written there: source that runs code
-    data = json.loads(stored.read_text())
     marker = tmp_path / "ran"
     data["text"] = f"open({str(marker)!r}, 'w').close()\n" + data["text"]
-    data["sha256"] = __import__("hashlib").sha256(data["text"].encode()).hexdigest()
+    data["sha256"] = hashlib.sha256(data["text"].encode()).hexdigest()
     stored.write_text(json.dumps(data))
     (stored if what == "entry" else folder).chmod(0o666 if what == "entry" else 0o777)
     archc.build(path)
