@@ -129,10 +129,12 @@ def _give(bound: Bound, name: str, arg: ast.Argument, evaluate: Callable[[Expr],
 
 
 def _check_order(args: Sequence[ast.Argument]) -> None:
-    keyword = next((a for a in args if a.name is not None), None)
-    if keyword is None:
+    # by position: arguments compare by value, and comparing expressions is slow
+    first = next((i for i, a in enumerate(args) if a.name is not None), None)
+    if first is None:
         return
-    for arg in args[args.index(keyword) + 1:]:
+    keyword = args[first]
+    for arg in args[first + 1:]:
         if arg.name is None:
             raise ArchcError(
                 "positional argument after a keyword argument", arg.span,

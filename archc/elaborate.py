@@ -24,7 +24,16 @@ from archc.frontend import ast
 from archc.ir import INPUT, BlockInfo, Choice, Loop, Module, Network, Node, Path, same, verify
 from archc.limits import Limits as Limits  # re-exported
 from archc.ops import MERGES, OPS
-from archc.ops.registry import BATCH, Attr, Op, OpError, Shape, format_shape, suggest_op
+from archc.ops.registry import (
+    BATCH,
+    REQUIRED,
+    Attr,
+    Op,
+    OpError,
+    Shape,
+    format_shape,
+    suggest_op,
+)
 
 REPEAT_COST = 4  # steps per repeat iteration, beside its body's
 
@@ -451,16 +460,19 @@ class Elaborator:
         signature = self.signatures[op.name]
         with self.framed(ctx):
             bound = bind(signature, args, lambda expr: self.argument(evaluate, expr))
+        given = bound.values
+        values = bound.values = {}  # in the op's order of attributes, defaults filled in
         for attr in op.attrs:
-            if attr.name not in bound.values:
-                if attr.required:
-                    raise self._fail(missing(signature, attr.name, span), ctx)
-                bound.values[attr.name] = attr.default
+            name = attr.name
+            if name not in given:
+                if attr.default is REQUIRED:
+                    raise self._fail(missing(signature, name, span), ctx)
+                values[name] = attr.default
                 continue
-            written = bound.values[attr.name]
-            bound.values[attr.name] = self.check(op, attr, written, bound.spans[attr.name], ctx)
-            if not same(bound.values[attr.name], written):  # eps=1 is the float 1.0: the
-                bound.sources.pop(attr.name, None)  # expression `1` would not say so in code
+            written = given[name]
+            values[name] = checked = self.check(op, attr, written, bound.spans[name], ctx)
+            if checked is not written and not same(checked, written):  # eps=1 is the float
+                bound.sources.pop(name, None)  # 1.0: the expression `1` would not say so
         return bound
 
     def check(self, op: Op, attr: Attr, value: Any, span: Span, ctx: _Context) -> Any:
@@ -648,26 +660,25 @@ def readable(network: Network) -> Network:
     if not renames:
         return network
 
-    depths = sorted({len(path) for path in renames})
-
-    def moved(path: Path) -> Path:  # each step of a path renamed where its module was
-        if not any(path[:d] in renames for d in depths if d <= len(path)):
-            return path
-        return tuple(renames.get(path[:i], path[:i])[-1] for i in range(1, len(path) + 1))
-
+    # each step of a path renamed where its module was: a module comes after its parent
+    moved: dict[Path, Path] = {(): ()}
     modules: dict[Path, Module] = {}
     for path, module in network.modules.items():
-        module.path = moved(path)
+        if path:
+            above = moved[path[:-1]]
+            step = renames[path][-1] if path in renames else path[-1]
+            module.path = moved[path] = (*above, step)
         modules[module.path] = module
     for index, node in enumerate(network.node_list):
-        scope, owner = moved(node.scope), None if node.module is None else moved(node.module)
+        scope, owner = moved[node.scope], None if node.module is None else moved[node.module]
         if scope != node.scope or owner != node.module:
             network.node_list[index] = replace(node, scope=scope, module=owner)
     # the same network, renamed in place: what is cached by node (consumers, boundaries)
     # stays true, what is cached by path is renamed with it
     network.modules = modules
+    network.by_path.clear()
     if "members" in network.__dict__:
-        network.__dict__["members"] = {moved(p): n for p, n in network.members.items()}
+        network.__dict__["members"] = {moved[p]: n for p, n in network.members.items()}
     return network
 
 
@@ -730,11 +741,13 @@ def parameter_uses(spec: ast.Spec) -> dict[str, tuple[ast.Expr, ...]]:
     block, an input size or another parameter's default reads, or whose default is not a
     literal, is not among them: code that takes it as an argument would have to pass it on."""
     declared = {p.name for p in spec.params}
+    if not declared:  # nothing to look for: the walk is over the whole spec
+        return {}
     elsewhere = {n.id for n in names_in(spec.inputs, spec.blocks, spec.params)}
     elsewhere |= {p.name for p in spec.params
                   if p.default is None or _constant(p.default) is _NOT_CONSTANT}
     uses: dict[str, list[ast.Expr]] = {name: [] for name in declared - elsewhere}
-    for name in names_in(spec.body, spec.outputs):
+    for name in names_in(spec.body, spec.outputs) if uses else ():
         if name.id in uses:
             uses[name.id].append(name)
     return {name: tuple(found) for name, found in uses.items()}

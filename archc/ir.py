@@ -178,6 +178,9 @@ class Network:
     consumer_lists: list[list[int]] = field(default_factory=list, init=False, repr=False)
     boundaries: dict[tuple[int, ...], Boundary] = field(default_factory=dict, init=False,
                                                        repr=False, compare=False)
+    # what is remembered by module path (units, chains): forgotten when modules are renamed
+    by_path: dict[tuple[str, Path], Any] = field(default_factory=dict, init=False, repr=False,
+                                                 compare=False)
 
     def __post_init__(self) -> None:
         self.consumer_lists = [[] for _ in self.node_list]
@@ -251,7 +254,11 @@ class Network:
 
     def units(self, path: Path) -> list[tuple[str, list[int]]]:
         """A module's units in order: each direct child (by name) with the nodes inside it,
-        and each functional node of its own (keyed a NUL and its id)."""
+        and each functional node of its own (keyed a NUL and its id). Asked of each module
+        many times by codegen: remembered."""
+        known = self.by_path.get(("units", path))
+        if known is not None:
+            return known  # type: ignore[no-any-return]
         depth = len(path)
         groups: dict[str, list[int]] = {}
         for node_id in self.members.get(path, []):
@@ -259,12 +266,19 @@ class Network:
             owner = node.module if node.module is not None else node.scope
             key = owner[depth] if len(owner) > depth else f"\0{node_id}"
             groups.setdefault(key, []).append(node_id)
-        return list(groups.items())
+        found = self.by_path[("units", path)] = list(groups.items())
+        return found
 
     def is_chain(self, path: Path) -> bool:
         """Whether a module's children are applied one after the other and nothing else, each
         to the previous one's output (an nn.Sequential: its children are numbered by
         position)."""
+        known = self.by_path.get(("chain", path))
+        if known is None:
+            known = self.by_path[("chain", path)] = self._is_chain(path)
+        return known
+
+    def _is_chain(self, path: Path) -> bool:
         module = self.modules[path]
         units = self.units(path)
         if not units or module.kind == "op":
@@ -371,17 +385,19 @@ class Network:
         return [self.node(i).shape for _, i in self.outputs]
 
 
-def verify(network: Network) -> Network:
-    """Check the invariants elaboration promises; an AssertionError here is a compiler bug."""
+def verify(network: Network, shapes: bool = False) -> Network:
+    """Check the invariants elaboration promises; an AssertionError here is a compiler bug.
+    With `shapes`, also that each node's shape is what its op's rule gives for its inputs:
+    that re-derives every shape, so the tests ask it of every spec and elaboration does not."""
     # inputs always precede their consumers, so the nodes are a topological order of a DAG
     for index, node in enumerate(network.nodes()):
         assert node.id == index, "node ids are not positions"
         assert all(i < node.id for i in node.inputs), f"node {node.id} uses a later node"
-        if node.is_input:
+        if node.is_input or not shapes:
             continue
         op = OPS[node.op]
-        shapes = [network.node(i).shape for i in node.inputs]
-        assert op.shape(node.attrs, shapes) == node.shape, f"shape of node {node.id} drifted"
+        given = [network.node(i).shape for i in node.inputs]
+        assert op.shape(node.attrs, given) == node.shape, f"shape of node {node.id} drifted"
     for _, node_id in network.outputs:
         assert 0 <= node_id < len(network.node_list)
     return network

@@ -4,9 +4,12 @@ compared as the generated code must see them."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+
+import pytest
 
 import archc
-from archc.ir import same
+from archc.ir import same, verify
 
 SPEC = """
 input: [3, 8, 8]
@@ -86,3 +89,23 @@ def test_descendants_agree_with_networkx() -> None:
         network = archc.network(text)
         for node in network.nodes():
             assert network.descendants(node.id) == nx.descendants(network.graph, node.id)
+
+
+def test_verify_finds_a_drifted_shape() -> None:
+    network = archc.network(SPEC)
+    assert verify(network, shapes=True) is network
+    conv = next(n for n in network.nodes() if n.op == "conv")
+    network.node_list[conv.id] = replace(conv, shape=(conv.shape[0], 5, 8, 8))  # not 4 maps
+    verify(network)  # the structure still holds
+    with pytest.raises(AssertionError, match="drifted"):
+        verify(network, shapes=True)
+
+
+def test_units_are_renamed_with_their_modules() -> None:
+    # the units of a module are remembered by path: naming children (readable) must not leave
+    # the numbered names behind
+    network = archc.network("input: [3, 8, 8]\nlayers:\n  - a: conv(4, 3)\n  - relu\n"
+                            "  - b: conv(4, 3)\n")
+    keys = [key for key, _ in network.units(())]
+    assert keys == ["a", "relu", "b"], keys
+    assert network.units(()) is network.units(())

@@ -15,6 +15,7 @@ import archc
 from archc.backends.artefacts import script
 from archc.backends.python import generate_source
 from archc.dims import BATCH
+from archc.ir import verify
 from tests.conftest import ALL_SPECS, as_tuple, count, randomise, spec_id
 
 
@@ -25,7 +26,7 @@ def _inputs(network: archc.ir.Network) -> tuple[torch.Tensor, ...]:
 
 @pytest.mark.parametrize("path", ALL_SPECS, ids=spec_id)
 def test_spec_builds_runs_and_matches_static_shapes(path: Path, tmp_path: Path) -> None:
-    network = archc.network(path)
+    network = verify(archc.network(path), shapes=True)  # each node's shape is its op's rule's
     # random weights and batch-norm statistics: a fresh batch norm is the identity and a zero
     # bias hides nothing, so with default weights a misplaced or missing layer might not show
     model = randomise(archc.build(path)).eval()

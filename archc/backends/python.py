@@ -15,9 +15,9 @@ import inspect
 import keyword
 import re
 import textwrap
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from archc.backends.layout import fit
 from archc.errors import ArchcError
@@ -27,7 +27,7 @@ from archc.gcpause import without_collector
 from archc.ir import BlockInfo, Boundary, Choice, Loop, Module, Network, Node, Path, same
 from archc.ops import OPS
 from archc.ops.init import initializer_lines
-from archc.ops.registry import Construct, is_static
+from archc.ops.registry import is_static
 
 # ------------------------------------------------------------------ values as code
 
@@ -150,8 +150,7 @@ class Unshared(Exception):
     as the spec does: they get a class per structure instead."""
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):  # a tuple: templates hold thousands, made and copied often
     """One value a hole takes: in one instance, or in one iteration of a loop of it. `local`
     holds the loop variable's and the running channel count's values there; `owner` is the
     instance's position in its class's group once instances are merged."""
@@ -172,7 +171,10 @@ class Template:
     control: list[LoopPart | ChoicePart | BranchPart | SwitchPart] = field(default_factory=list)
 
     def text(self, code: str) -> None:
-        self.parts.append(code)
+        if self.parts and type(self.parts[-1]) is str:  # one string between two holes
+            self.parts[-1] += code
+        else:
+            self.parts.append(code)
 
     def hole(self, value: Any, meta: HoleMeta) -> None:
         self.parts.append(Hole(len(self.rows)))
@@ -188,12 +190,12 @@ class Template:
 
     def localised(self, local: tuple[tuple[str, Any], ...]) -> Template:
         """The same code, each row holding `local` (an iteration's values)."""
-        return Template(self.parts, [[replace(r, local=local + r.local) for r in rows]
-                                     for rows in self.rows],
+        return Template(self.parts, [[Row(r.value, r.meta, local + r.local, r.owner)
+                                      for r in rows] for rows in self.rows],
                         [c.localised(local) for c in self.control])
 
     def owned(self, owner: int) -> Template:
-        return Template(self.parts, [[replace(r, owner=owner) for r in rows]
+        return Template(self.parts, [[Row(r.value, r.meta, r.local, owner) for r in rows]
                                      for rows in self.rows], [c.owned(owner) for c in self.control])
 
 
@@ -201,7 +203,8 @@ def merged(templates: list[Template]) -> Template:
     """Templates of one key as one, each hole holding the rows of all; their conditions'
     bodies, present in some only, must agree where present."""
     first = templates[0]
-    if any(t.key() != first.key() for t in templates):
+    key = first.key()
+    if any(t.key() != key for t in templates[1:]):
         raise Unshared
     return Template(first.parts, [[r for t in templates for r in t.rows[i]]
                                   for i in range(len(first.rows))],
@@ -348,8 +351,7 @@ class SwitchPart:
         return SwitchPart(merged([p.test for p in parts]), self.name)
 
 
-@dataclass(frozen=True)
-class HoleMeta:
+class HoleMeta(NamedTuple):  # a tuple: one per hole of every instance
     """Where a hole came from: the attribute it fills, whether shape inference set it, and the
     spec expression it was written as when that only uses the class's parameters."""
 
@@ -370,7 +372,7 @@ class HoleMeta:
         return cls(owner, attr, inferred, code.text, code.uses, source, node)
 
 
-def parameter_code(expr: Expr, params: set[str], channels: Python | None = None,
+def parameter_code(expr: Expr, params: Collection[str], channels: Python | None = None,
                    constants: Mapping[str, Any] | None = None) -> Python | None:
     """The spec expression as Python over a class's `params` (and `in.c` as `channels`, the
     incoming channel count as code), or None if it needs anything else (loop variables, other
@@ -471,7 +473,9 @@ class ClassInstance:
     listed: bool = False  # one loop over its children: the class subclasses nn.ModuleList
     side: bool | None = None  # which branch of its class's switch (an if) it took
     init: Template | None = None
-    forward: list[str] = field(default_factory=list)
+    # its forward's body, or how to write it: only the instances whose forward their class
+    # shows need one, and the instances of a class share it
+    written: list[str] | Callable[[], list[str]] = field(default_factory=list)
     flow: tuple[Any, ...] = ()  # what forward computes from what, without its optional children
     output: Python | None = None  # its output's channel count as code over its parameters
     class_name: str = ""
@@ -479,6 +483,12 @@ class ClassInstance:
     defaults: dict[str, Any] = field(default_factory=dict)  # the class's parameter defaults
     out_code: str | None = None  # the class's output channel count over its parameters
     names: tuple[str, str] = ("layers", "channels")  # its locals: the children, the count
+
+    @property
+    def forward(self) -> list[str]:
+        if callable(self.written):
+            self.written = self.written()
+        return self.written
 
 
 class Generator:
@@ -491,7 +501,7 @@ class Generator:
         self.uses_init = False
         self.uses_ordered_dict = False
         self.class_names: set[str] = {"OrderedDict", "with_weights", "initialized", "torch", "nn"}
-        self.params: set[str] = set()  # parameters of the class being written
+        self.params: frozenset[str] = frozenset()  # parameters of the class being written
         self.channels: dict[int, Python] = {}  # value -> its channel count as code
         self.accessor: str | None = None  # the name forward calls the child by, in a loop
         self.root_params: set[str] = set()  # the spec parameters the network's class takes
@@ -500,11 +510,13 @@ class Generator:
         # holds the expressions for the generator's whole run, so their ids stay theirs
         self.printed: dict[tuple[int, Python | None, frozenset[str]], Python | None] = {}
         self.resolved: tuple[Template, dict[tuple[int, int], str]] | None = None
+        self.gives: dict[Path, frozenset[int]] = {}  # a class instance → the values it gives
+        self.holders: dict[int, tuple[Path, ...]] = {}  # a node → the instances holding it
 
     def code(self, expr: Expr, channels: Python | None = None) -> Python | None:
         """A spec expression as Python over the parameters of the class being written. Each
         instance of a block prints the same expressions: they are printed once."""
-        key = (id(expr), channels, frozenset(self.params))
+        key = (id(expr), channels, self.params)
         if key not in self.printed:
             self.printed[key] = parameter_code(expr, self.params, channels, self.network.params)
         return self.printed[key]
@@ -570,41 +582,45 @@ class Generator:
         op = OPS[node.op]
         assert op.module is not None
         construct = op.construct(node.attrs, [self.network.node(i).shape for i in node.inputs])
-        # an argument written in the spec stays in the code even at its default value, so that
-        # instances of one block share one class (stride=stride, whatever its value)
-        present = {name for name, _ in construct.kwargs} | {name for name, _ in construct.tensors}
-        positional_attrs = set(construct.arg_names)
-        written = [(name, node.attrs[name]) for name in node.sources
-                   if name not in present and name not in positional_attrs
-                   and not (op.attr(name) and op.attr(name).keyword_only)]  # type: ignore[union-attr]
-        order = {a.name: i for i, a in enumerate(op.attrs)}
-        kwargs = sorted([*construct.kwargs, *written], key=lambda kv: order.get(kv[0], len(order)))
-        construct = Construct(construct.callee, construct.args, tuple(kwargs), construct.tensors,
-                              construct.arg_names, construct.init)
-        if construct.init is not None:
+        kwargs = construct.kwargs
+        if node.sources:
+            # an argument written in the spec stays in the code even at its default value, so
+            # that instances of one block share one class (stride=stride, whatever its value)
+            present = {name for name, _ in kwargs} | {name for name, _ in construct.tensors} \
+                | set(construct.arg_names)
+            table = op.attr_table
+            kwargs += tuple((name, node.attrs[name]) for name in node.sources
+                            if name not in present
+                            and not (name in table and table[name].keyword_only))
+        if len(kwargs) > 1:  # in the op's order of attributes (renamed ones last)
+            order = op.attr_order
+            kwargs = tuple(sorted(kwargs, key=lambda kv: order.get(kv[0], len(order))))
+        init = construct.init
+        if init is not None:
             self.uses_init = True
             template.text("initialized(")
         if construct.tensors:
             self.uses_weights = True
             template.text("with_weights(")
         template.text(construct.callee + "(")
-        inferred = {a.name for a in op.attrs if a.inferred}
-        names = construct.arg_names or tuple(f"arg{i}" for i in range(len(construct.args)))
-        for i, (name, value) in enumerate(zip(names, construct.args, strict=True)):
-            template.text(", " if i else "")
+        inferred = op.inferred_names
+        args = construct.args
+        names = construct.arg_names or tuple(f"arg{i}" for i in range(len(args)))
+        for i, (name, value) in enumerate(zip(names, args, strict=True)):
+            if i:
+                template.text(", ")
             template.hole(value, self.hole_meta(node, owner, name, name in inferred, value))
-        for i, (name, value) in enumerate(construct.kwargs):
-            template.text((", " if i or construct.args else "") + f"{name}=")
+        for i, (name, value) in enumerate(kwargs):
+            template.text((", " if i or args else "") + f"{name}=")
             template.hole(value, self.hole_meta(node, owner, name, False, value))
         template.text(")")
         for name, value in construct.tensors:
             template.text(f", {name}=")
             template.hole(value, HoleMeta(owner, name, False))
             template.text(")")
-        if construct.init is not None:
+        if init is not None:
             template.text(", ")
-            template.hole(construct.init, self.hole_meta(node, owner, "init", False,
-                                                         construct.init))
+            template.hole(init, self.hole_meta(node, owner, "init", False, init))
             template.text(")")
 
     def hole_meta(self, node: Node, owner: str, attr: str, inferred: bool,
@@ -628,8 +644,8 @@ class Generator:
         count before it and after each of its iterations."""
         module = instance.module
         info = self.blocks.get(module.block or "")
-        self.params = set(info.params) if info else (
-            set(self.root_params) if module.kind == "root" else set())
+        self.params = frozenset(info.params if info else (
+            self.root_params if module.kind == "root" else ()))
         self.params |= {loop.var for loop in loops if loop.var}  # names in the loop's code
         self.channels = {}
         reads = self.network.boundary(self.members.get(module.path, [])).reads
@@ -641,7 +657,8 @@ class Generator:
         for _ in loops:
             carried.append((None, []))
         depth = len(module.path)
-        members = self.members.get(module.path, [])
+        # the nodes of nested classes are theirs: only the values they give out are tracked
+        members = sorted({*self.visible(module.path), *starts})
         closed = 0
         for node_id in [*members, None]:
             while closed < len(loops) and (node_id is None or loops[closed].end <= node_id):
@@ -659,6 +676,20 @@ class Generator:
                 self.channels[value] = self.running()
             self.track_node(node_id, depth)
         return carried
+
+    def visible(self, path: Path) -> list[int]:
+        """The nodes of a module that the code of its class sees: its own, and what each
+        class instance inside it gives out (not the nodes inside that instance)."""
+        found: list[int] = []
+        for key, nodes in self.units(self.network.modules[path]):
+            child = (*path, key)
+            if key.startswith("\0") or self.network.modules[child].kind == "op":
+                found += nodes
+            elif child in self.instances:
+                found += self.network.module_boundary(child).gives
+            else:
+                found += self.visible(child)
+        return found
 
     def running(self) -> Python:
         """The channel count a loop carries, as the class's variable for it."""
@@ -691,12 +722,16 @@ class Generator:
 
     def track_node(self, node_id: int, depth: int) -> None:
         node = self.network.node(node_id)
-        owner = node.module if node.module is not None else node.scope
         # the outermost class instance below this module that holds the node, if any
-        inside = next((owner[:end] for end in range(depth + 1, len(owner) + 1)
-                       if owner[:end] in self.instances), None)
+        inside = next((path for path in self.enclosing(node) if len(path) > depth), None)
         channels = node.shape[1] if len(node.shape) > 1 else None
         if inside is not None:
+            # only what the child gives is read out here: its other values are its own
+            gives = self.gives.get(inside)
+            if gives is None:
+                gives = self.gives[inside] = frozenset(self.network.module_boundary(inside).gives)
+            if node_id not in gives:
+                return
             known = self.instance_channels(self.instances[inside], node_id, channels)
             if known is not None and known.uses:  # code with no names is better as its number
                 self.channels[node_id] = known
@@ -721,6 +756,16 @@ class Generator:
         source = self.network.node(node.inputs[0]).shape if len(node.inputs) == 1 else None
         if source is not None and len(source) > 1 and source[1] == channels and incoming:
             self.channels[node_id] = incoming
+
+    def enclosing(self, node: Node) -> tuple[Path, ...]:
+        """The class instances that hold a node, outermost first (each class's code tracks
+        the nodes of the classes inside it: this is asked once per node and class)."""
+        known = self.holders.get(node.id)
+        if known is None:
+            owner = node.module if node.module is not None else node.scope
+            known = self.holders[node.id] = tuple(
+                owner[:end] for end in range(1, len(owner) + 1) if owner[:end] in self.instances)
+        return known
 
     def instance_channels(self, instance: ClassInstance, node_id: int,
                           channels: Any) -> Python | None:
@@ -789,7 +834,7 @@ class Generator:
         if listed is not None:
             init.text("super().__init__()")
             init.part(self.loop_part(module, listed, carried[0], False, indent, "self"))
-            instance.forward = self.list_forward(module, listed)
+            instance.written = self.list_forward(module, listed)
             instance.flow = ("list", tuple(instance.forward))
         elif instance.chain and (loops or branches):
             self.list_template(instance, init, loops, branches, carried, indent)
@@ -842,7 +887,7 @@ class Generator:
                     init.text(f"{indent}self.add_module({python_literal(child)}, ")
                     self.child_expression((*module.path, child), init, f"layer{child}")
                     init.text(")")
-            instance.forward = self.forward(module)
+            instance.written = functools.partial(self.forward, module)  # reads only the network
             instance.flow = self.flow(module, optional)
         instance.init = init
 
@@ -1239,7 +1284,7 @@ class Generator:
         the class computes them as the spec does, first thing in `__init__`, instead of
         taking them as arguments. Adds what that code reads to `used`."""
         out: list[tuple[str, str]] = []
-        self.params = set(info.params)
+        self.params = frozenset(info.params)
         # the last first: what a later default reads may be computed itself
         for name, expr in reversed(list(info.computed.items())):
             if name not in used or any(name in inst.module.sources for inst in group):

@@ -20,6 +20,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from functools import cached_property
 from typing import Any
 
 from archc.dims import BATCH as BATCH  # the shape type and its helpers, re-exported
@@ -443,7 +444,20 @@ class Op:
         return self.module(self, attrs, inputs)
 
     def attr(self, name: str) -> Attr | None:
-        return next((a for a in self.attrs if a.name == name), None)
+        return self.attr_table.get(name)
+
+    @cached_property
+    def attr_table(self) -> dict[str, Attr]:
+        return {a.name: a for a in self.attrs}
+
+    @cached_property
+    def attr_order(self) -> dict[str, int]:
+        """Each attribute's position: generated code writes keyword arguments in this order."""
+        return {a.name: i for i, a in enumerate(self.attrs)}
+
+    @cached_property
+    def inferred_names(self) -> frozenset[str]:
+        return frozenset(a.name for a in self.attrs if a.inferred)
 
     @property
     def family(self) -> str:
