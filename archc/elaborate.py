@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from math import prod
 from typing import Any
 
@@ -18,7 +18,7 @@ from archc import names
 from archc.binding import Bound, Signature, bind, missing
 from archc.errors import ArchcError, Frame, Span, suggest
 from archc.expr.evaluate import Budget, Evaluator, size_of, to_value, type_name
-from archc.expr.nodes import names_in
+from archc.expr.nodes import InShape, names_in
 from archc.format import render_value, short_value
 from archc.frontend import ast
 from archc.ir import INPUT, BlockInfo, Choice, Loop, Module, Network, Node, Path, same, verify
@@ -28,6 +28,7 @@ from archc.ops.registry import (
     BATCH,
     REQUIRED,
     Attr,
+    Attrs,
     Op,
     OpError,
     Shape,
@@ -120,6 +121,37 @@ class _Context:
         return context
 
 
+_ABSENT = object()  # a name the environment does not have (its evaluation raises)
+
+
+def _typed(value: Any) -> Any:
+    """A value as a key that tells apart what Python calls equal (1, 1.0, true; 0.0 and
+    -0.0): its type beside it, a float by its repr, lists item by item. TypeError for
+    anything else."""
+    kind = type(value)
+    if kind is int or kind is str or kind is bool or value is None or value is _ABSENT:
+        return kind, value
+    if kind is float:
+        return kind, repr(value)
+    if kind is list or kind is tuple:
+        return kind, tuple(_typed(item) for item in value)
+    raise TypeError(kind.__name__)
+
+
+def _reads_input(tree: Any) -> bool:
+    """Whether expressions (or anything holding them) read `in`."""
+    todo = [tree]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, InShape):
+            return True
+        if isinstance(item, (tuple, list)):
+            todo += item
+        elif is_dataclass(item) and not isinstance(item, type):
+            todo += [getattr(item, f.name) for f in fields(item) if f.name != "span"]
+    return False
+
+
 _ENTRY_METHODS = {kind: "entry_" + kind.__name__ for kind in (
     ast.Call, ast.Ref, ast.Sequence, ast.Named, ast.Merge, ast.Repeat, ast.If)}
 
@@ -137,6 +169,11 @@ class Elaborator:
         self.next_id = 0
         self.signatures = {name: Signature.of_op(op) for name, op in OPS.items()}
         self.open_controls: dict[Path, int] = {}  # per module: the repeats and ifs open now
+        # op calls worked out before (Elaborator.apply): by the arguments' expressions, the
+        # names they read, their bound arguments and, with the input shapes, the rest
+        self.reads: dict[int, tuple[str, ...] | None] = {}
+        self.bound: dict[tuple[Any, ...], tuple[Bound, int]] = {}
+        self.applied: dict[tuple[Any, ...], tuple[Bound, dict[str, Any], Shape, int, int]] = {}
 
     def evaluator(self, env: Mapping[str, Any], shape: Shape | None) -> Evaluator:
         """An evaluator that spends this elaboration's budget."""
@@ -412,9 +449,19 @@ class Elaborator:
         shapes = [self.shape(x)]
         bound = Bound()
         try:
-            bound = self.bind_op(op, entry.args, ctx, shapes[0], entry.span)
-            attrs = dict(op.infer(bound.values, shapes))
-            shape = op.shape(attrs, shapes)
+            key = self.call_key(op, entry.args, ctx)
+            known = self.remembered(key, shapes, entry.span)
+            if known is not None:
+                bound, attrs, shape, weights = known
+            else:
+                left = self.budget.left
+                bound = self.bind_op(op, entry.args, ctx, shapes[0], entry.span, key)
+                attrs = dict(op.infer(bound.values, shapes))
+                shape = op.shape(attrs, shapes)
+                weights = op.params(attrs, shapes) + op.buffers(attrs, shapes)
+                if key is not None:
+                    self.applied[(key, *shapes)] = (bound, dict(attrs), shape, weights,
+                                                    left - self.budget.left)
         except OpError as error:
             span = bound.spans.get(error.attr or "", entry.span)
             raise self._fail(ArchcError(error.message, span, expected=error.expected,
@@ -438,8 +485,7 @@ class Elaborator:
             with self.framed(ctx):
                 module = ctx.scope.claim(ctx.name, entry.span)
         node = self.add_node(op.name, attrs, [x], shape, entry.span, ctx, module,
-                             weights=op.params(attrs, shapes) + op.buffers(attrs, shapes),
-                             sources=sources, given=bound.values)
+                             weights=weights, sources=sources, given=bound.values)
         if module is not None:
             self.add_module(Module(module, "op", entry.span, node=node))
         self.name_entry(ctx, node)
@@ -453,9 +499,52 @@ class Elaborator:
             self.budget.spend_many(size_of(value), expr.span)
         return to_value(value)
 
+    def call_key(self, op: Op, args: Sequence[ast.Argument],
+                 ctx: _Context) -> tuple[Any, ...] | None:
+        """What an op call's arguments are a function of: the call (its expressions) and the
+        values of the names they read, each with its type (1, 1.0 and true differ). None
+        where they read `in` or a value with no such key: the call is then worked out anew."""
+        reads = self.reads.get(id(args))
+        if reads is None:
+            found = names_in(args)
+            reads = self.reads[id(args)] = (
+                None if _reads_input(args) else tuple(sorted({n.id for n in found})))
+        if reads is None:
+            return None
+        env = ctx.env
+        try:
+            return (id(args), op.name, *(_typed(env.get(name, _ABSENT)) for name in reads))
+        except TypeError:  # a value that is not plain data
+            return None
+
+    def remembered(self, key: tuple[Any, ...] | None, shapes: Sequence[Shape],
+                   span: Span) -> tuple[Bound, dict[str, Any], Shape, int] | None:
+        """An op call worked out before with the same call key and input shapes: its bound
+        arguments, inferred attributes, output shape and parameter and buffer count (pure
+        functions of those). A dense block calls the same layers with the same arguments
+        many times. The evaluation steps are paid again; an error is never remembered."""
+        if key is None:
+            return None
+        known = self.applied.get((key, *shapes))
+        if known is None:
+            return None
+        bound, attrs, shape, weights, steps = known
+        self.budget.spend_many(steps, span)
+        return Bound(dict(bound.values), bound.spans, bound.sources), dict(attrs), shape, weights
+
     def bind_op(self, op: Op, args: Sequence[ast.Argument], ctx: _Context, shape: Shape,
-                span: Span) -> Bound:
-        """An op call's arguments bound, type-checked, defaults filled in."""
+                span: Span, key: tuple[Any, ...] | None = None) -> Bound:
+        """An op call's arguments bound, type-checked, defaults filled in (once per `key`,
+        a call_key: the evaluation steps are paid each time)."""
+        if key is not None:
+            known = self.bound.get(key)
+            if known is not None:
+                self.budget.spend_many(known[1], span)
+                return Bound(dict(known[0].values), known[0].spans, known[0].sources)
+            left = self.budget.left
+            bound = self.bind_op(op, args, ctx, shape, span)
+            self.bound[key] = (bound, left - self.budget.left)
+            return Bound(dict(bound.values), bound.spans, bound.sources)
         evaluate = self.evaluator(ctx.env, shape)
         signature = self.signatures[op.name]
         with self.framed(ctx):

@@ -312,3 +312,61 @@ def test_elaboration_records_whether_it_read_an_input_size(layers: str, reads: b
     assert archc.network(text).sizes_read is reads
     text = text.replace(f"  - {layers}\n", "  - repeat: in.h // 8\n    body: conv(8, 1)\n")
     assert archc.network(text).sizes_read
+
+
+# -- op calls worked out once (Elaborator.call_key): the same network as without, the same
+# work paid, and values Python calls equal (1, 1.0, true) kept apart
+
+from archc.elaborate import Elaborator  # noqa: E402
+from archc.errors import ArchcError  # noqa: E402
+
+
+def _fingerprint(network: Network) -> list[tuple[object, ...]]:
+    return [(n.op, n.attrs, n.inputs, n.shape, n.span, n.scope, n.module, n.name, n.given,
+             n.sources, n.frames) for n in network.nodes()]
+
+
+def _without_memo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Elaborator, "call_key", lambda self, op, args, ctx: None)
+
+
+@pytest.mark.parametrize("path", ALL_SPECS, ids=spec_id)
+def test_remembered_calls_give_the_same_network(path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    remembered = archc.network(path)
+    _without_memo(monkeypatch)
+    fresh = archc.network(path)
+    assert same(_fingerprint(remembered), _fingerprint(fresh))
+    assert remembered.total_params == fresh.total_params
+
+
+def test_remembered_calls_pay_the_same_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = ("input: [3, 8, 8]\nblocks:\n  unit:\n    params: [k]\n    body: conv(4, k, "
+            "padding=k // 2, bias=false); relu\nlayers:\n  - repeat: 6\n    body: unit(3)\n")
+    spent = []
+    for memo in (True, False):
+        if not memo:
+            _without_memo(monkeypatch)
+        elaborator = Elaborator(archc.api.load(spec))
+        elaborator.network({}, None)
+        spent.append(elaborator.budget.limit - elaborator.budget.left)
+        assert not memo or elaborator.applied  # the calls were remembered
+    assert spent[0] == spent[1] > 0
+
+
+def test_values_python_calls_equal_are_not_one_key() -> None:
+    # bias=true builds; bias=1 is refused: a remembered `true` must not pass the 1
+    spec = ("input: [3, 8, 8]\nblocks:\n  unit:\n    params: [b]\n    body: conv(4, 3, "
+            "padding=1, bias=b)\nlayers:\n  - unit(true)\n  - unit(1)\n")
+    with pytest.raises(ArchcError, match="'bias' must be"):
+        archc.network(spec)
+    # 2 and 2.0: a float kernel size is refused even after the integer one was remembered
+    spec = ("input: [3, 8, 8]\nblocks:\n  unit:\n    params: [k]\n    body: conv(4, k)\n"
+            "layers:\n  - unit(2)\n  - unit(2.0)\n")
+    with pytest.raises(ArchcError, match="kernel_size"):
+        archc.network(spec)
+    # -0.0 and 0.0 (a float by its repr): both elaborate, each with its own value
+    spec = ("input: [3, 8, 8]\nblocks:\n  unit:\n    params: [s]\n    body: leaky_relu(s)\n"
+            "layers:\n  - unit(0.0)\n  - unit(-0.0)\n")
+    slopes = [n.attrs for n in archc.network(spec).nodes() if n.op == "leaky_relu"]
+    assert [str(a["negative_slope"]) for a in slopes] == ["0.0", "-0.0"], slopes

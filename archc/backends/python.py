@@ -169,6 +169,8 @@ class Template:
     parts: list[str | Hole | Part] = field(default_factory=list)
     rows: list[list[Row]] = field(default_factory=list)
     control: list[LoopPart | ChoicePart | BranchPart | SwitchPart] = field(default_factory=list)
+    # its key once asked, kept by the copies that share its code (owned, localised)
+    known_key: tuple[Any, ...] | None = field(default=None, compare=False, repr=False)
 
     def text(self, code: str) -> None:
         if self.parts and type(self.parts[-1]) is str:  # one string between two holes
@@ -185,18 +187,22 @@ class Template:
         self.control.append(part)
 
     def key(self) -> tuple[Any, ...]:
-        return (tuple(p if isinstance(p, str) else "\0" for p in self.parts),
-                tuple(c.key() for c in self.control))
+        """What instances must share to share a class: the code, its holes left open."""
+        if self.known_key is None:
+            self.known_key = (tuple(p if type(p) is str else "\0" for p in self.parts),
+                              tuple(c.key() for c in self.control))
+        return self.known_key
 
     def localised(self, local: tuple[tuple[str, Any], ...]) -> Template:
         """The same code, each row holding `local` (an iteration's values)."""
         return Template(self.parts, [[Row(r.value, r.meta, local + r.local, r.owner)
                                       for r in rows] for rows in self.rows],
-                        [c.localised(local) for c in self.control])
+                        [c.localised(local) for c in self.control], self.known_key)
 
     def owned(self, owner: int) -> Template:
         return Template(self.parts, [[Row(r.value, r.meta, r.local, owner) for r in rows]
-                                     for rows in self.rows], [c.owned(owner) for c in self.control])
+                                     for rows in self.rows], [c.owned(owner) for c in self.control],
+                        self.known_key)
 
 
 def merged(templates: list[Template]) -> Template:

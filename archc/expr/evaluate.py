@@ -245,7 +245,10 @@ class Evaluator:
 
     def __call__(self, expr: nodes.Expr) -> Any:
         self.budget.spend(expr.span)
-        method: Callable[[Any], Any] = getattr(self, "eval_" + type(expr).__name__)
+        kind = type(expr)
+        if kind is nodes.Literal:  # most arguments: `3`, `padding=1`, `bias=false`
+            return self.bounded(expr.value, expr.span)  # type: ignore[union-attr]
+        method: Callable[[Any], Any] = getattr(self, "eval_" + kind.__name__)
         try:
             return method(expr)
         except RecursionError:  # the deepest expression says where (sums are iterative)
