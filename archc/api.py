@@ -324,8 +324,10 @@ def min_input(net: Network, spec: SpecLike, inputs: InputShapes = None,
     def elaborate_at(shape: list[int]) -> Network:
         return network(tree, {**sizes, searched: shape}, block, limits, **params)
 
+    memo: dict[tuple[Any, ...], Any] = {}  # nodes at the input shapes they were computed for
+
     def computed_at(shape: list[int]) -> Network:  # the same network, on its graph
-        return resized(net, {searched: shape}, limits)
+        return resized(net, {searched: shape}, limits, memo)
 
     if net.sizes_read:  # its structure may change with the size: elaborate at each one
         found = analysis.min_input(net, elaborate_at, dtype)

@@ -28,7 +28,6 @@ from archc.ops.registry import (
     BATCH,
     REQUIRED,
     Attr,
-    Attrs,
     Op,
     OpError,
     Shape,
@@ -785,14 +784,18 @@ def _within(limits: Limits, op: str, shape: Shape, total_params: int, span: Span
 
 
 def resized(network: Network, inputs: Mapping[str, Sequence[int]],
-            limits: Limits | None = None) -> Network:
+            limits: Limits | None = None,
+            memo: dict[tuple[Any, ...], tuple[Node, int]] | None = None) -> Network:
     """The network at other input sizes (shapes without the batch dim), without elaborating
     it again: each node's attributes inferred anew from those the spec gave and its shape
     computed by its op's rule, in order, as elaboration computes them. Only for a network
     whose elaboration read no size of `in` (`sizes_read` False): its structure and given
     attributes are then the same at every size, so this is what elaborating at `inputs`
     gives, in a fraction of the time (the --min-input search tries dozens of sizes).
-    Raises the op's refusal as an ArchcError at its node's span."""
+    Raises the op's refusal as an ArchcError at its node's span.
+
+    `memo`, shared by the calls of one search, keeps each node at the input shapes it was
+    computed for: past the strided layers, neighbouring sizes give the same shapes."""
     if network.sizes_read:
         raise ValueError("the network's structure reads input sizes: elaborate it again")
     limits = limits or Limits()
@@ -806,19 +809,29 @@ def resized(network: Network, inputs: Mapping[str, Sequence[int]],
             continue
         op = OPS[node.op]
         shapes = [nodes[i].shape for i in node.inputs]
+        key: tuple[Any, ...] = (node.id, *shapes)
+        known = memo.get(key) if memo is not None else None
+        if known is not None:
+            nodes[index], weights = known
+            total += weights
+            _within(limits, node.op, known[0].shape, total, node.span)
+            continue
         try:
             attrs = dict(op.infer(node.given if node.given is not None else node.attrs,
                                   shapes))
             shape = op.shape(attrs, shapes)
-            total += op.params(attrs, shapes) + op.buffers(attrs, shapes)
+            weights = op.params(attrs, shapes) + op.buffers(attrs, shapes)
         except OpError as error:
             raise ArchcError(error.message, node.span, expected=error.expected,
                              found=error.found, notes=error.notes) from None
         except (OverflowError, ValueError, ZeroDivisionError, MemoryError) as error:
             raise ArchcError(f"{op.name}: its arguments give sizes that cannot be computed",
                              node.span, found=str(error)) from None
+        total += weights
         _within(limits, node.op, shape, total, node.span)
         nodes[index] = node.at(attrs, shape)
+        if memo is not None:
+            memo[key] = nodes[index], weights
     return Network(network.name, network.doc, nodes, network.modules, network.inputs,
                    network.outputs, network.params, network.blocks, network.parameter_uses,
                    network.sizes_read)

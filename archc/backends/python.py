@@ -1335,9 +1335,13 @@ class Generator:
         def visit(part: Template, nested: bool) -> None:
             for index, rows in enumerate(part.rows):
                 values = [r.value for r in rows]
-                rowed = [{**tables[r.owner], **{n: (v, n) for n, v in r.local}} for r in rows]
-                names = [n for n in rowed[0] if all(n in t for t in rowed)]
-                candidates = [(n, [t[n][0] for t in rowed], rowed[0][n][1]) for n in names]
+
+                def candidates(rows: list[Row] = rows) -> list[tuple[str, list[Any], str]]:
+                    rowed = [{**tables[r.owner], **{n: (v, n) for n, v in r.local}}
+                             for r in rows]
+                    names = [n for n in rowed[0] if all(n in t for t in rowed)]
+                    return [(n, [t[n][0] for t in rowed], rowed[0][n][1]) for n in names]
+
                 shared = self.shared_code([r.meta for r in rows], values, candidates)
                 if shared is None:
                     if nested:
@@ -1467,17 +1471,18 @@ class Generator:
 
     @staticmethod
     def shared_code(metas: list[HoleMeta], values: list[Any],
-                    candidates: list[tuple[str, list[Any], str]],
+                    candidates: Callable[[], list[tuple[str, list[Any], str]]],
                     ) -> tuple[str, frozenset[str]] | None:
         """Code one class body can hold for a hole's values in every instance, and the
         parameters it reads: the expression the spec wrote, when all wrote the same; else a
         candidate that holds exactly these values (not for booleans: a flag equal to a
-        parameter by chance is not that parameter); else the literal they all share."""
-        constant = all(same(v, values[0]) for v in values)
+        parameter by chance is not that parameter); else the literal they all share.
+        `candidates` lists them when asked (only where no expression is shared)."""
         if metas[0].expr is not None and all(m.expr == metas[0].expr for m in metas):
             return metas[0].expr, metas[0].uses
+        constant = all(same(v, values[0]) for v in values)
         if not constant and not isinstance(values[0], bool):
-            for text, candidate_values, root in candidates:
+            for text, candidate_values, root in candidates():
                 if all(same(c, v) for c, v in zip(candidate_values, values, strict=True)):
                     return text, frozenset({root})
         return (python_literal(values[0]), frozenset()) if constant else None
