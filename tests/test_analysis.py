@@ -225,7 +225,8 @@ def test_a_search_elaboration_disagrees_with_is_done_again_by_elaborating(
     # a graph that refuses every size below 100: elaboration finds 99 valid, so the size
     # the graph found is not the smallest
 
-    def wrong(net: Network, inputs: dict[str, list[int]], limits: Any = None) -> Network:
+    def wrong(net: Network, inputs: dict[str, list[int]], limits: Any = None,
+              memo: Any = None) -> Network:
         if inputs["x"][1] < 100:
             raise archc.ArchcError("refused by a wrong graph")
         return net
