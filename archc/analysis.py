@@ -23,6 +23,7 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from archc.errors import ArchcError
 from archc.ir import Network, Node, Path
@@ -337,9 +338,11 @@ class Strided:
         return (self.size + 2 * self.window.padding - span) % self.stride == 0
 
 
-def strided(network: Network) -> Iterator[Strided]:
+def strided(network: Network,
+            memo: dict[tuple[Any, ...], list[Strided]] | None = None) -> Iterator[Strided]:
     """Every window with an integer stride > 1 along a spatial dim of a tensor laid out like
-    the reference input and computed from it."""
+    the reference input and computed from it. `memo` keeps each node's windows by its input
+    shapes, for networks of one graph at several input sizes (elaborate.resized)."""
     reference = reference_input(network)
     if reference is None:
         return
@@ -349,15 +352,24 @@ def strided(network: Network) -> Iterator[Strided]:
         if node.id not in reached:
             continue
         shapes = [network.node(i).shape for i in node.inputs]
-        reach = OPS[node.op].window(node.attrs, shapes)
-        sizes = _spatial(shapes[0], dims)
-        if reach is None or len(reach) != dims or sizes is None:
-            continue
-        for d, window in enumerate(reach):
+        key = (node.id, *shapes)
+        known = memo.get(key) if memo is not None else None
+        if known is None:
+            known = _windows(node, shapes, dims)
+            if memo is not None:
+                memo[key] = known
+        yield from known
+
+
+def _windows(node: Node, shapes: Sequence[Shape], dims: int) -> list[Strided]:
+    reach = OPS[node.op].window(node.attrs, shapes)
+    sizes = _spatial(shapes[0], dims)
+    if reach is None or len(reach) != dims or sizes is None:
+        return []
+    return [Strided(node.id, d, sizes[d], window) for d, window in enumerate(reach)
             if (window is not None and window.stride > 1
-                    and Fraction(window.stride).denominator == 1
-                    and Fraction(window.padding).denominator == 1):
-                yield Strided(node.id, d, sizes[d], window)
+                and Fraction(window.stride).denominator == 1
+                and Fraction(window.padding).denominator == 1)]
 
 
 @dataclass(frozen=True)
@@ -421,7 +433,7 @@ def _min_input(network: Network, reference: tuple[str, int],
                elaborate: Callable[[list[int]], Network]) -> tuple[MinInput, bool]:
     name, node_id = reference
     declared = static_dims(network.node(node_id).shape[1:])  # a spec's inputs are numbers
-    search = _SizeSearch(network, build, declared)
+    search = _SizeSearch(network, build, declared, one_graph=build is not elaborate)
     spatial = search.spatial
     # on the graph the structure is the same at every size: no size below the floor is valid
     floor = size_floor(network, node_id) if build is not elaborate else (1,) * len(spatial)
@@ -522,8 +534,10 @@ class _SizeSearch:
     """Elaborations of one spec at input sizes, each remembered (valid or the error)."""
 
     def __init__(self, network: Network, build: Callable[[list[int]], Network],
-                 declared: tuple[int, ...]) -> None:
+                 declared: tuple[int, ...], one_graph: bool = False) -> None:
         self.build = build
+        # networks of one graph (resized): each node's windows kept by its input shapes
+        self.memo: dict[tuple[Any, ...], list[Strided]] | None = {} if one_graph else None
         self.channels, self.spatial = declared[0], declared[1:]
         self.square = len(set(self.spatial)) == 1
         self.cache: dict[tuple[int, ...], Network | ArchcError] = {declared: network}
@@ -544,7 +558,7 @@ class _SizeSearch:
         if key not in self.windows:
             found = self.cache[key]
             assert isinstance(found, Network)
-            self.windows[key] = list(strided(found))
+            self.windows[key] = list(strided(found, self.memo))
         return self.windows[key]
 
     def first_valid(self, sizes: Callable[[int], Sequence[int]], limit: int,

@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 import archc
-from archc.analysis import DTYPES, Analysis, analyse, min_input
+from archc.analysis import DTYPES, Analysis, Strided, analyse, min_input, strided
+from archc.elaborate import resized
 from archc.ir import Network
 from archc.ops import OPS
 from archc.report import COLUMNS, parse_columns, shape_report
@@ -563,3 +564,15 @@ def test_cli_min_input_table() -> None:
     code, out, _ = run_cli("shapes", str(GOOGLENET), "--depth", "1", "--min-input")
     assert code == 0
     assert "min input x: 3×15×15" in out and "multiples of 32" in out
+
+
+@pytest.mark.parametrize("path", [GOOGLENET, ROOT / "specs/torchvision/densenet121.yaml"],
+                         ids=["googlenet", "densenet121"])
+def test_windows_kept_by_input_shapes_are_the_windows(path: Path) -> None:
+    # one memo across sizes, as the search keeps it: each size's windows as computed afresh
+    net = archc.network(path)
+    memo: dict[tuple[object, ...], list[Strided]] = {}
+    for size in (32, 33, 47, 64, 64, 95):
+        at = resized(net, {"x": [3, size, size]})
+        assert list(strided(at, memo)) == list(strided(at)), size
+    assert memo
