@@ -217,9 +217,9 @@ def shapes(spec: str, inputs: Sequence[str], params: Sequence[str], block: str |
 @main.command(name="compile")
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help="Output file; its extension picks the format: .pt (TorchScript, default), "
-                   ".py (readable source), .pt2 (torch.export), .onnx (ONNX; needs "
-                   "pip install 'archc[onnx]').")
+              help="Output file; its extension picks the format: .pt (TorchScript; the "
+                   "default is NAME.pt in the current folder), .py (readable source), .pt2 "
+                   "(torch.export), .onnx (ONNX; needs pip install 'archc[onnx]').")
 @input_option
 @param_option
 @block_option
