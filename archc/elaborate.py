@@ -123,17 +123,26 @@ class _Context:
 _ABSENT = object()  # a name the environment does not have (its evaluation raises)
 
 
-def _typed(value: Any) -> Any:
+MAX_KEYED_ITEMS = 64  # more list items are read anew by each call: keying them costs more
+
+
+def _typed(value: Any, room: list[int] | None = None) -> Any:
     """A value as a key that tells apart what Python calls equal (1, 1.0, true; 0.0 and
     -0.0): its type beside it, a float by its repr, lists item by item. TypeError for
-    anything else."""
+    anything else, and for lists of more than MAX_KEYED_ITEMS items in all (nested ones
+    counted): a call that indexes a long list must not pay for the whole list each time, so
+    the work stays bounded."""
     kind = type(value)
     if kind is int or kind is str or kind is bool or value is None or value is _ABSENT:
         return kind, value
     if kind is float:
         return kind, repr(value)
     if kind is list or kind is tuple:
-        return kind, tuple(_typed(item) for item in value)
+        room = [MAX_KEYED_ITEMS] if room is None else room
+        room[0] -= len(value)
+        if room[0] < 0:
+            raise TypeError("too long to key")
+        return kind, tuple(_typed(item, room) for item in value)
     raise TypeError(kind.__name__)
 
 

@@ -372,3 +372,21 @@ def test_values_python_calls_equal_are_not_one_key() -> None:
             "layers:\n  - unit(0.0)\n  - unit(-0.0)\n")
     slopes = [n.attrs for n in archc.network(spec).nodes() if n.op == "leaky_relu"]
     assert [str(a["negative_slope"]) for a in slopes] == ["0.0", "-0.0"], slopes
+
+
+def test_a_long_list_is_not_keyed() -> None:
+    # a call that indexes a long list parameter reads one item: keying the call by the whole
+    # list would cost the list's length on every call (unbounded work for a short spec)
+    from archc.elaborate import MAX_KEYED_ITEMS, _typed
+    assert _typed([1, 2.0, True]) == (list, ((int, 1), (float, "2.0"), (bool, True)))
+    with pytest.raises(TypeError):
+        _typed(list(range(MAX_KEYED_ITEMS + 1)))
+    with pytest.raises(TypeError):  # nested items count too
+        _typed([[0] * 9] * 8)
+    spec = ("params:\n  sizes: [" + ", ".join(["4"] * 200) + "]\ninput: [3, 8, 8]\n"
+            "layers:\n  - repeat: 3\n    as: i\n    body: conv(sizes[i], 3, padding=1)\n")
+    elaborator = Elaborator(archc.api.load(spec))
+    elaborator.network({}, None)
+    assert not elaborator.applied and not elaborator.bound  # not remembered, and correct:
+    assert [n.attrs["out_channels"] for n in archc.network(spec).nodes() if n.op == "conv"] \
+        == [4, 4, 4]
