@@ -67,16 +67,27 @@ def identity() -> str:
     return digest.hexdigest()
 
 
-def _canonical(value: Any) -> Any:
-    """A parameter value as JSON that keeps its Python type (1, 1.0 and True differ), or
-    raise TypeError for a value the cache does not key on."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return [type(value).__name__, repr(value)]
-    if isinstance(value, (list, tuple)):
-        return [type(value).__name__, [_canonical(v) for v in value]]
-    if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
-        return ["dict", {k: _canonical(v) for k, v in sorted(value.items())}]
-    raise TypeError(type(value).__name__)
+def typed(value: Any, items: int | None = None) -> Any:
+    """A value as a hashable key that keeps its Python type, so that what Python calls equal
+    stays apart (1, 1.0 and True; 0.0 and -0.0): nested tuples of a type name and a repr,
+    which also dump as JSON. TypeError for a value of another kind, and for one with more
+    than `items` list items in all (nested ones counted), so that keying stays cheap."""
+    room = [items]
+
+    def of(item: Any) -> Any:
+        if item is None or isinstance(item, (bool, int, float, str)):
+            return type(item).__name__, repr(item)
+        if isinstance(item, (list, tuple)):
+            if room[0] is not None:
+                room[0] -= len(item)
+                if room[0] < 0:
+                    raise TypeError("too many items to key on")
+            return type(item).__name__, tuple(of(v) for v in item)
+        if isinstance(item, Mapping) and all(isinstance(k, str) for k in item):
+            return "dict", tuple((k, of(v)) for k, v in sorted(item.items()))
+        raise TypeError(type(item).__name__)
+
+    return of(value)
 
 
 def key(origin: str, text: str, block: str | None, params: Mapping[str, Any],
@@ -86,8 +97,8 @@ def key(origin: str, text: str, block: str | None, params: Mapping[str, Any],
     try:
         described = json.dumps({
             "archc": identity(), "origin": origin, "text": text, "block": block,
-            "params": _canonical(dict(params)),
-            "inputs": None if inputs is None else _canonical(
+            "params": typed(dict(params)),
+            "inputs": None if inputs is None else typed(
                 {name: list(shape) for name, shape in inputs.items()}),
         }, sort_keys=True)
     except (TypeError, ValueError):

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields, is_dataclass, replace
+from dataclasses import dataclass, field, replace
 from math import prod
 from typing import Any
 
 from archc import names
 from archc.binding import Bound, Signature, bind, missing
+from archc.cache import typed
 from archc.errors import ArchcError, Frame, Span, suggest
 from archc.expr.evaluate import Budget, Evaluator, size_of, to_value, type_name
-from archc.expr.nodes import InShape, names_in
+from archc.expr.nodes import InShape, Name, found_in, names_in
 from archc.format import render_value, short_value
 from archc.frontend import ast
 from archc.ir import INPUT, BlockInfo, Choice, Loop, Module, Network, Node, Path, same, verify
@@ -120,44 +121,9 @@ class _Context:
         return context
 
 
-_ABSENT = object()  # a name the environment does not have (its evaluation raises)
-
-
-MAX_KEYED_ITEMS = 64  # more list items are read anew by each call: keying them costs more
-
-
-def _typed(value: Any, room: list[int] | None = None) -> Any:
-    """A value as a key that tells apart what Python calls equal (1, 1.0, true; 0.0 and
-    -0.0): its type beside it, a float by its repr, lists item by item. TypeError for
-    anything else, and for lists of more than MAX_KEYED_ITEMS items in all (nested ones
-    counted): a call that indexes a long list must not pay for the whole list each time, so
-    the work stays bounded."""
-    kind = type(value)
-    if kind is int or kind is str or kind is bool or value is None or value is _ABSENT:
-        return kind, value
-    if kind is float:
-        return kind, repr(value)
-    if kind is list or kind is tuple:
-        room = [MAX_KEYED_ITEMS] if room is None else room
-        room[0] -= len(value)
-        if room[0] < 0:
-            raise TypeError("too long to key")
-        return kind, tuple(_typed(item, room) for item in value)
-    raise TypeError(kind.__name__)
-
-
-def _reads_input(tree: Any) -> bool:
-    """Whether expressions (or anything holding them) read `in`."""
-    todo = [tree]
-    while todo:
-        item = todo.pop()
-        if isinstance(item, InShape):
-            return True
-        if isinstance(item, (tuple, list)):
-            todo += item
-        elif is_dataclass(item) and not isinstance(item, type):
-            todo += [getattr(item, f.name) for f in fields(item) if f.name != "span"]
-    return False
+# more list items than this in the values an op call reads: the call is worked out anew (a
+# call that indexes a long list must not pay for the whole list each time: bounded work)
+MAX_KEYED_ITEMS = 64
 
 
 _ENTRY_METHODS = {kind: "entry_" + kind.__name__ for kind in (
@@ -177,8 +143,8 @@ class Elaborator:
         self.next_id = 0
         self.signatures = {name: Signature.of_op(op) for name, op in OPS.items()}
         self.open_controls: dict[Path, int] = {}  # per module: the repeats and ifs open now
-        # op calls worked out before (Elaborator.apply): by the arguments' expressions, the
-        # names they read, their bound arguments and, with the input shapes, the rest
+        # op calls worked out before (call_key, remembered): by the arguments' expressions,
+        # the names they read, their bound arguments and, with the input shapes, the rest
         self.reads: dict[int, tuple[str, ...] | None] = {}
         self.bound: dict[tuple[Any, ...], tuple[Bound, int]] = {}
         self.applied: dict[tuple[Any, ...], tuple[Bound, dict[str, Any], Shape, int, int]] = {}
@@ -514,15 +480,16 @@ class Elaborator:
         where they read `in` or a value with no such key: the call is then worked out anew."""
         reads = self.reads.get(id(args))
         if reads is None:
-            found = names_in(args)
+            found = found_in((Name, InShape), args)
             reads = self.reads[id(args)] = (
-                None if _reads_input(args) else tuple(sorted({n.id for n in found})))
+                None if any(isinstance(n, InShape) for n in found)
+                else tuple(sorted({n.id for n in found})))
         if reads is None:
             return None
         env = ctx.env
         try:
-            return (id(args), op.name, *(_typed(env.get(name, _ABSENT)) for name in reads))
-        except TypeError:  # a value that is not plain data
+            return (id(args), op.name, *(typed(env[name], MAX_KEYED_ITEMS) for name in reads))
+        except (KeyError, TypeError):  # a name to refuse, a value that is not plain data
             return None
 
     def remembered(self, key: tuple[Any, ...] | None, shapes: Sequence[Shape],

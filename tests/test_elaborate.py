@@ -377,12 +377,14 @@ def test_values_python_calls_equal_are_not_one_key() -> None:
 def test_a_long_list_is_not_keyed() -> None:
     # a call that indexes a long list parameter reads one item: keying the call by the whole
     # list would cost the list's length on every call (unbounded work for a short spec)
-    from archc.elaborate import MAX_KEYED_ITEMS, _typed
-    assert _typed([1, 2.0, True]) == (list, ((int, 1), (float, "2.0"), (bool, True)))
+    from archc.cache import typed
+    from archc.elaborate import MAX_KEYED_ITEMS
+    assert typed([1, 2.0, True]) == ("list", (("int", "1"), ("float", "2.0"), ("bool", "True")))
+    assert typed(list(range(MAX_KEYED_ITEMS)), MAX_KEYED_ITEMS)
     with pytest.raises(TypeError):
-        _typed(list(range(MAX_KEYED_ITEMS + 1)))
+        typed(list(range(MAX_KEYED_ITEMS + 1)), MAX_KEYED_ITEMS)
     with pytest.raises(TypeError):  # nested items count too
-        _typed([[0] * 9] * 8)
+        typed([[0] * 9] * 8, MAX_KEYED_ITEMS)
     spec = ("params:\n  sizes: [" + ", ".join(["4"] * 200) + "]\ninput: [3, 8, 8]\n"
             "layers:\n  - repeat: 3\n    as: i\n    body: conv(sizes[i], 3, padding=1)\n")
     elaborator = Elaborator(archc.api.load(spec))

@@ -194,14 +194,19 @@ Expr = (
 def names_in(*roots: Any) -> list[Name]:
     """Every name read in some trees (expressions, or any dataclasses holding them: the
     frontend's entries and declarations), in no particular order; without recursion."""
-    found: list[Name] = []
+    return found_in((Name,), *roots)
+
+
+def found_in(kinds: tuple[type, ...], *roots: Any) -> list[Any]:
+    """Every node of these classes in some trees (as names_in), in no particular order."""
+    found: list[Any] = []
     todo = list(roots)
     while todo:
         item = todo.pop()
         cls = item.__class__
         if cls in _SCALARS or cls is float:
             continue
-        if cls is Name:
+        if cls in kinds:
             found.append(item)
         elif isinstance(item, (tuple, list)):
             todo += item
