@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from types import CodeType
 from typing import TYPE_CHECKING, Any
 
 from archc.elaborate import Limits as Limits  # re-exported: the CLI and users set limits here
@@ -227,29 +228,35 @@ def build(spec: SpecLike, inputs: InputShapes = None, block: str | None = None,
 
     from archc.backends.torch import instantiate
 
-    text, class_name, label, net = _generated(spec, inputs, block, params)
-    if seed is None:
-        module = instantiate(text, class_name, label)
-    else:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            module = instantiate(text, class_name, label)
-    if weights is not None:
-        from archc.backends.artefacts import load_weights
+    # the collector is paused for the whole build: parsing, generating and building
+    # allocate objects that live until it returns, and its passes over them would be repeated
+    # at each stage's end (freed by reference counting when build returns)
+    with collector_paused():
+        text, class_name, label, net, code = _generated(spec, inputs, block, params)
+        if seed is None:
+            module = instantiate(text, class_name, label, code)
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                module = instantiate(text, class_name, label, code)
+        if weights is not None:
+            from archc.backends.artefacts import load_weights
 
-        # the network only places a mismatch at its spec line, so a cached build elaborates
-        # only when the checkpoint does not fit
-        load_weights(module, Path(weights),
-                     lambda: net or network(spec, inputs, block, **params))
+            # the network only places a mismatch at its spec line, so a cached build
+            # elaborates only when the checkpoint does not fit
+            load_weights(module, Path(weights),
+                         lambda: net or network(spec, inputs, block, **params))
     return module
 
 
 def _generated(spec: SpecLike, inputs: InputShapes, block: str | None,
-               params: dict[str, Any]) -> tuple[str, str, str, Network | None]:
-    """The generated source of a build, its root class, a label for tracebacks and the
-    network if it was elaborated: from the source cache when this spec text was built before
-    with the same block, parameters and inputs (archc.cache), else generated from that text
-    and stored. A spec with a mistake is never stored, so its error is raised every time."""
+               params: dict[str, Any],
+               ) -> tuple[str, str, str, Network | None, CodeType | None]:
+    """The generated source of a build, its root class, a label for tracebacks, and the
+    network and the compiled source if it was elaborated: from the source cache when this
+    spec text was built before with the same block, parameters and inputs (archc.cache), else
+    generated from that text and stored. A spec with a mistake is never stored, so its error
+    is raised every time."""
     from archc import cache
     from archc.backends.python import generate_source
 
@@ -262,15 +269,15 @@ def _generated(spec: SpecLike, inputs: InputShapes, block: str | None,
         if name is not None:
             hit = cache.get(name)
             if hit is not None:
-                return hit[0], hit[1], hit[1], None
+                return hit[0], hit[1], hit[1], None, None
         if path is not None:  # elaborate the text the key was made from, even if the file
             with collector_paused(), token_limit(Limits().max_tokens):  # changes meanwhile
                 read = _parse_file(path, text)
     net = network(read, inputs, block, **params)
-    generated = generate_source(net)
+    generated = generate_source(net, compiled=True)
     if name is not None:
         cache.put(name, generated.text, generated.class_name)
-    return generated.text, generated.class_name, net.name, net
+    return generated.text, generated.class_name, net.name, net, generated.code
 
 
 def source(spec: SpecLike, inputs: InputShapes = None, block: str | None = None,

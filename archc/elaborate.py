@@ -740,7 +740,12 @@ def readable(network: Network) -> Network:
     # the same network, renamed in place: what is cached by node (consumers, boundaries)
     # stays true, what is cached by path is renamed with it
     network.modules = modules
+    kept = dict(network.by_path)  # renamed, not recomputed: codegen asks them all again
     network.by_path.clear()
+    for (kind, path), value in kept.items():
+        if kind == "units":  # keyed by each child's name (or a NUL and a node id)
+            value = [(renames.get((*path, key), (key,))[-1], nodes) for key, nodes in value]
+        network.by_path[(kind, moved[path])] = value
     if "members" in network.__dict__:
         network.__dict__["members"] = {moved[p]: n for p, n in network.members.items()}
     return network

@@ -246,11 +246,18 @@ class Network:
 
     def module_boundary(self, path: Path) -> Boundary:
         """A module's boundary; the network's own (path ()) reads its inputs and gives its
-        outputs, in declaration order."""
+        outputs, in declaration order. Remembered by path: codegen asks it of each module
+        many times, and keying by the module's nodes would hash them all each time."""
+        known = self.by_path.get(("boundary", path))
+        if known is not None:
+            return known  # type: ignore[no-any-return]
         if not path:
             outputs = tuple(n for _, n in self.outputs)
-            return Boundary(tuple(self.inputs.values()), outputs, max(outputs, default=None))
-        return self.boundary(self.members[path])
+            known = Boundary(tuple(self.inputs.values()), outputs, max(outputs, default=None))
+        else:
+            known = self.boundary(self.members[path])
+        self.by_path[("boundary", path)] = known
+        return known
 
     def units(self, path: Path) -> list[tuple[str, list[int]]]:
         """A module's units in order: each direct child (by name) with the nodes inside it,

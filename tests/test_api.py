@@ -312,3 +312,45 @@ def test_draw_returns_a_digraph_with_its_options() -> None:
     googlenet = SPECS / "googlenet.yaml"
     full, summary = archc.draw(googlenet).source, archc.draw(googlenet, depth=1).source
     assert len(summary) < len(full) / 2  # blocks drawn as one node each
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_a_build_runs_the_text_it_keeps_under_that_text_s_own_file_name(
+        cached: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a first build runs the code generation compiled; a cached one compiles the stored text:
+    # either way tracebacks, inspect and TorchScript read the text the module keeps
+    import inspect
+    import linecache
+
+    monkeypatch.setenv("ARCHC_CACHE_DIR", str(tmp_path))
+    from archc.backends import torch as backend
+
+    backend._CLASSES.clear()
+    if cached:
+        archc.build(TEXT)
+        backend._CLASSES.clear()
+    model = archc.build(TEXT)
+    filename = type(model).__init__.__code__.co_filename
+    assert filename.startswith("<archc:")
+    assert "".join(linecache.getlines(filename)) == model.archc_source == archc.source(TEXT)
+    assert inspect.getsource(type(model).__init__) in model.archc_source
+    # the annotations are the text's own, postponed as they have always been run
+    assert type(model).__init__.__annotations__["return"] == "None"
+
+
+def test_a_build_leaves_the_collector_as_it_found_it() -> None:
+    # a build pauses the cyclic collector while it works, through errors too
+    import gc
+
+    assert gc.isenabled()
+    archc.build(TEXT)
+    assert gc.isenabled()
+    with pytest.raises(archc.ArchcError):
+        archc.build(BAD_TEXT)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        archc.build(TEXT)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

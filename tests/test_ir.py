@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 import archc
 from archc.ir import same, verify
 
+SPECS = Path(__file__).resolve().parent.parent / "specs"
 SPEC = """
 input: [3, 8, 8]
 blocks:
@@ -109,3 +111,19 @@ def test_units_are_renamed_with_their_modules() -> None:
     keys = [key for key, _ in network.units(())]
     assert keys == ["a", "relu", "b"], keys
     assert network.units(()) is network.units(())
+
+
+@pytest.mark.parametrize("spec", sorted(str(p.relative_to(SPECS)) for p in SPECS.rglob("*")
+                                        if p.suffix in (".yaml", ".arch")))
+def test_what_is_remembered_by_path_survives_renaming(spec: str) -> None:
+    # readable renames modules after elaboration asked units, chains and boundaries of them:
+    # what it keeps must be what the renamed network gives when asked afresh
+    network = archc.network(SPECS / spec)
+    remembered = dict(network.by_path)
+    asked = {path: (network.units(path), network.is_chain(path), network.module_boundary(path))
+             for path in network.modules}
+    network.by_path.clear()
+    fresh = {path: (network.units(path), network.is_chain(path), network.module_boundary(path))
+             for path in network.modules}
+    assert asked == fresh
+    assert all(key[1] in network.modules for key in remembered)

@@ -8,15 +8,18 @@ reads with `archc compile -o model.py` is what runs. The output is deterministic
 """
 
 from __future__ import annotations
+import __future__
 
 import ast as pyast
 import functools
+import hashlib
 import inspect
 import keyword
 import re
 import textwrap
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import CodeType
 from typing import Any, NamedTuple
 
 from archc.backends.layout import fit
@@ -1726,23 +1729,40 @@ class Generator:
         return "\n".join(lines) + "\n"
 
 
+def source_filename(text: str, label: str) -> str:
+    """The file name generated source runs under (tracebacks, inspect and TorchScript read
+    it through linecache): one per text, so two texts never share one."""
+    return f"<archc:{label}:{hashlib.sha256(text.encode()).hexdigest()[:12]}>"
+
+
 @dataclass(frozen=True)
 class Source:
-    """Generated source and the name of the class that is the whole network."""
+    """Generated source and the name of the class that is the whole network; `code` is the
+    text compiled under `source_filename(text, network name)` when it was asked for (a
+    build runs it, so the text is checked and compiled once)."""
 
     text: str
     class_name: str
+    code: CodeType | None = field(default=None, compare=False, repr=False)
 
 
 @without_collector
-def generate_source(network: Network) -> Source:
-    """IR network → the source text of a standalone PyTorch module (deterministic)."""
+def generate_source(network: Network, compiled: bool = False) -> Source:
+    """IR network → the source text of a standalone PyTorch module (deterministic); with
+    `compiled`, also its code object."""
     generator = Generator(network)
     text = generator.generate()
+    code = None
     try:  # the text is run by build and written by compile: it must be the Python it claims
-        pyast.parse(text)
+        if compiled:
+            # postponed annotations, as the text has always been run (the module building
+            # it says `from __future__ import annotations`)
+            code = compile(text, source_filename(text, network.name), "exec",
+                           flags=__future__.annotations.compiler_flag, dont_inherit=True)
+        else:
+            pyast.parse(text)
     except SyntaxError as error:
         raise ArchcError("archc generated source that is not valid Python: this is a bug in "
                          "archc; please report it with the spec", network.modules[()].span,
                          found=f"line {error.lineno}: {error.msg}") from None
-    return Source(text, generator.instances[()].class_name)
+    return Source(text, generator.instances[()].class_name, code)

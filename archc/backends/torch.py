@@ -8,16 +8,18 @@ needs archc installed, as any pickled class needs its package.
 """
 
 from __future__ import annotations
+import __future__
 
 import copyreg
 import functools
 import hashlib
 import linecache
+from types import CodeType
 from typing import Any
 
 import torch
 
-from archc.backends.python import generate_source
+from archc.backends.python import generate_source, source_filename
 from archc.ir import Network
 
 # source text's sha256 → the nn.Module classes it defines: each text runs once per process, so
@@ -25,19 +27,25 @@ from archc.ir import Network
 _CLASSES: dict[str, dict[str, type[torch.nn.Module]]] = {}
 
 
-def load_source(text: str, class_name: str, label: str = "network") -> type[torch.nn.Module]:
-    """Execute generated source as a module (once per text) and return its root class."""
-    return _classes(text, label)[class_name]
+def load_source(text: str, class_name: str, label: str = "network",
+                code: CodeType | None = None) -> type[torch.nn.Module]:
+    """Execute generated source as a module (once per text) and return its root class.
+    `code` is the text compiled by generate_source, used if it was compiled under this
+    label's file name."""
+    return _classes(text, label, code)[class_name]
 
 
-def _classes(text: str, label: str = "network") -> dict[str, type[torch.nn.Module]]:
+def _classes(text: str, label: str = "network",
+             code: CodeType | None = None) -> dict[str, type[torch.nn.Module]]:
     digest = hashlib.sha256(text.encode()).hexdigest()
     known = _CLASSES.get(digest)
     if known is not None:
         return known
-    filename = f"<archc:{label}:{digest[:12]}>"
+    filename = source_filename(text, label)
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
-    code = compile(text, filename, "exec")
+    if code is None or code.co_filename != filename:
+        code = compile(text, filename, "exec", flags=__future__.annotations.compiler_flag,
+                       dont_inherit=True)
     name = f"archc_generated_{digest[:12]}"
     namespace: dict[str, Any] = {"__name__": name, "__file__": filename}
     exec(code, namespace)  # the text is archc's own output, never spec text
@@ -65,12 +73,13 @@ def _instance(text: str, class_name: str) -> torch.nn.Module:
 
 
 def build_module(network: Network) -> torch.nn.Module:
-    source = generate_source(network)
-    return instantiate(source.text, source.class_name, network.name)
+    source = generate_source(network, compiled=True)
+    return instantiate(source.text, source.class_name, network.name, source.code)
 
 
-def instantiate(text: str, class_name: str, label: str = "network") -> torch.nn.Module:
+def instantiate(text: str, class_name: str, label: str = "network",
+                code: CodeType | None = None) -> torch.nn.Module:
     """An instance of generated source's root class, which keeps the text it came from."""
-    module = load_source(text, class_name, label)()
+    module = load_source(text, class_name, label, code)()
     module.archc_source = text  # type: ignore[assignment]
     return module
