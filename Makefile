@@ -9,7 +9,7 @@ TORCH   := torch==2.13.0
 # torchvision is a test-only reference (its CUDA ops are not used); --no-deps keeps torch pinned.
 TORCHVISION := torchvision==0.28.0
 
-.PHONY: demo test lint install docs clean bench fuzz tables
+.PHONY: demo test lint install docs clean bench fuzz tables zoo
 
 $(PYTHON):
 	python3 -m venv $(VENV)
@@ -49,6 +49,11 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 # benchmarks: never part of `make test`; torchinfo is the bench-only reference tool
+# every torchvision builder with a spec, compared with torchvision output for output (make test
+# compares a representative of each family, and the others by keys and shapes)
+zoo: $(STAMP)
+	$(PYTHON) -m tests.test_torchvision
+
 bench: $(STAMP)
 	$(PYTHON) -m pip install -q --no-deps torchinfo==1.8.0
 	$(PYTHON) bench/run.py $(BENCH_ARGS)

@@ -25,6 +25,7 @@ from archc.files import install_signal_handlers as install_signal_handlers
 from archc.format import format_shape as format_shape  # the CLI says shapes as the API does
 from archc.frontend import ast
 from archc.frontend.expressions import max_tokens, token_limit
+from archc.frontend.imports import resolve as resolve_imports
 from archc.frontend.text import parse_text
 from archc.frontend.yaml import parse_yaml
 from archc.gcpause import collector_paused
@@ -60,8 +61,10 @@ def is_path(spec: str | os.PathLike[str]) -> bool:
     return "\n" not in spec and spec.endswith(SPEC_SUFFIXES)
 
 
-def load(spec: SpecLike, limits: Limits | None = None) -> ast.Spec:
-    """Parse a spec (within `limits.max_tokens`). The API reads a file only when asked to:
+def load(spec: SpecLike, limits: Limits | None = None, imports: bool = True) -> ast.Spec:
+    """Parse a spec (within `limits.max_tokens`), with what it imports (archc.frontend.imports;
+    `imports=False` gives the file as written, as fmt and convert print it). The API reads a
+    file only when asked to:
 
     - an `ast.Spec` is returned as it is;
     - a `pathlib.Path` (any os.PathLike), or a one-line `str` ending in `.yaml`, `.yml` or
@@ -76,20 +79,21 @@ def load(spec: SpecLike, limits: Limits | None = None) -> ast.Spec:
     if isinstance(spec, ast.Spec):
         return spec
     with token_limit((limits or Limits()).max_tokens):
-        return _load(spec)
+        return _load(spec, imports)
 
 
-def _load(spec: str | os.PathLike[str] | Mapping[str, Any]) -> ast.Spec:
+def _load(spec: str | os.PathLike[str] | Mapping[str, Any], imports: bool = True) -> ast.Spec:
     if isinstance(spec, Mapping):
-        return _load_mapping(spec)
+        return _no_imports(_load_mapping(spec))
     if not isinstance(spec, (str, os.PathLike)):
         raise TypeError(f"a spec is a path, spec text, a dict or an ast.Spec, not "
                         f"{type(spec).__name__}")
     if isinstance(spec, os.PathLike) or is_path(spec):
         path = Path(spec)
-        return _parse_file(path, read_spec(path, spec_bytes()))
+        text = read_spec(path, spec_bytes())
+        return _parse_file(path, text) if imports else _parse_written(path, text)
     try:
-        return parse(spec, "<string>")
+        return _no_imports(parse(spec, "<string>"))
     except ArchcError as error:
         if "\n" not in spec and len(spec) < 4096 and os.path.exists(spec):
             # only the name is looked at, never the file: its contents stay out of errors
@@ -140,7 +144,34 @@ def parse(text: str, path: str = "<string>", default_name: str = "network") -> a
 
 
 def _parse_file(path: Path, text: str) -> ast.Spec:
+    """A spec file's text → its AST with what it imports."""
+    return resolve_imports(_parse_written(path, text), path, _parse_written, spec_bytes())
+
+
+def _parse_written(path: Path, text: str) -> ast.Spec:
+    """A spec file's text → its AST as written (its imports not read)."""
     return parse(text, str(path), default_name=default_name(path))
+
+
+def imports_moved(spec: ast.Spec, old: Path, new: Path) -> ast.Spec:
+    """A spec as written in folder `old`, its imports renamed to name the same files from
+    folder `new` (where convert writes it)."""
+    if old.resolve() == new.resolve():
+        return spec
+    moved = tuple(replace(item, path=Path(os.path.relpath(old.resolve() / item.path,
+                                                          new.resolve())).as_posix())
+                  for item in spec.imports)
+    return replace(spec, imports=moved)
+
+
+def _no_imports(spec: ast.Spec) -> ast.Spec:
+    """A spec that is not a file cannot import: imports are read relative to their file."""
+    if spec.imports:
+        raise ArchcError("only a spec file can import: imports are read relative to the "
+                         "importing file, and this spec is not one", spec.imports[0].span,
+                         notes=["save the spec as a file beside the one it imports, and pass "
+                                "its path"])
+    return spec
 
 
 def default_name(path: Path) -> str:
@@ -249,6 +280,11 @@ def build(spec: SpecLike, inputs: InputShapes = None, block: str | None = None,
     return module
 
 
+# a spec that may import (a cheap test on its text; a spec that imports says `import`): its
+# cache key needs the imported files
+MAY_IMPORT = re.compile(r"\bimport\b")
+
+
 def _generated(spec: SpecLike, inputs: InputShapes, block: str | None,
                params: dict[str, Any],
                ) -> tuple[str, str, str, Network | None, CodeType | None]:
@@ -265,14 +301,22 @@ def _generated(spec: SpecLike, inputs: InputShapes, block: str | None,
     if isinstance(spec, str | os.PathLike) and cache.directory() is not None:
         path = Path(spec) if is_path(spec) else None
         text = read_spec(path, spec_bytes()) if path is not None else str(spec)
-        name = cache.key(str(path or "<string>"), text, block, params, _inputs(inputs))
+        imported: tuple[tuple[str, str], ...] = ()
+        if path is not None and MAY_IMPORT.search(text):
+            # the files it imports are part of what is built: they are read (and parsed)
+            # first, and the key covers their text too
+            with collector_paused(), token_limit(Limits().max_tokens):
+                read = _parse_file(path, text)
+            imported = tuple((source.path, source.text) for source in read.read)
+        name = cache.key(str(path or "<string>"), text, block, params, _inputs(inputs),
+                         imported)
         if name is not None:
             hit = cache.get(name)
             if hit is not None:
                 return hit[0], hit[1], hit[1], None, None
-        if path is not None:  # elaborate the text the key was made from, even if the file
-            with collector_paused(), token_limit(Limits().max_tokens):  # changes meanwhile
-                read = _parse_file(path, text)
+        if path is not None and read is spec:  # elaborate the text the key was made from,
+            with collector_paused(), token_limit(Limits().max_tokens):  # even if the file
+                read = _parse_file(path, text)  # changes meanwhile
     net = network(read, inputs, block, **params)
     generated = generate_source(net, compiled=True)
     if name is not None:

@@ -91,12 +91,15 @@ def typed(value: Any, items: int | None = None) -> Any:
 
 
 def key(origin: str, text: str, block: str | None, params: Mapping[str, Any],
-        inputs: Mapping[str, Sequence[int]] | None) -> str | None:
-    """The key of one build: `origin` is the path the text was read from (or `<string>`).
+        inputs: Mapping[str, Sequence[int]] | None,
+        imported: Sequence[tuple[str, str]] = ()) -> str | None:
+    """The key of one build: `origin` is the path the text was read from (or `<string>`),
+    `imported` the path and text of every file it imports (a change to one is a new build).
     None when a parameter or input is of a kind the cache does not key on."""
     try:
         described = json.dumps({
             "archc": identity(), "origin": origin, "text": text, "block": block,
+            "imported": [list(pair) for pair in imported],
             "params": typed(dict(params)),
             "inputs": None if inputs is None else typed(
                 {name: list(shape) for name, shape in inputs.items()}),

@@ -311,7 +311,10 @@ def convert(spec: str, output: str | None, target: str | None) -> None:
     try:
         if output:
             api.check_output(Path(output), [Path(spec)])
-        tree = api.load(Path(spec), _limits())
+        api.load(Path(spec), _limits())  # what it imports must read too
+        tree = api.load(Path(spec), _limits(), imports=False)  # converted as it is written
+        if output and tree.imports:  # imports are relative to the file that names them
+            tree = api.imports_moved(tree, Path(spec).parent, Path(output).parent)
         text = api.print_spec(tree, spelling)
         if api.parse(text, f"<converted>.{spelling}") != tree:
             raise ArchcError("the converted spec would not read back the same: this is a bug "

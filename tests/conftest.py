@@ -24,6 +24,20 @@ MLP = SPECS / "mlp.yaml"
 SPEC_FILES = sorted([*SPECS.rglob("*.yaml"), *SPECS.rglob("*.arch")])
 CONSTRUCT_FILES = sorted((ROOT / "examples" / "constructs").glob("*.yaml"))
 ALL_SPECS = SPEC_FILES + CONSTRUCT_FILES
+# the torchvision specs compared with torchvision output for output in `make test`, and run at
+# their declared input by the spec tests: a representative of each family and construct. The
+# other variants of a family (the same spec file with other parameters) are run at a small
+# input there, and compared in full by `make zoo`
+REPRESENTATIVES = ("alexnet", "vgg11", "vgg16", "googlenet", "resnet18", "resnet34", "resnet50",
+                   "resnext50_32x4d", "densenet121", "mobilenet_v2", "mobilenet_v3_large")
+SMALL_INPUT = [3, 64, 64]
+
+
+def input_for(path: Path) -> list[int] | None:
+    """The input a spec test runs a spec at: its own, or a small one for a variant."""
+    if path.parent == TORCHVISION_SPECS and path.stem not in REPRESENTATIVES:
+        return SMALL_INPUT
+    return None
 
 
 @pytest.fixture(autouse=True, scope="session")

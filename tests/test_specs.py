@@ -16,7 +16,7 @@ from archc.backends.artefacts import script
 from archc.backends.python import generate_source
 from archc.dims import BATCH
 from archc.ir import verify
-from tests.conftest import ALL_SPECS, as_tuple, count, randomise, spec_id
+from tests.conftest import ALL_SPECS, as_tuple, count, input_for, randomise, spec_id
 
 
 def _inputs(network: archc.ir.Network) -> tuple[torch.Tensor, ...]:
@@ -26,10 +26,11 @@ def _inputs(network: archc.ir.Network) -> tuple[torch.Tensor, ...]:
 
 @pytest.mark.parametrize("path", ALL_SPECS, ids=spec_id)
 def test_spec_builds_runs_and_matches_static_shapes(path: Path, tmp_path: Path) -> None:
-    network = verify(archc.network(path), shapes=True)  # each node's shape is its op's rule's
-    # random weights and batch-norm statistics: a fresh batch norm is the identity and a zero
-    # bias hides nothing, so with default weights a misplaced or missing layer might not show
-    model = randomise(archc.build(path)).eval()
+    size = input_for(path)
+    network = verify(archc.network(path, inputs=size), shapes=True)  # each node's shape is its
+    # op's rule's. Random weights and batch-norm statistics: a fresh batch norm is the identity
+    # and a zero bias hides nothing, so with default weights a misplaced layer might not show
+    model = randomise(archc.build(path, inputs=size)).eval()
     inputs = _inputs(network)
     with torch.no_grad():
         outputs = as_tuple(model(*inputs))
@@ -41,7 +42,7 @@ def test_spec_builds_runs_and_matches_static_shapes(path: Path, tmp_path: Path) 
     assert count(model.buffers()) == network.total_buffers
 
     # every intermediate module's real output shape equals its static shape
-    report = archc.shapes(path)
+    report = archc.shapes(path, inputs=size)
     expected = {row["path"]: row["shape"] for row in report["layers"] if row["kind"] == "op"}
     seen: dict[str, list[int]] = {}
     hooks = [

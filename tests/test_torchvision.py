@@ -21,8 +21,8 @@ from torch import nn
 
 import archc
 import archc.api
+from tests.conftest import REPRESENTATIVES, count, randomise
 from tests.conftest import TORCHVISION_SPECS as SPECS
-from tests.conftest import count, randomise
 
 
 def _register_fake_noop(*args: Any, **kwargs: Any) -> Callable[[Any], Any]:
@@ -53,7 +53,8 @@ def import_torchvision_models() -> ModuleType:
 
 models = import_torchvision_models()
 
-# spec file → (torchvision constructor, a small input the network is valid at)
+# spec file → (torchvision constructor, a small input the network is valid at): every builder
+# with a spec in specs/torchvision/
 CASES: dict[str, tuple[Callable[[], nn.Module], list[int]]] = {
     "alexnet": (lambda: models.alexnet(weights=None), [3, 96, 96]),
     "vgg11": (lambda: models.vgg11(weights=None, init_weights=False), [3, 64, 64]),
@@ -61,17 +62,23 @@ CASES: dict[str, tuple[Callable[[], nn.Module], list[int]]] = {
     "googlenet": (lambda: models.googlenet(weights=None, aux_logits=False,
                                            transform_input=False, init_weights=False),
                   [3, 64, 64]),
-    "resnet18": (lambda: models.resnet18(weights=None), [3, 64, 64]),
-    "resnet34": (lambda: models.resnet34(weights=None), [3, 64, 64]),
-    "resnet50": (lambda: models.resnet50(weights=None), [3, 64, 64]),
+    **{name: ((lambda name=name: getattr(models, name)(weights=None)), [3, 64, 64])
+       for name in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+                    "resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d",
+                    "wide_resnet50_2", "wide_resnet101_2")},
     "densenet121": (lambda: models.densenet121(weights=None), [3, 64, 64]),
     "mobilenet_v2": (lambda: models.mobilenet_v2(weights=None), [3, 64, 64]),
     "mobilenet_v3_large": (lambda: models.mobilenet_v3_large(weights=None), [3, 64, 64]),
 }
+# compared output for output in `make test`: a representative of each family and of each
+# construct (grouped convolutions: ResNeXt); every builder is compared so by `make zoo`
+# (python -m tests.test_torchvision), and the others here by their keys and shapes
+FULL = REPRESENTATIVES
 
 
 def test_every_torchvision_spec_is_tested() -> None:
     assert sorted(p.stem for p in SPECS.glob("*.yaml")) == sorted(CASES)
+    assert set(FULL) <= set(CASES)
 
 
 def _randomise_batch_norm(model: nn.Module) -> None:
@@ -89,8 +96,14 @@ def _randomise_batch_norm(model: nn.Module) -> None:
                 module.running_var.copy_(torch.rand(size, generator=generator) + 0.5)
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", FULL)
 def test_spec_matches_torchvision(name: str) -> None:
+    compare_outputs(name)
+
+
+def compare_outputs(name: str) -> None:
+    """The spec's module loads torchvision's randomised state_dict strictly and gives its
+    outputs in eval mode, with its parameter count, built and static."""
     make_reference, size = CASES[name]
     path = SPECS / f"{name}.yaml"
     torch.manual_seed(0)
@@ -119,6 +132,18 @@ def test_spec_matches_torchvision(name: str) -> None:
     assert got.shape == want.shape == (1, 1000)
     assert want.abs().mean() > 1e-2  # outputs of order 1: a comparison that can fail
     torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(set(CASES) - set(FULL)))
+def test_spec_has_torchvisions_keys_and_shapes(name: str) -> None:
+    # on the meta device: no memory and no initialisation, so the largest builders are cheap
+    make_reference, _ = CASES[name]
+    with torch.device("meta"):
+        reference = make_reference()
+        ours = archc.build(SPECS / f"{name}.yaml")
+    assert {k: v.shape for k, v in ours.state_dict().items()} == \
+        {k: v.shape for k, v in reference.state_dict().items()}
+    assert archc.network(SPECS / f"{name}.yaml").total_params == count(reference.parameters())
 
 
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_large"])
@@ -159,11 +184,11 @@ def test_static_counts_match_torchvisions_published_metadata(name: str) -> None:
 
 def test_spec_declares_what_the_issue_asks() -> None:
     for path in sorted(SPECS.glob("*.yaml")):
-        spec = _load_yaml(path)
-        assert spec["archc"] == 1 and spec["name"] == path.stem, path
-        assert "torchvision-compatible state_dict" in spec["doc"], path
-        assert spec["params"]["num_classes"] == 1000, path
-        assert spec["input"] == [3, 224, 224], path
+        network = archc.network(path)  # what it writes and what it imports
+        assert _load_yaml(path)["archc"] == 1 and network.name == path.stem, path
+        assert network.doc is not None and "torchvision-compatible state_dict" in network.doc
+        assert network.params["num_classes"] == 1000, path
+        assert [network.node(i).shape[1:] for i in network.inputs.values()] == [(3, 224, 224)]
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
@@ -172,3 +197,30 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     data = yaml.safe_load(path.read_text())
     assert isinstance(data, dict)
     return data
+
+
+def zoo() -> int:
+    """`make zoo`: every builder compared output for output, with its spec's length."""
+    import time
+
+    failed = 0
+    print(f"{'builder':20} {'spec lines':>10} {'params':>12} {'GMACs':>7}  result")
+    for name in sorted(CASES):
+        path = SPECS / f"{name}.yaml"
+        start = time.perf_counter()
+        try:
+            compare_outputs(name)
+            result = "equal outputs"
+        except Exception as error:  # a report of every builder, not the first failure
+            failed += 1
+            result = f"FAILED: {type(error).__name__}: {str(error).splitlines()[0][:80]}"
+        report = archc.shapes(path)
+        lines = len(path.read_text().splitlines())
+        print(f"{name:20} {lines:>10} {report['params']:>12,} {report['macs'] / 1e9:>7.3f}  "
+              f"{result} ({time.perf_counter() - start:.1f} s)", flush=True)
+    print(f"{len(CASES) - failed} of {len(CASES)} builders equal torchvision's")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(zoo())

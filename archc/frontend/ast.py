@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from archc.errors import Span
+from archc.errors import Source, Span
 from archc.expr.nodes import (  # the expressions, re-exported: the AST holds them
     Attribute as Attribute,
 )
@@ -163,8 +163,22 @@ class BlockDef(Node):
 
 
 @dataclass(frozen=True, eq=False)
+class Import(Node):
+    """`import: family.yaml`: another spec file whose parameters, blocks and network this one
+    takes, relative to the importing file."""
+
+    path: str
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, eq=False)
 class Spec(Node):
-    """One network: its parameters, inputs, reusable blocks, body and outputs."""
+    """One network: its parameters, inputs, reusable blocks, body and outputs.
+
+    As parsed, `imports` are the files it names and its other fields what it writes itself
+    (a spec that imports may leave out its layers: `body` is then empty). Once its imports
+    are resolved (archc.frontend.imports), it holds what it takes from them as well, and
+    `read` holds the sources of every imported file, for keys of what was built from it."""
 
     name: str
     doc: str | None
@@ -175,6 +189,8 @@ class Spec(Node):
     outputs: tuple[Ref, ...]
     span: Span = field(compare=False)
     comments: tuple[Comment, ...] = field(default=(), compare=False)
+    imports: tuple[Import, ...] = ()
+    read: tuple[Source, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True, eq=False)

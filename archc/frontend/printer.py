@@ -154,6 +154,9 @@ class TextPrinter(_Printer):
         self.emit(0, f"network {spec.name}{self.parameters(spec.params)} {{")
         if spec.doc is not None:
             self.emit(1, f"doc {quoted(spec.doc)}")
+        for item in spec.imports:
+            self.emit_comments(1, item.span.line)
+            self.emit(1, f"import {quoted(item.path)}" + self.comments.trailing(item.span.line))
         for decl in spec.inputs:
             self.emit_comments(1, decl.span.line)
             name = "" if len(spec.inputs) == 1 and decl.name == "x" else f"{decl.name} "
@@ -170,7 +173,8 @@ class TextPrinter(_Printer):
             for entry in self.braced(block.body):
                 self.statement(2, entry)
             self.emit(1, "}")
-        self.emit(0, "")
+        if spec.body.entries:
+            self.emit(0, "")
         for entry in spec.body.entries:
             self.statement(1, entry)
         if spec.outputs:
@@ -372,6 +376,13 @@ class YamlPrinter(_Printer):
         self.emit(0, f"name: {yaml_scalar(spec.name)}")
         if spec.doc is not None:
             self.text_value(0, "doc", spec.doc)
+        if len(spec.imports) == 1:
+            self.top_level("import", yaml_scalar(spec.imports[0].path), spec.imports[0].span.line)
+        elif spec.imports:
+            self.emit(0, "import:")
+            for item in spec.imports:
+                self.emit_comments(2, item.span.line)
+                self.emit(2, f"- {yaml_scalar(item.path)}" + self.comments.trailing(item.span.line))
         if spec.params and any(p.default is None for p in spec.params):
             self.emit(0, f"params: {self.param_list(spec.params)}")
         elif spec.params:
@@ -387,9 +398,7 @@ class YamlPrinter(_Printer):
                     self.emit_comments(2, param.span.line)
                     self.pair(2, param, pair)
         if len(spec.inputs) == 1 and spec.inputs[0].name == "x":
-            self.emit_comments(0, spec.inputs[0].span.line)
-            self.emit(0, f"input: {self.dims(spec.inputs[0])}"
-                      + self.comments.trailing(spec.inputs[0].span.line))
+            self.top_level("input", self.dims(spec.inputs[0]), spec.inputs[0].span.line)
         elif spec.inputs:
             self.emit(0, "inputs:")
             for decl in spec.inputs:
@@ -417,8 +426,9 @@ class YamlPrinter(_Printer):
                 if block.inline:
                     self.emit(4, "inline: true")
                 self.value(4, "body", block.body)
-        self.emit(0, "")
-        self.emit(0, "layers:")
+        if spec.body.entries:
+            self.emit(0, "")
+            self.emit(0, "layers:")
         for entry in spec.body.entries:
             self.item(2, entry)
         if spec.outputs:
@@ -427,6 +437,11 @@ class YamlPrinter(_Printer):
         for comment in self.comments.rest():
             self.emit(0, comment)
         return "\n".join(align(line, self.comments.mark) for line in self.lines) + "\n"
+
+    def top_level(self, key: str, value: str, line: int) -> None:
+        """`key: value` at the top of the spec, with the comments of its source line."""
+        self.emit_comments(0, line)
+        self.emit(0, f"{key}: {value}" + self.comments.trailing(line))
 
     def pair(self, indent: int, param: ast.Param, flow: str) -> None:
         """`name: value`; a list too long for the line one item per line."""

@@ -41,9 +41,12 @@ class _LowerText(_Lower):
         blocks: list[ast.BlockDef] = []
         outputs: tuple[ast.Ref, ...] = ()
         body: list[ast.Entry] = []
+        imports: list[ast.Import] = []
         for item in rest:
             if isinstance(item, _Doc):
                 doc = item.text
+            elif isinstance(item, ast.Import):
+                imports.append(item)
             elif isinstance(item, ast.InputDecl):
                 inputs.append(item)
             elif isinstance(item, ast.BlockDef):
@@ -53,14 +56,21 @@ class _LowerText(_Lower):
             else:
                 body.append(item)
         span = self._span(name)
-        if not body:
+        if not body and not imports:
             raise ArchcError(f"network {name} has no layers", span)
-        first, last = body[0].span, body[-1].span
-        sequence = ast.Sequence(tuple(body), Span(self.source, first.line, first.column,
-                                                  last.end_line, last.end_column))
+        if body:
+            first, last = body[0].span, body[-1].span
+            sequence = ast.Sequence(tuple(body), Span(self.source, first.line, first.column,
+                                                      last.end_line, last.end_column))
+        else:  # the network of the spec it imports
+            sequence = ast.Sequence((), span)
         comments = ast.scan_comments(self.source.text, yaml=False) if self.source else ()
         return ast.Spec(str(name), doc, params, tuple(inputs), tuple(blocks), sequence, outputs,
-                        span, comments)
+                        span, comments, tuple(imports))
+
+    def spec_import(self, children: list[Token]) -> ast.Import:
+        token = children[0]
+        return ast.Import(unquote(str(token)), self._span(token))
 
     def parameters(self, children: list[ast.Param]) -> tuple[ast.Param, ...]:
         return ast.unique_params(tuple(children))
@@ -95,9 +105,12 @@ class _LowerText(_Lower):
             params, rest = rest[0], rest[1:]
         doc = None
         statements: list[ast.Entry] = []
+        imports: list[ast.Import] = []
         for item in rest:
             if isinstance(item, _Doc):
                 doc = item.text
+            elif isinstance(item, ast.Import):
+                imports.append(item)
             else:
                 statements.append(item)
         span = self._span(name)

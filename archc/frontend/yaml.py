@@ -31,7 +31,7 @@ from archc.frontend.expressions import (
 from archc.ops import MERGES  # YAML spells a merge as a key: the registry says which keys
 
 TOP_LEVEL_KEYS = (
-    "archc", "name", "doc", "params", "input", "inputs", "blocks", "layers", "outputs",
+    "archc", "name", "doc", "import", "params", "input", "inputs", "blocks", "layers", "outputs",
 )
 BLOCK_KEYS = ("params", "body", "inline", "doc")
 WORDS = (*TOP_LEVEL_KEYS, *BLOCK_KEYS, *MERGES, "repeat", "as", "if", "then", "else")
@@ -587,7 +587,8 @@ class _Reader:
             if getattr(version, "value", None) != "1":
                 raise self.error("unsupported format version", version, expected="archc: 1",
                                  found=f"archc: {getattr(version, 'value', '?')}")
-        if "layers" not in keys:
+        imports = self.imports(keys["import"][1]) if "import" in keys else ()
+        if "layers" not in keys and not imports:
             raise self.error("a spec needs 'layers': the body of the network", root)
         name = self.identifier(keys["name"][1], "the network name") if "name" in keys \
             else default_name
@@ -599,10 +600,12 @@ class _Reader:
             if not isinstance(blocks_node, yaml.MappingNode):
                 raise self.error("blocks must map block names to definitions", blocks_node)
             blocks = [self.block(k, v) for k, v in blocks_node.value]
-        body_node = keys["layers"][1]
-        body = self.entry(body_node)
-        if not isinstance(body, ast.Sequence):
-            body = ast.Sequence((body,), body.span)
+        if "layers" in keys:
+            body = self.entry(keys["layers"][1])
+            if not isinstance(body, ast.Sequence):
+                body = ast.Sequence((body,), body.span)
+        else:  # the network of the spec it imports
+            body = ast.Sequence((), self.span(root))
         outputs: tuple[ast.Ref, ...] = ()
         if "outputs" in keys:
             outputs_node = keys["outputs"][1]
@@ -610,7 +613,21 @@ class _Reader:
                 outputs_node]
             outputs = tuple(self.output(item) for item in items)
         return ast.Spec(name, doc, params, self.inputs(keys), tuple(blocks), body, outputs,
-                        self.span(root), self.comments)
+                        self.span(root), self.comments, imports)
+
+    def imports(self, node: yaml.Node) -> tuple[ast.Import, ...]:
+        """`import: file.yaml`, or a list of files."""
+        items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        if not items:
+            raise self.error("import names a spec file, or a list of them", node,
+                             expected="import: family.yaml", found="an empty list")
+        found = []
+        for item in items:
+            if not self.is_string(item):
+                raise self.error("import names a spec file, or a list of them", item,
+                                 expected="import: family.yaml", found=_describe(item))
+            found.append(ast.Import(str(item.value), self.span(item)))
+        return tuple(found)
 
     def output(self, node: yaml.Node) -> ast.Ref:
         text = self.string(node, "an output")
