@@ -28,8 +28,9 @@ ALL_SPECS = SPEC_FILES + CONSTRUCT_FILES
 # their declared input by the spec tests: a representative of each family and construct. The
 # other variants of a family (the same spec file with other parameters) are run at a small
 # input there, and compared in full by `make zoo`
-REPRESENTATIVES = ("alexnet", "vgg11", "vgg16", "googlenet", "resnet18", "resnet34", "resnet50",
-                   "resnext50_32x4d", "densenet121", "mobilenet_v2", "mobilenet_v3_large")
+REPRESENTATIVES = ("alexnet", "vgg11", "vgg11_bn", "vgg16", "googlenet", "resnet18", "resnet34",
+                   "resnet50", "resnext50_32x4d", "densenet121", "squeezenet1_0",
+                   "mobilenet_v2", "mobilenet_v3_large")
 SMALL_INPUT = [3, 64, 64]
 
 

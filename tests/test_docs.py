@@ -17,7 +17,7 @@ from tests.conftest import ROOT
 
 LANGUAGE = (ROOT / "docs" / "language.md").read_text()
 # the examples of the Imports section are files that import each other: tests/frontend/
-# test_imports.py writes them into a project and checks them there
+# test_spec_imports.py writes them into a project and checks them there
 IMPORTS = next(s for s in LANGUAGE.split("\n## ") if s.startswith("Imports\n"))
 EXAMPLES = [m for m in re.findall(r"```(?:yaml|arch)\n(.*?)```", LANGUAGE.replace(IMPORTS, ""),
                                   re.S)

@@ -21,6 +21,12 @@ def test_bias_before_batch_norm() -> None:
         "conv has a bias that the bn after it cancels"]
     assert warnings_of("input: [3, 8, 8]\nlayers:\n  - conv(8, 3, padding=1, bias=false); bn\n"
                        ) == []
+    # a bias written out is meant (torchvision's VGG-BN keeps it), in a block spliced inline
+    # as much as anywhere
+    assert warnings_of("input: [3, 8, 8]\nlayers:\n  - conv(8, 3, padding=1, bias=true); bn\n"
+                       ) == []
+    assert warnings_of("input: [3, 8, 8]\nblocks:\n  s:\n    inline: true\n"
+                       "    body: conv(8, 3, bias=true); bn\nlayers: [s, s]\n") == []
 
 
 def test_pooling_that_ignores_input_rows() -> None:
@@ -28,6 +34,12 @@ def test_pooling_that_ignores_input_rows() -> None:
     assert found == ["maxpool ignores the last 1 input rows (size 9, kernel 2, stride 2)"]
     assert warnings_of("input: [3, 9, 9]\nlayers:\n  - maxpool(2, ceil_mode=true)\n") == []
     assert warnings_of("input: [3, 8, 8]\nlayers:\n  - conv(4, 1, stride=2)\n") == []
+    # a padding written out, 0 too, says the sizes are meant (torchvision's SqueezeNet)
+    assert warnings_of("input: [3, 9, 8]\nlayers:\n  - maxpool(2, padding=0)\n") == []
+    unpadded = warnings_of("input: [3, 224, 224]\nlayers:\n  - conv(4, 3, stride=2)\n")
+    assert unpadded and all(w.startswith("conv ignores the last 1 input") for w in unpadded)
+    assert warnings_of("input: [3, 224, 224]\nlayers:\n  - conv(4, 3, stride=2, padding=0)\n"
+                       ) == []
 
 
 def test_unused_side_path() -> None:

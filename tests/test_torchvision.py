@@ -57,8 +57,10 @@ models = import_torchvision_models()
 # with a spec in specs/torchvision/
 CASES: dict[str, tuple[Callable[[], nn.Module], list[int]]] = {
     "alexnet": (lambda: models.alexnet(weights=None), [3, 96, 96]),
-    "vgg11": (lambda: models.vgg11(weights=None, init_weights=False), [3, 64, 64]),
-    "vgg16": (lambda: models.vgg16(weights=None, init_weights=False), [3, 64, 64]),
+    **{name: ((lambda name=name: getattr(models, name)(weights=None, init_weights=False)),
+              [3, 64, 64])
+       for name in ("vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19",
+                    "vgg19_bn")},
     "googlenet": (lambda: models.googlenet(weights=None, aux_logits=False,
                                            transform_input=False, init_weights=False),
                   [3, 64, 64]),
@@ -66,7 +68,10 @@ CASES: dict[str, tuple[Callable[[], nn.Module], list[int]]] = {
        for name in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
                     "resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d",
                     "wide_resnet50_2", "wide_resnet101_2")},
-    "densenet121": (lambda: models.densenet121(weights=None), [3, 64, 64]),
+    **{name: ((lambda name=name: getattr(models, name)(weights=None)), [3, 64, 64])
+       for name in ("densenet121", "densenet161", "densenet169", "densenet201")},
+    **{name: ((lambda name=name: getattr(models, name)(weights=None)), [3, 64, 64])
+       for name in ("squeezenet1_0", "squeezenet1_1")},
     "mobilenet_v2": (lambda: models.mobilenet_v2(weights=None), [3, 64, 64]),
     "mobilenet_v3_large": (lambda: models.mobilenet_v3_large(weights=None), [3, 64, 64]),
 }
