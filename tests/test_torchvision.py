@@ -74,6 +74,9 @@ CASES: dict[str, tuple[Callable[[], nn.Module], list[int]]] = {
        for name in ("squeezenet1_0", "squeezenet1_1")},
     "mobilenet_v2": (lambda: models.mobilenet_v2(weights=None), [3, 64, 64]),
     "mobilenet_v3_large": (lambda: models.mobilenet_v3_large(weights=None), [3, 64, 64]),
+    "mobilenet_v3_small": (lambda: models.mobilenet_v3_small(weights=None), [3, 64, 64]),
+    **{name: ((lambda name=name: getattr(models, name)(weights=None)), [3, 64, 64])
+       for name in ("mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3")},
 }
 # compared output for output in `make test`: a representative of each family and of each
 # construct (grouped convolutions: ResNeXt); every builder is compared so by `make zoo`
