@@ -77,6 +77,8 @@ CASES: dict[str, tuple[Callable[[], nn.Module], list[int]]] = {
     "mobilenet_v3_small": (lambda: models.mobilenet_v3_small(weights=None), [3, 64, 64]),
     **{name: ((lambda name=name: getattr(models, name)(weights=None)), [3, 64, 64])
        for name in ("mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3")},
+    **{f"efficientnet_b{b}": ((lambda b=b: getattr(models, f"efficientnet_b{b}")(weights=None)),
+                              [3, 64, 64]) for b in range(8)},
 }
 # compared output for output in `make test`: a representative of each family and of each
 # construct (grouped convolutions: ResNeXt); every builder is compared so by `make zoo`
@@ -154,10 +156,11 @@ def test_spec_has_torchvisions_keys_and_shapes(name: str) -> None:
     assert archc.network(SPECS / f"{name}.yaml").total_params == count(reference.parameters())
 
 
-@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_large"])
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_large", "efficientnet_b0"])
 def test_training_gives_torchvisions_gradients(name: str) -> None:
     """One training step's gradients equal torchvision's: the in-place residual adds archc
-    writes (`out += x`) leave autograd what it needs, as torchvision's own do."""
+    writes (`out += x`) leave autograd what it needs, as torchvision's own do, and stochastic
+    depth drops the same branches from the same seed."""
     make_reference, size = CASES[name]
     torch.manual_seed(0)
     reference = make_reference().train()
@@ -170,6 +173,7 @@ def test_training_gives_torchvisions_gradients(name: str) -> None:
             if isinstance(module, nn.Dropout):
                 module.eval()
         model.zero_grad()
+        torch.manual_seed(5)  # stochastic depth's draws: the same for both
         (model(x) ** 2).mean().backward()
     grads = {k: p.grad for k, p in reference.named_parameters()}
     assert sum(g.abs().mean().item() for g in grads.values() if g is not None) > 1e-3
@@ -181,13 +185,38 @@ def test_training_gives_torchvisions_gradients(name: str) -> None:
 def test_static_counts_match_torchvisions_published_metadata(name: str) -> None:
     """Against torchvision's own published figures: GMACs to 3 decimals and parameters, and
     the smallest input it states."""
-    meta = next(iter(models.get_model_weights(name))).meta
-    report = archc.shapes(SPECS / f"{name}.yaml")
+    weights = next(iter(models.get_model_weights(name)))
+    meta = weights.meta
+    report = archc.shapes(SPECS / f"{name}.yaml")  # at its input: the weights' resolution
+    crop = weights.transforms.keywords["crop_size"]
+    assert list(report["inputs"].values()) == [[None, 3, crop, crop]]
     assert report["params"] == meta["num_params"]
     assert round(report["macs"] / 1e9, 3) == meta["_ops"]
     path = SPECS / f"{name}.yaml"
     smallest = archc.api.min_input(archc.network(path), path)
     assert smallest is not None and smallest["smallest"][1:] == list(meta["min_size"])
+
+
+@pytest.mark.parametrize("mode", ["row", "batch"])
+def test_stochastic_depth_draws_as_torchvision_s(mode: str) -> None:
+    # the generated StochasticDepth is torchvision.ops.StochasticDepth: the same outputs from
+    # the same seed while training, its input in eval mode, and the same printed form
+    import torchvision.ops
+
+    ours = archc.build(f"input: [4, 3, 3]\nlayers:\n  - stochastic_depth(0.3, mode='{mode}')\n")
+    theirs = torchvision.ops.StochasticDepth(0.3, mode)
+    x = torch.randn(32, 4, 3, 3)
+    kept = 0.0
+    for seed in range(8):
+        outputs = []
+        for model in (ours.train(), theirs.train()):
+            torch.manual_seed(seed)
+            outputs.append(model(x))
+        torch.testing.assert_close(outputs[0], outputs[1], rtol=0, atol=0)
+        kept += float(outputs[1].abs().sum())
+    assert kept > 0  # some draws kept the input: the comparison can fail
+    assert torch.equal(ours.eval()(x), theirs.eval()(x))
+    assert repr(ours[0]) == repr(theirs)
 
 
 def test_spec_declares_what_the_issue_asks() -> None:
@@ -196,7 +225,9 @@ def test_spec_declares_what_the_issue_asks() -> None:
         assert _load_yaml(path)["archc"] == 1 and network.name == path.stem, path
         assert network.doc is not None and "torchvision-compatible state_dict" in network.doc
         assert network.params["num_classes"] == 1000, path
-        assert [network.node(i).shape[1:] for i in network.inputs.values()] == [(3, 224, 224)]
+        # the resolution torchvision's weights were trained and evaluated at
+        crop = next(iter(models.get_model_weights(path.stem))).transforms.keywords["crop_size"]
+        assert [network.node(i).shape[1:] for i in network.inputs.values()] == [(3, crop, crop)]
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:

@@ -509,7 +509,11 @@ class Generator:
         self.uses_weights = False
         self.uses_init = False
         self.uses_ordered_dict = False
-        self.class_names: set[str] = {"OrderedDict", "with_weights", "initialized", "torch", "nn"}
+        # names the file defines or imports besides the classes of blocks: every op helper's
+        # too, used or not, so that a block's class is named the same whatever the spec uses
+        self.class_names: set[str] = {"OrderedDict", "with_weights", "initialized", "torch", "nn",
+                                      *(op.helper.name for op in OPS.values() if op.helper)}
+        self.helpers: set[str] = set()  # the ops whose helper class the file defines
         self.params: frozenset[str] = frozenset()  # parameters of the class being written
         self.channels: dict[int, Python] = {}  # value -> its channel count as code
         self.accessor: str | None = None  # the name forward calls the child by, in a loop
@@ -604,6 +608,8 @@ class Generator:
         if len(kwargs) > 1:  # in the op's order of attributes (renamed ones last)
             order = op.attr_order
             kwargs = tuple(sorted(kwargs, key=lambda kv: order.get(kv[0], len(order))))
+        if op.helper is not None:
+            self.helpers.add(op.name)
         init = construct.init
         if init is not None:
             self.uses_init = True
@@ -1711,7 +1717,9 @@ class Generator:
         if self.uses_ordered_dict:
             lines += ["from collections import OrderedDict", ""]
         body = [line for class_lines in classes for line in class_lines]
-        uses_torch = self.uses_weights or self.uses_init or any("torch." in line for line in body)
+        helpers = [op.helper for name, op in OPS.items() if name in self.helpers and op.helper]
+        uses_torch = self.uses_weights or self.uses_init or bool(helpers) or any(
+            "torch." in line for line in body)
         lines += [*(["import torch"] if uses_torch else []), "from torch import nn"]
         if self.uses_weights:
             lines += [
@@ -1724,6 +1732,8 @@ class Generator:
             ]
         if self.uses_init:
             lines += ["", "", *initializer_lines()]  # from the one init table
+        for helper in helpers:  # in the registry's order: deterministic
+            lines += ["", "", *helper.lines]
         for class_lines in classes:
             lines += ["", "", *class_lines]
         return "\n".join(lines) + "\n"

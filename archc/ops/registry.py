@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from archc.dims import BATCH as BATCH  # the shape type and its helpers, re-exported
 from archc.dims import Dim as Dim
@@ -273,6 +273,13 @@ class Construct:
     init: str | tuple[Any, ...] | None = None
 
 
+class Helper(NamedTuple):
+    """A class generated source defines for an op: its name and its lines (no indent)."""
+
+    name: str
+    lines: tuple[str, ...]
+
+
 # the `init` scheme that keeps PyTorch's own initialisation: no Construct.init (the schemes
 # are archc.ops.init's table)
 DEFAULT_INIT = "default"
@@ -437,6 +444,10 @@ class Op:
     window_rule: str = "pointwise"  # the receptive-field rule in words
     key: Callable[[Attrs], str] = field(default=lambda attrs: "")  # short label: "3x3 /2, 64"
     torch: tuple[str, ...] = ()  # PyTorch's names for it: "nn.BatchNorm2d", "F.relu", ...
+    # a module torch itself lacks (torchvision.ops.StochasticDepth): the class its constructor
+    # calls, defined once at the top of every generated file that uses it, which stays
+    # standalone (it imports only torch)
+    helper: Helper | None = None
 
     def construct(self, attrs: Attrs, inputs: Sequence[Shape]) -> Construct:
         """The PyTorch constructor call this op becomes (ops that make modules)."""

@@ -14,10 +14,12 @@ from archc.ops.registry import (
     INTS,
     OPTIONAL_BOOL,
     OPTIONAL_SIZE,
+    REQUIRED,
     SCALE,
     STR,
     Attr,
     Attrs,
+    Helper,
     Op,
     OpError,
     Reach,
@@ -214,6 +216,66 @@ DROPOUT = register(Op(
     flops_rule=INFERENCE_IDENTITY,
     alias=_view,
     torch=("nn.Dropout", "F.dropout"),
+))
+
+
+# torchvision.ops.StochasticDepth's semantics, in a class the generated file defines (it imports
+# only torch): the same draws from torch's generator as torchvision's, so a seeded training
+# step drops the same rows
+STOCHASTIC_DEPTH = Helper("StochasticDepth", (
+    "class StochasticDepth(nn.Module):",
+    '    """Drop the input with probability p while training, per sample ("row") or for the',
+    '    whole batch ("batch"), scaling what is kept by 1 / (1 - p); the identity in eval mode',
+    '    (torchvision.ops.StochasticDepth)."""',
+    "",
+    '    def __init__(self, p: float, mode: str = "row") -> None:',
+    "        super().__init__()",
+    "        self.p = p",
+    "        self.mode = mode",
+    "",
+    "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
+    "        if not self.training or self.p == 0.0:",
+    "            return x",
+    "        survival = 1.0 - self.p",
+    '        size = [x.shape[0]] + [1] * (x.dim() - 1) if self.mode == "row" else [1] * x.dim()',
+    "        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)",
+    "        if survival > 0.0:",
+    "            noise.div_(survival)",
+    "        return x * noise",
+    "",
+    "    def extra_repr(self) -> str:",
+    '        return f"p={self.p}, mode={self.mode}"',
+))
+
+
+def _stochastic_depth_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
+    _probability(attrs, inputs)
+    if len(inputs[0]) < 2:
+        raise OpError("stochastic_depth drops whole samples: it needs a batch and more",
+                      expected="an input of [N, ...] with at least one dim past the batch",
+                      found=format_shape(inputs[0]))
+    return attrs
+
+
+STOCHASTIC_DEPTH_OP = register(Op(
+    name="stochastic_depth",
+    role=Role.DROPOUT,
+    doc="Drop the whole input of a residual branch with probability p during training, per "
+        "sample (mode 'row') or for the batch ('batch'), scaling the kept by 1 / (1 - p) "
+        "(torchvision.ops.StochasticDepth; Huang et al. 2016, \"Deep Networks with "
+        "Stochastic Depth\").",
+    attrs=(Attr("p", FLOAT, REQUIRED, "drop probability"),
+           Attr("mode", STR, "row", "'row': each sample on its own; 'batch': all at once",
+                choices=("row", "batch"))),
+    infer=_stochastic_depth_infer,
+    shape=same_shape,
+    module=lambda op, attrs, inputs: standard_construct("StochasticDepth", attrs, op,
+                                                    positional=("p",)),
+    shape_rule="unchanged",
+    flops_rule=INFERENCE_IDENTITY,
+    alias=_view,
+    torch=("torchvision.ops.StochasticDepth", "torchvision.ops.stochastic_depth"),
+    helper=STOCHASTIC_DEPTH,
 ))
 
 

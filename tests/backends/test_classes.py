@@ -280,3 +280,20 @@ def test_an_inline_blocks_expressions_are_not_written_in_the_enclosing_class() -
     with torch.no_grad():
         out = model(torch.randn(2, 1, 16, 8))
     assert list(out.shape[1:]) == list(archc.network(spec).output_shapes()[0][1:]) == [8, 16, 8]
+
+
+def test_an_op_helper_is_defined_once_and_never_takes_a_block_s_name(tmp_path: Path) -> None:
+    # stochastic depth is a class of the generated file (torch has none); a block that camel-
+    # cases to its name gets another, and the file still runs on its own
+    spec = ("input: [4, 3, 3]\nblocks:\n  StochasticDepth:\n    body:\n      add:\n"
+            "        - conv(4, 1); stochastic_depth(0.1)\n        - identity\n"
+            "layers:\n  - StochasticDepth\n  - StochasticDepth\n"
+            "  - stochastic_depth(0.2, mode='batch')\n")
+    text = archc.source(spec)
+    assert text.count("class StochasticDepth(nn.Module):") == 1
+    assert "class StochasticDepth2(nn.Module):" in text
+    assert "torchvision" not in text.replace("(torchvision.ops.StochasticDepth)", "")
+    namespace: dict[str, object] = {}
+    exec(compile(text, "<generated>", "exec"), namespace)
+    assert "StochasticDepth" in namespace and "StochasticDepth2" in namespace
+    assert "class StochasticDepth" not in archc.source("input: [4]\nlayers: [linear(2)]\n")

@@ -348,6 +348,12 @@ CASES: dict[str, list[Case]] = {
     ],
     "dropout2d": [((3, 4, 5), "dropout2d"), ((3, 4, 5), "dropout2d(0.3)"),
                   ((3, 4, 5), "dropout2d(p=1.0)")],
+    "stochastic_depth": [
+        ((10,), "stochastic_depth(0.2)"),
+        (C1, "stochastic_depth(0.5, mode='batch')"),
+        (C2, "stochastic_depth(p=1.0)"),
+        (C3, "stochastic_depth(0.0, mode='row')"),
+    ],
     "upsample": [
         ((3, 4, 5), "upsample(scale_factor=2)"),
         ((3, 7), "upsample(scale_factor=3, mode='linear')"),
@@ -786,6 +792,9 @@ ERRORS: list[tuple[str, tuple[int, ...], Any, str]] = [
     ("flatten order", (3, 4, 5), "flatten(3, 2)", "end_dim comes before start_dim"),
     ("dropout p", (3, 4), "dropout(1.5)", "between 0 and 1"),
     ("dropout2d rank", (3, 4), "dropout2d", "dropout2d expects"),
+    ("stochastic_depth p", (3, 4), "stochastic_depth(-0.1)", "between 0 and 1"),
+    ("stochastic_depth mode", (3, 4), "stochastic_depth(0.1, mode='rows')", "must be one of"),
+    ("stochastic_depth p required", (3, 4), "stochastic_depth", "missing"),
     ("upsample neither", (3, 4, 4), "upsample", "exactly one of size and scale_factor"),
     ("upsample both", (3, 4, 4), "upsample(size=8, scale_factor=2)", "exactly one of"),
     ("upsample mode rank", (3, 4, 4), "upsample(scale_factor=2, mode='linear')",
@@ -914,3 +923,32 @@ def test_any_arguments_give_archc_error_or_agree(data: st.DataObject, name: str)
         build_and_check(input_shape, layers)
     except ValueError as error:  # batch statistics of a single value need a batch > 1
         assert "more than 1 value per channel" in str(error)
+
+
+# ------------------------------------------------------------------ stochastic depth's draws
+
+
+@pytest.mark.parametrize("mode", ["row", "batch"])
+def test_stochastic_depth_drops_whole_samples_or_the_whole_batch(mode: str) -> None:
+    # a hand-checked oracle: in training each sample (or the batch) is zero or the input
+    # scaled by 1 / (1 - p), kept about 1 - p of the time; in eval mode the input itself
+    model = archc.build(spec_text((4, 3, 3), f"stochastic_depth(0.25, mode='{mode}')"))
+    x = torch.randn(64, 4, 3, 3)
+    assert model.eval()(x) is x
+    model.train()
+    kept = []
+    for seed in range(40):
+        torch.manual_seed(seed)
+        out = model(x)
+        for sample in range(64):
+            if out[sample].abs().sum() == 0:
+                kept.append(False)
+            else:
+                torch.testing.assert_close(out[sample], x[sample] / 0.75)
+                kept.append(True)
+        if mode == "batch":
+            assert len(set(kept[-64:])) == 1  # all or none
+    draws = len(kept) if mode == "row" else len(kept) // 64  # independent draws
+    assert abs(sum(kept) / len(kept) - 0.75) < 4 * (0.75 * 0.25 / draws) ** 0.5
+    always = archc.build(spec_text((4, 3, 3), "stochastic_depth(1.0)")).train()
+    assert (always(x) == 0).all()
