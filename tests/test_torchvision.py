@@ -77,6 +77,9 @@ CASES: dict[str, tuple[Callable[[], nn.Module], list[int]]] = {
     "mobilenet_v3_small": (lambda: models.mobilenet_v3_small(weights=None), [3, 64, 64]),
     **{name: ((lambda name=name: getattr(models, name)(weights=None)), [3, 64, 64])
        for name in ("mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3")},
+    **{name: ((lambda name=name: getattr(models, name)(weights=None)), [3, 64, 64])
+       for name in ("shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5",
+                    "shufflenet_v2_x2_0")},
     **{f"efficientnet_b{b}": ((lambda b=b: getattr(models, f"efficientnet_b{b}")(weights=None)),
                               [3, 64, 64]) for b in range(8)},
 }

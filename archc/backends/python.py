@@ -11,6 +11,7 @@ from __future__ import annotations
 import __future__
 
 import ast as pyast
+import builtins
 import functools
 import hashlib
 import inspect
@@ -402,6 +403,14 @@ def parameter_code(expr: Expr, params: Collection[str], channels: Python | None 
 
 RUNNING = "\0channels"  # in a code's uses: it reads the channel count a loop carries
 RESERVED = {"self", "nn", "torch", "OrderedDict", "with_weights", "initialized", "in_channels"}
+
+
+BUILTINS = frozenset(dir(builtins))
+
+
+def _unshadowed(name: str) -> str:
+    """A local variable's name that leaves Python's builtins visible (PEP 8's trailing _)."""
+    return f"{name}_" if name in BUILTINS else name
 
 
 def sum_code(codes: Sequence[Python]) -> Python:
@@ -1212,7 +1221,7 @@ class Generator:
                     return running
         node = self.network.node(value)
         hint = node.name or (key if identifier(key) else node.op)
-        return self._fresh(hint, state.taken)
+        return self._fresh(_unshadowed(hint), state.taken)
 
     def io(self, module: Module) -> tuple[tuple[int, ...], tuple[int, ...]]:
         boundary = self.network.module_boundary(module.path)
@@ -1229,17 +1238,18 @@ class Generator:
         return [self._fresh(self.value_name(r), taken) for r in reads]
 
     def value_name(self, node_id: int) -> str:
-        """A variable name for a value: the name of the entry it is the output of."""
+        """A variable name for a value: the name of the entry it is the output of (with a
+        trailing _ where that would hide a Python builtin: `slice_`, `max_`)."""
         node = self.network.node(node_id)
         if node.name:
-            return node.name
+            return _unshadowed(node.name)
         path = node.module if node.module is not None else node.scope
         while path:
             members = self.members.get(path, [])
             if not members or max(members) != node_id:
                 break
             if identifier(path[-1]):
-                return path[-1]
+                return _unshadowed(path[-1])
             path = path[:-1]
         return "x"
 

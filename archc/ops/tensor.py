@@ -13,6 +13,7 @@ from archc.ops.registry import (
     INT,
     INTS,
     OPTIONAL_BOOL,
+    OPTIONAL_INT,
     OPTIONAL_SIZE,
     REQUIRED,
     SCALE,
@@ -33,6 +34,7 @@ from archc.ops.registry import (
     known,
     known_spatial,
     numel,
+    pointwise,
     register,
     same_shape,
     standard_construct,
@@ -177,6 +179,66 @@ PERMUTE = register(Op(
     window=_permute_window,
     window_rule="global (the spatial layout changes) unless the order stays the same",
     torch=("torch.permute", "Tensor.permute"),
+))
+
+def _slice_range(attrs: Attrs, inputs: Sequence[Shape]) -> tuple[int, range]:
+    """The dim a slice takes (counted from 0, the batch) and the positions it keeps."""
+    x = inputs[0]
+    dim = _dim(attrs, "dim", len(x))
+    if dim == 0:
+        raise OpError("slice: the batch dimension cannot be sliced", attr="dim",
+                      expected="dim 1 or later (1 is the channels of [N, C, ...])",
+                      found=f"dim={attrs['dim']}")
+    if attrs["step"] < 1:
+        raise OpError("slice: the step must be 1 or more (PyTorch slices forward only)",
+                      attr="step", found=f"step={attrs['step']}")
+    size = known("slice", x, dim, f"the size of dim {dim}")
+    return dim, range(size)[attrs["start"]:attrs["end"]:attrs["step"]]
+
+
+def slice_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
+    x = inputs[0]
+    dim, kept = _slice_range(attrs, inputs)
+    if not kept:
+        raise OpError(f"slice keeps nothing of dim {dim} (size {x[dim]})", attr="start",
+                      expected=f"start < end within 0..{x[dim]}",
+                      found=f"[{attrs['start']}:{attrs['end']}]")
+    return (*x[:dim], len(kept), *x[dim + 1:])
+
+
+def _slice_code(attrs: Attrs, args: Sequence[str]) -> str:
+    """`x[:, 0:32]`: Python's slice syntax, a `:` for each dim before the sliced one."""
+    start, end, step = attrs["start"], attrs["end"], attrs["step"]
+    where = f"{start or ''}:{'' if end is None else end}" + (f":{step}" if step != 1 else "")
+    dim = attrs["dim"]
+    leading = "..., " if dim < 0 and dim != -attrs["rank"] else ":, " * (dim % attrs["rank"])
+    trailing = ", " + ", ".join([":"] * (-dim - 1)) if dim < -1 else ""
+    return f"{args[0]}[{leading}{where}{trailing}]".replace(", , ", ", ")
+
+
+def _slice_window(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
+    dim, _ = _slice_range(attrs, inputs)
+    return pointwise(attrs, inputs) if dim == 1 else GLOBAL
+
+
+SLICE = register(Op(
+    name="slice",
+    role=Role.RESHAPE,
+    doc="Keep positions start:end:step of one dim (Python's slice, Tensor.narrow; dims counted "
+        "as Tensor's, the batch = 0, which stays whole).",
+    attrs=(Attr("dim", INT, REQUIRED, "the dim to slice (1: the channels of [N, C, ...])"),
+           Attr("start", INT, 0, "the first position kept (negative: from the end)"),
+           Attr("end", OPTIONAL_INT, None, "the position after the last kept (none: the end)"),
+           Attr("step", INT, 1, "keep every step-th position")),
+    infer=lambda attrs, inputs: {**attrs, "rank": len(inputs[0])},
+    shape=slice_shape,
+    function=_slice_code,
+    shape_rule="[..., S, ...] → [..., len(range(S)[start:end:step]), ...] along dim",
+    flops_rule=VIEW,
+    alias=_view,
+    window=_slice_window,
+    window_rule="pointwise along the channels; global when a spatial dim is sliced",
+    torch=("torch.narrow", "Tensor.narrow"),
 ))
 
 IDENTITY = register(Op(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast as pyast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -297,3 +298,12 @@ def test_an_op_helper_is_defined_once_and_never_takes_a_block_s_name(tmp_path: P
     exec(compile(text, "<generated>", "exec"), namespace)
     assert "StochasticDepth" in namespace and "StochasticDepth2" in namespace
     assert "class StochasticDepth" not in archc.source("input: [4]\nlayers: [linear(2)]\n")
+
+
+def test_forward_variables_leave_python_s_builtins_visible() -> None:
+    # an entry named like a builtin keeps its attribute name; its variable gets PEP 8's _
+    text = archc.source("input: [4]\nlayers:\n  - max: linear(4)\n  - relu\n  - add:\n"
+                        "    - identity\n    - '@max'\n")
+    assert "self.max = nn.Linear(4, 4)" in text
+    assert "max_ = self.max(x)" in text and "return x + max_" in text
+    assert not re.search(r"^\s+max = ", text, re.M)
