@@ -179,8 +179,7 @@ class Elaborator:
     def add_node(self, op: str, attrs: dict[str, Any], inputs: Sequence[int], shape: Shape,
                  span: Span, ctx: _Context, module: Path | None, weights: int = 0,
                  sources: dict[str, ast.Expr] | None = None,
-                 given: dict[str, Any] | None = None,
-                 written: frozenset[str] = frozenset()) -> int:
+                 given: dict[str, Any] | None = None) -> int:
         """Append a node. `weights` (its parameters and buffers) counts toward the limit on
         the network's size; the counts themselves are the network's side table."""
         if self.next_id >= self.limits.max_nodes:
@@ -194,7 +193,7 @@ class Elaborator:
         except ArchcError as error:
             raise self._fail(error, ctx) from None
         node = Node(self.next_id, op, attrs, tuple(inputs), shape, span, ctx.scope.path, module,
-                    ctx.name, ctx.frames, sources or {}, given, written)
+                    ctx.name, ctx.frames, sources or {}, given)
         self.node_list.append(node)
         self.next_id += 1
         return node.id
@@ -460,8 +459,7 @@ class Elaborator:
             with self.framed(ctx):
                 module = ctx.scope.claim(ctx.name, entry.span)
         node = self.add_node(op.name, attrs, [x], shape, entry.span, ctx, module,
-                             weights=weights, sources=sources, given=bound.values,
-                             written=frozenset(bound.spans))
+                             weights=weights, sources=sources, given=bound.values)
         if module is not None:
             self.add_module(Module(module, "op", entry.span, node=node))
         self.name_entry(ctx, node)

@@ -43,16 +43,13 @@ class Node:
     given: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     # the attributes as the spec gave them, before inference from the inputs' shapes (what
     # elaboration.resized infers again at other input sizes)
-    written: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
-    # the attributes the spec wrote out, defaults or not (`bias=true` is meant: no lint)
 
     def at(self, attrs: dict[str, Any], shape: Shape) -> Node:
         """The same node with other attributes and shape (the constructor: dataclasses.replace
         takes ten times as long, and the --min-input search remakes every node dozens of
         times)."""
         return Node(self.id, self.op, attrs, self.inputs, shape, self.span, self.scope,
-                    self.module, self.name, self.frames, self.sources, self.given,
-                    self.written)
+                    self.module, self.name, self.frames, self.sources, self.given)
 
     @property
     def is_input(self) -> bool:

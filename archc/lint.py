@@ -57,8 +57,8 @@ def _bias_before_norm(network: Network) -> list[ArchcError]:
     warnings = []
     for node in network.nodes():
         op = OPS.get(node.op)
-        if node.is_input or op is None or not op.has_bias(node.attrs) or op.bias in node.written:
-            continue  # a bias written out (`bias=true`, as torchvision's VGG-BN keeps) is meant
+        if node.is_input or op is None or not op.has_bias(node.attrs):
+            continue
         readers = network.consumers(node.id)
         reader = network.node(readers[0]) if len(readers) == 1 else None
         if reader is not None and not reader.is_input and OPS[reader.op].cancels_bias(
@@ -66,8 +66,7 @@ def _bias_before_norm(network: Network) -> list[ArchcError]:
             warnings.append(_warning(
                 f"{node.op} has a bias that the {reader.op} after it cancels", node,
                 [f"hint: {node.op}(..., {op.bias}=false) saves the parameters; the "
-                 f"{reader.op}'s own shift does the same job (write {op.bias}=true to keep "
-                 "it without this warning)"]))
+                 f"{reader.op}'s own shift does the same job"]))
     return warnings
 
 
@@ -83,8 +82,6 @@ def _dropped_rows(network: Network) -> list[ArchcError]:
     for item in strided(network):
         window = item.window
         node = network.node(item.node)
-        if "padding" in node.written:
-            continue  # the padding written out, even 0: the sizes are what the spec means
         span = (window.kernel - 1) * window.dilation + 1
         if span < item.stride:
             continue  # windows that skip positions by design (a strided 1x1 conv)
@@ -100,8 +97,7 @@ def _dropped_rows(network: Network) -> list[ArchcError]:
             f"{node.op} ignores the last {dropped} input {where} "
             f"(size {item.size}, kernel {window.kernel}, stride {item.stride})", node,
             ["the output size is floored; pad the input, change the size, or use ceil_mode "
-             "for pools, if those values matter (or write the padding, padding=0 too, to "
-             "keep it without this warning)"]))
+             "for pools, if those values matter"]))
     return warnings
 
 

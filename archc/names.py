@@ -59,7 +59,8 @@ def _problem(name: str, what: str) -> tuple[str, str] | None:
     """Why `name` cannot be used as `what`, and a note; None when it can."""
     if not ASCII_IDENTIFIER.match(name):
         return (f"{what} '{name}' is not a name",
-                "a name is ASCII letters, digits and _, not starting with a digit")
+                "a name is ASCII letters, digits and _, not starting with a digit (an entry's "
+                "may join such names with -: block1-0)")
     if len(name) > MAX_NAME_LENGTH:
         return (f"{what} is {len(name)} characters long",
                 f"names are at most {MAX_NAME_LENGTH} characters (they become file, class "
@@ -73,9 +74,17 @@ def _problem(name: str, what: str) -> tuple[str, str] | None:
     return None
 
 
+# an entry name may join names with '-' (torchvision's RegNet keys: `block1-0`): a module's
+# key in its parent, which PyTorch allows (not '.'), though not a Python attribute
+HYPHENATED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)+\Z")
+
+
 def check_attribute(name: str, span: Span, what: str = "the entry name") -> None:
-    """An entry name: it becomes a child module's attribute and its state_dict key."""
-    problem = _problem(name, what)
+    """An entry name: it becomes a child module's attribute (or, joined with '-', its key
+    in its parent) and its state_dict key."""
+    problem = _problem(name.replace("-", "_") if HYPHENATED.match(name) else name, what)
+    if problem is not None:
+        problem = (problem[0].replace(f"'{name.replace('-', '_')}'", f"'{name}'"), problem[1])
     if problem is None and name in MODULE_ATTRIBUTES:
         problem = (f"{what} '{name}' is an attribute of nn.Module",
                    f"a child named {name} would hide nn.Module.{name}")

@@ -31,7 +31,7 @@ ALL_SPECS = SPEC_FILES + CONSTRUCT_FILES
 REPRESENTATIVES = ("alexnet", "vgg11", "vgg11_bn", "vgg16", "googlenet", "resnet18", "resnet34",
                    "resnet50", "resnext50_32x4d", "densenet121", "squeezenet1_0",
                    "mobilenet_v2", "mobilenet_v3_large", "mnasnet1_0", "efficientnet_b0",
-                   "shufflenet_v2_x1_0")
+                   "shufflenet_v2_x1_0", "regnet_y_400mf", "regnet_x_400mf")
 SMALL_INPUT = [3, 64, 64]
 
 

@@ -21,12 +21,6 @@ def test_bias_before_batch_norm() -> None:
         "conv has a bias that the bn after it cancels"]
     assert warnings_of("input: [3, 8, 8]\nlayers:\n  - conv(8, 3, padding=1, bias=false); bn\n"
                        ) == []
-    # a bias written out is meant (torchvision's VGG-BN keeps it), in a block spliced inline
-    # as much as anywhere
-    assert warnings_of("input: [3, 8, 8]\nlayers:\n  - conv(8, 3, padding=1, bias=true); bn\n"
-                       ) == []
-    assert warnings_of("input: [3, 8, 8]\nblocks:\n  s:\n    inline: true\n"
-                       "    body: conv(8, 3, bias=true); bn\nlayers: [s, s]\n") == []
 
 
 def test_pooling_that_ignores_input_rows() -> None:
@@ -34,12 +28,6 @@ def test_pooling_that_ignores_input_rows() -> None:
     assert found == ["maxpool ignores the last 1 input rows (size 9, kernel 2, stride 2)"]
     assert warnings_of("input: [3, 9, 9]\nlayers:\n  - maxpool(2, ceil_mode=true)\n") == []
     assert warnings_of("input: [3, 8, 8]\nlayers:\n  - conv(4, 1, stride=2)\n") == []
-    # a padding written out, 0 too, says the sizes are meant (torchvision's SqueezeNet)
-    assert warnings_of("input: [3, 9, 8]\nlayers:\n  - maxpool(2, padding=0)\n") == []
-    unpadded = warnings_of("input: [3, 224, 224]\nlayers:\n  - conv(4, 3, stride=2)\n")
-    assert unpadded and all(w.startswith("conv ignores the last 1 input") for w in unpadded)
-    assert warnings_of("input: [3, 224, 224]\nlayers:\n  - conv(4, 3, stride=2, padding=0)\n"
-                       ) == []
 
 
 def test_unused_side_path() -> None:
@@ -47,9 +35,22 @@ def test_unused_side_path() -> None:
     assert found == ["'side' is never used"]
 
 
-def test_the_torchvision_zoo_has_no_warnings() -> None:
+# what torchvision's own architectures waste, which a faithful spec inherits and the lint says:
+# VGG-BN keeps each convolution's bias under its batch norm, and SqueezeNet's first
+# convolution leaves the last row and column of a 224x224 image unread
+INHERITED = {
+    **{f"vgg{n}_bn": ["conv has a bias that the bn after it cancels"] for n in (11, 13, 16, 19)},
+    "squeezenet1_0": ["conv ignores the last 1 input columns (size 224, kernel 7, stride 2)",
+                      "conv ignores the last 1 input rows (size 224, kernel 7, stride 2)"],
+    "squeezenet1_1": ["conv ignores the last 1 input columns (size 224, kernel 3, stride 2)",
+                      "conv ignores the last 1 input rows (size 224, kernel 3, stride 2)"],
+}
+
+
+def test_the_torchvision_zoo_warns_only_of_what_torchvision_itself_does() -> None:
     for path in sorted((ROOT / "specs" / "torchvision").glob("*.yaml")):
-        assert lint(archc.network(path)) == [], path
+        found = sorted(w.message for w in lint(archc.network(path)))
+        assert found == INHERITED.get(path.stem, []), path
 
 
 def test_check_prints_warnings_and_still_succeeds(tmp_path: Path) -> None:

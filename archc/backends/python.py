@@ -209,6 +209,20 @@ class Template:
                         self.known_key)
 
 
+def _loop_name_uses(template: Template) -> set[str]:
+    """The names the f-strings of a template's loops read (their children's names)."""
+    found: set[str] = set()
+    todo = [template]
+    while todo:
+        part = todo.pop()
+        for control in part.control:
+            if isinstance(control, LoopPart):
+                found |= control.uses
+            todo += [t for t in ((control.test, control.body) if isinstance(control, ChoicePart)
+                                 else control.templates()) if t is not None]
+    return found
+
+
 def merged(templates: list[Template]) -> Template:
     """Templates of one key as one, each hole holding the rows of all; their conditions'
     bodies, present in some only, must agree where present."""
@@ -235,6 +249,7 @@ class LoopPart:
     var: str | None
     names: str | None  # the f-string of the iteration's child's name, if it is named
     indent: str
+    uses: frozenset[str] = frozenset()  # the names that f-string reads (parameters too)
 
     def key(self) -> tuple[Any, ...]:
         return ("loop", self.count.key(), self.start.key(), self.body.key(),
@@ -245,17 +260,20 @@ class LoopPart:
 
     def localised(self, local: tuple[tuple[str, Any], ...]) -> LoopPart:
         count, start, body, update = (t.localised(local) for t in self.templates())
-        return LoopPart(count, start, body, update, self.var, self.names, self.indent)
+        return LoopPart(count, start, body, update, self.var, self.names, self.indent,
+                        self.uses)
 
     def owned(self, owner: int) -> LoopPart:
         count, start, body, update = (t.owned(owner) for t in self.templates())
-        return LoopPart(count, start, body, update, self.var, self.names, self.indent)
+        return LoopPart(count, start, body, update, self.var, self.names, self.indent,
+                        self.uses)
 
     def merge(self, parts: list[LoopPart | ChoicePart | BranchPart | SwitchPart]) -> LoopPart:
         loops = [p for p in parts if isinstance(p, LoopPart)]
         count, start, body, update = (merged([p.templates()[i] for p in loops])
                                       for i in range(4))
-        return LoopPart(count, start, body, update, self.var, self.names, self.indent)
+        return LoopPart(count, start, body, update, self.var, self.names, self.indent,
+                        self.uses)
 
 
 @dataclass
@@ -976,7 +994,7 @@ class Generator:
                   carried: tuple[Python | None, list[Python | None]], named: bool,
                   indent: str, target: str | None = None) -> LoopPart:
         inner = indent + "    "
-        names = self.name_code(loop) if loop.names else None
+        names, uses = self.name_code(loop) if loop.names else (None, frozenset[str]())
         count, start = Template(), Template()
         count.hole(len(loop.starts), HoleMeta.of("loop", "count", False, self.code(loop.count)))
         before, after = carried
@@ -999,7 +1017,8 @@ class Generator:
             step = Template()
             step.hole(self.channel_value(out), HoleMeta.of("loop", "channels", True, after[k]))
             updates.append(step.localised(local))
-        return LoopPart(count, start, merged(bodies), merged(updates), loop.var, names, indent)
+        return LoopPart(count, start, merged(bodies), merged(updates), loop.var, names, indent,
+                        uses)
 
     def list_forward(self, module: Module, loop: Loop) -> list[str]:
         """`for layer in self:` and one iteration's statements, which every iteration shares."""
@@ -1034,10 +1053,12 @@ class Generator:
         shape = self.network.node(value).shape
         return shape[1] if len(shape) > 1 else None
 
-    def name_code(self, loop: Loop) -> str:
-        """The f-string of a repeated child's name, `f"denselayer{j + 1}"`."""
+    def name_code(self, loop: Loop) -> tuple[str, frozenset[str]]:
+        """The f-string of a repeated child's name, `f"denselayer{j + 1}"`, and the names it
+        reads (a parameter read only there is still one the class takes)."""
         assert loop.names is not None
         text = ""
+        uses: set[str] = set()
         for part in loop.names:
             if isinstance(part, str):
                 text += part.replace("{", "{{").replace("}", "}}")
@@ -1046,7 +1067,8 @@ class Generator:
             if code is None:
                 raise Unshared
             text += "{" + code.text + "}"
-        return 'f"' + text + '"'
+            uses |= code.uses
+        return 'f"' + text + '"', frozenset(uses)
 
     def choice_part(self, instance: ClassInstance, init: Template, choice: Choice,
                     indent: str) -> tuple[str, ...]:
@@ -1278,6 +1300,7 @@ class Generator:
         template = merged([inst.init.owned(i) for i, inst in enumerate(group)  # type: ignore
                            ])
         codes, used, extra = self.hole_codes(group, template, params)
+        used |= _loop_name_uses(template)
         self.resolved = template, codes
         computed = self.computed_defaults(group, info, used) if info else []
         params = [p for p in params if p not in {name for name, _ in computed}]

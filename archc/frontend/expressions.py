@@ -765,7 +765,7 @@ def parse_name_template(text: str, source: Source | None, line: int, column: int
         message, notes, suggestions = lookalikes.explain(
             text[slice(*lookalikes.word_at(text, odd))], "an entry name", known)
         raise ArchcError(message, span, found=repr(text), notes=notes, suggestions=suggestions)
-    if "{" in literal or "}" in literal or not re.fullmatch(r"[A-Za-z0-9_]*", literal):
-        raise ArchcError("an entry name may hold letters, digits, _ and {expression} parts",
+    if "{" in literal or "}" in literal or not re.fullmatch(r"[A-Za-z0-9_-]*", literal):
+        raise ArchcError("an entry name may hold letters, digits, _, - and {expression} parts",
                          span, found=repr(text))
     return tuple(parts)

@@ -240,7 +240,8 @@ class TextPrinter(_Printer):
         the grammar's words (`block`, `input`) quoted, as the text form reads names."""
         if entry.template:
             return template_label(entry)
-        return f'"{entry.name}"' if entry.name in KEYWORDS else entry.name
+        # a grammar word, or a name joined with '-', is no NAME token: written as a string
+        return f'"{entry.name}"' if entry.name in KEYWORDS or "-" in entry.name else entry.name
 
     @staticmethod
     def repeat_head(entry: ast.Repeat) -> str:

@@ -28,6 +28,7 @@ from archc.frontend.expressions import (
     parse_name_template,
     reading,
 )
+from archc.names import HYPHENATED
 from archc.ops import MERGES  # YAML spells a merge as a key: the registry says which keys
 
 TOP_LEVEL_KEYS = (
@@ -452,6 +453,8 @@ class _Reader:
         if self.is_string(key) and "{" in key.value and key.value.isascii():
             return ast.Named(key.value, self.entry(value), self.span(key),
                              self.name_template(key))
+        if self.is_string(key) and HYPHENATED.match(key.value):  # `block1-0`: a key only
+            return ast.Named(key.value, self.entry(value), self.span(key))
         name = self.identifier(key, "an entry name")
         return ast.Named(name, self.entry(value), self.span(key))
 

@@ -307,3 +307,15 @@ def test_forward_variables_leave_python_s_builtins_visible() -> None:
     assert "self.max = nn.Linear(4, 4)" in text
     assert "max_ = self.max(x)" in text and "return x + max_" in text
     assert not re.search(r"^\s+max = ", text, re.M)
+
+
+def test_a_parameter_read_only_by_a_loop_s_child_names_is_taken() -> None:
+    # `block{index}-{j}` reads the block's parameter index: its class takes it (it once wrote
+    # the f-string but left the parameter out, so the built module raised a NameError)
+    spec = ("input: [3, 8, 8]\nblocks:\n  stage:\n    params: [index, n]\n    body:\n"
+            "      repeat: n\n      as: j\n      body:\n"
+            "        \"block{index}-{j}\": conv(4, 3, padding=1)\n"
+            "layers:\n  - repeat: 2\n    as: i\n    body:\n      s{i}: stage(i + 1, 2)\n")
+    text = archc.source(spec)
+    assert "def __init__(self, in_channels: int, index: int, n: int) -> None:" in text
+    assert sorted(archc.build(spec).state_dict())[:2] == ["s0.block1-0.bias", "s0.block1-0.weight"]
