@@ -42,6 +42,12 @@ def input_for(path: Path) -> list[int] | None:
     return None
 
 
+# the specs the tests that compute with real weights run over (tracing, standalone source with
+# real outputs): every one but the variants of a torchvision family, which are their family's
+# code with other numbers; test_specs runs each variant on the meta device
+COMPUTED_SPECS = [path for path in ALL_SPECS if input_for(path) is None]
+
+
 @pytest.fixture(autouse=True, scope="session")
 def source_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """archc.build's source cache, on as it is for users, in a folder of this run's own (never

@@ -18,13 +18,13 @@ import torch
 
 import archc
 from archc.backends.artefacts import example_inputs
-from tests.conftest import ALL_SPECS, ROOT, spec_id
+from tests.conftest import COMPUTED_SPECS, ROOT, spec_id
 
 # dynamo itself touches torch.jit.script_method, which torch >= 2.10 marks deprecated
 pytestmark = pytest.mark.filterwarnings("ignore:.*torch.jit.*deprecated:DeprecationWarning")
 
 
-@pytest.mark.parametrize("spec", ALL_SPECS, ids=spec_id)
+@pytest.mark.parametrize("spec", COMPUTED_SPECS, ids=spec_id)
 def test_forward_has_no_graph_breaks(spec: Path) -> None:
     network = archc.network(spec)
     model = archc.build(spec).eval()

@@ -1390,7 +1390,9 @@ class Generator:
                         raise Unshared
                     meta = rows[0].meta
                     base = re.sub(r"\W+", "_", f"{meta.owner}_{meta.attr}").strip("_")
-                    name = self._fresh(base, {e for e, _ in extra} | set(params)
+                    if not identifier(base):  # a numbered child's (`1_p`): its attribute's
+                        base = meta.attr if identifier(meta.attr) else f"arg_{meta.attr}"
+                    name = self._fresh(_unshadowed(base), {e for e, _ in extra} | set(params)
                                        | {"in_channels"})
                     extra.append((name, values))
                     shared = name, frozenset()
