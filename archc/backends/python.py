@@ -29,6 +29,7 @@ from archc.expr.nodes import Expr, names_in
 from archc.expr.printer import ATOM, SUM, TERNARY, Python, python, python_literal
 from archc.gcpause import without_collector
 from archc.ir import BlockInfo, Boundary, Choice, Loop, Module, Network, Node, Path, same
+from archc.names import MODULE_ATTRIBUTES
 from archc.ops import OPS
 from archc.ops.init import initializer_lines
 from archc.ops.registry import is_static
@@ -358,25 +359,36 @@ class BranchPart:
 @dataclass
 class SwitchPart:
     """An `if` whose branches both compute (a residual add or not): `self.condition = test`
-    in `__init__`, and forward takes one branch's statements or the other's."""
+    in `__init__`, the children of each branch (known from the instances that took it), and
+    forward takes one branch's statements or the other's."""
 
     test: Template
     name: str
+    bodies: tuple[Template | None, Template | None] = (None, None)  # then, else
+    indent: str = ""
 
-    def key(self) -> tuple[Any, ...]:
-        return ("switch", self.test.key(), self.name)
+    def key(self) -> tuple[Any, ...]:  # not the bodies: each instance knows its branch only
+        return ("switch", self.test.key(), self.name, self.indent)
 
     def templates(self) -> tuple[Template, ...]:
-        return (self.test,)
+        return (self.test, *(b for b in self.bodies if b is not None))
 
     def localised(self, local: tuple[tuple[str, Any], ...]) -> SwitchPart:
-        return SwitchPart(self.test.localised(local), self.name)
+        then, other = (b.localised(local) if b else None for b in self.bodies)
+        return SwitchPart(self.test.localised(local), self.name, (then, other), self.indent)
 
     def owned(self, owner: int) -> SwitchPart:
-        return SwitchPart(self.test.owned(owner), self.name)
+        then, other = (b.owned(owner) if b else None for b in self.bodies)
+        return SwitchPart(self.test.owned(owner), self.name, (then, other), self.indent)
 
     def merge(self, parts: list[Any]) -> SwitchPart:
-        return SwitchPart(merged([p.test for p in parts]), self.name)
+        switches = [p for p in parts if isinstance(p, SwitchPart)]
+        sides: list[Template | None] = []
+        for side in (0, 1):
+            known = [body for b in switches if (body := b.bodies[side]) is not None]
+            sides.append(merged(known) if known else None)
+        return SwitchPart(merged([p.test for p in switches]), self.name, (sides[0], sides[1]),
+                          self.indent)
 
 
 class HoleMeta(NamedTuple):  # a tuple: one per hole of every instance
@@ -407,6 +419,7 @@ def parameter_code(expr: Expr, params: Collection[str], channels: Python | None 
     shape attributes). Spec-level parameters (`constants`) are fixed for the whole network, so
     they are written as their values: `planes * expansion` becomes `planes * 4`."""
     fixed = constants or {}
+    lists: list[str] = []
 
     def resolve(name: str) -> Python | None:
         if name == "in.c":
@@ -414,9 +427,27 @@ def parameter_code(expr: Expr, params: Collection[str], channels: Python | None 
         if name in params:
             return Python(name, frozenset({name}))
         value = fixed.get(name)
+        if isinstance(value, list) and _inlined(value):
+            lists.append(python_literal(value))
+            return Python.value(value)
         return Python.value(value) if isinstance(value, (int, float, str)) else None
 
-    return python(expr, resolve)
+    code = python(expr, resolve)
+    # a list parameter is written only as what is taken of it (`sum(depths)` is `16`,
+    # `setting[0][3]` is `32`), never as the list itself
+    if code is not None and any(text in code.text for text in lists):
+        return None
+    return code
+
+
+def _inlined(value: Any, budget: int = 32) -> bool:
+    """Whether a spec parameter's value is written into code as its literal: a number, a
+    string, or a short list of them (`sum(depths)` in a block reads the spec's list)."""
+    if isinstance(value, (int, float, str)):
+        return True
+    if isinstance(value, list) and len(value) <= budget:
+        return all(_inlined(v, budget // 4) for v in value) if budget >= 4 else False
+    return False
 
 
 RUNNING = "\0channels"  # in a code's uses: it reads the channel count a loop carries
@@ -552,6 +583,11 @@ class Generator:
         self.resolved: tuple[Template, dict[tuple[int, int], str]] | None = None
         self.gives: dict[Path, frozenset[int]] = {}  # a class instance → the values it gives
         self.holders: dict[int, tuple[Path, ...]] = {}  # a node → the instances holding it
+        # a block's parameters its forward reads (`x[:, :self.half_]`), by the module's path:
+        # parameter → the attribute __init__ keeps it in
+        self.kept: dict[Path, dict[str, str]] = {}
+        self.forward_module: Module | None = None  # the module whose forward is being written
+        self.constants: list[str] = []  # the class's attributes TorchScript takes as constants
 
     def code(self, expr: Expr, channels: Python | None = None) -> Python | None:
         """A spec expression as Python over the parameters of the class being written. Each
@@ -902,13 +938,23 @@ class Generator:
             if len(switches) > 1 or (switches and choices):
                 raise Unshared  # one switch per class, and no optional children beside it
             if switches:
+                # each branch's children under `if self.condition:` / `else:`, so that the
+                # instances taking either branch share the class
                 test = Template()
                 code = self.code(switches[0].test, self.channels.get(switches[0].value))
                 test.hole(switches[0].taken, HoleMeta.of("if", "test", False, code))
                 name = self._fresh("condition", set(module.children) | RESERVED)
-                init.text(f"{indent}")
-                init.part(SwitchPart(test, name))
-                instance.side = switches[0].taken
+                body = Template()
+                for child in module.children:
+                    self.set_child(body, module, child, indent)
+                side = switches[0].taken
+                init.part(SwitchPart(test, name, (body, None) if side else (None, body),
+                                     indent))
+                instance.side = side
+                instance.written = functools.partial(self.forward, module)
+                instance.flow = self.flow(module, set())
+                instance.init = init
+                return
             first_node = {child: self.members[(*module.path, child)][0]
                           for child in module.children}
             placed: set[int] = set()
@@ -921,17 +967,20 @@ class Generator:
                         optional |= set(self.choice_part(instance, init, choice, indent))
                 if entry is None or any(entry in c.children for c in choices):
                     continue
-                child = entry
-                if identifier(child):
-                    init.text(f"{indent}self.{child} = ")
-                    self.child_expression((*module.path, child), init, child)
-                else:
-                    init.text(f"{indent}self.add_module({python_literal(child)}, ")
-                    self.child_expression((*module.path, child), init, f"layer{child}")
-                    init.text(")")
+                self.set_child(init, module, entry, indent)
             instance.written = functools.partial(self.forward, module)  # reads only the network
             instance.flow = self.flow(module, optional)
         instance.init = init
+
+    def set_child(self, template: Template, module: Module, child: str, indent: str) -> None:
+        """`self.child = ...` (a child whose name is no identifier: `add_module`)."""
+        if identifier(child):
+            template.text(f"{indent}self.{child} = ")
+            self.child_expression((*module.path, child), template, child)
+        else:
+            template.text(f"{indent}self.add_module({python_literal(child)}, ")
+            self.child_expression((*module.path, child), template, f"layer{child}")
+            template.text(")")
 
     def list_template(self, instance: ClassInstance, init: Template, loops: list[Loop],
                       branches: list[Choice],
@@ -1036,7 +1085,7 @@ class Generator:
             state = ForwardNames({boundary.reads[0]: "x"})
             state.taken.add("layer")
             schedule = self.schedule(iteration, unit_io, boundary.gives)
-            self.accessor = "layer"
+            self.accessor, self.forward_module = "layer", None
             lines = self.statements(iteration, unit_io, schedule, state)
             self.accessor = None
             result = state.names[boundary.gives[0]]
@@ -1111,8 +1160,8 @@ class Generator:
                 if op.passthrough:
                     ref[node.id] = ref[node.inputs[0]]
                     continue
-                assert op.function is not None
-                what = op.function(node.attrs, [f"#{i}" for i in range(len(node.inputs))])
+                what = self.function_call(module, node,
+                                          [f"#{i}" for i in range(len(node.inputs))])
                 inputs = tuple(ref[i] for i in node.inputs)
             else:
                 what, inputs = key, tuple(ref[r] for r in unit.reads)
@@ -1121,10 +1170,46 @@ class Generator:
             steps.append((what, inputs))
         return tuple(steps), tuple(ref[g] for g in gives)
 
+    def function_call(self, module: Module | None, node: Node, args: list[str]) -> str:
+        """A functional node's expression (its op's `function`). In a block's class, an
+        attribute the spec wrote over the block's parameters reads them as attributes of the
+        module (`x[:, :self.half_]`), so that instances of other sizes share the forward;
+        the parameters read are recorded in `kept` for __init__ to store."""
+        op = OPS[node.op]
+        assert op.function is not None
+        if module is None or module.kind != "block" or not node.sources:
+            return op.function(node.attrs, args)
+        kept = self.kept.setdefault(module.path, {})
+        taken = set(module.children) | set(kept.values()) | RESERVED | MODULE_ATTRIBUTES
+        attrs = dict(node.attrs)
+        reads: dict[str, str] = {}
+        for attr, expr in node.sources.items():
+            code = parameter_code(expr, self.params, None, self.network.params)
+            if code is None or not code.uses or RUNNING in code.uses:
+                continue
+            names = {}
+            for param in code.uses:
+                if param not in kept and param not in reads:
+                    reads[param] = self._fresh(param if param not in taken else f"{param}_",
+                                               taken)
+                names[param] = Python(f"self.{kept.get(param) or reads[param]}")
+            replaced = substitute(code.text, names)
+            if replaced is not None:
+                attrs[attr] = replaced
+        if not reads and attrs == node.attrs:
+            return op.function(node.attrs, args)
+        try:
+            text = op.function(attrs, args)
+        except (TypeError, ValueError):  # a rule that computes with the value: it stays
+            return op.function(node.attrs, args)
+        kept.update(reads)
+        return text
+
     # -- forward
     def forward(self, module: Module) -> list[str]:
         """The body of a class's forward: one statement per child module or functional node,
         in the network's order, ending in the return."""
+        self.forward_module = module
         units = self.units(module)
         reads, gives = self.io(module)
         state = ForwardNames(dict(zip(reads, self.argument_names(module), strict=True)))
@@ -1223,9 +1308,8 @@ class Generator:
         them, or a functional node's expression (its op's `function`)."""
         if key.startswith("\0"):
             node = self.network.node(nodes[0])
-            op = OPS[node.op]
-            assert op.function is not None
-            return op.function(node.attrs, [names[i] for i in node.inputs])
+            return self.function_call(self.forward_module, node,
+                                      [names[i] for i in node.inputs])
         accessor = self.accessor or (f"self.{key}" if identifier(key)
                                      else f"getattr(self, {python_literal(key)})")
         return f"{accessor}({', '.join(names[r] for r in reads)})"
@@ -1301,6 +1385,10 @@ class Generator:
                            ])
         codes, used, extra = self.hole_codes(group, template, params)
         used |= _loop_name_uses(template)
+        kept: dict[str, str] = {}
+        for inst in group:
+            kept.update(self.kept.get(inst.module.path, {}))
+        used |= set(kept)
         self.resolved = template, codes
         computed = self.computed_defaults(group, info, used) if info else []
         params = [p for p in params if p not in {name for name, _ in computed}]
@@ -1322,7 +1410,13 @@ class Generator:
                             f"{text} = {python_literal(defaults[name])}" if hint else
                             f"{text}={python_literal(defaults[name])}")
         self.names = first.names
+        self.constants = []
         body = self.render(template, codes, RUNNING in used or self.names[1] in used)
+        if kept:  # what forward reads of the parameters, kept once the module is made
+            start = "super().__init__()"
+            assert body.startswith(start)
+            body = start + "".join(f"\n        self.{attr} = {param}"
+                                   for param, attr in sorted(kept.items())) + body[len(start):]
         body = "".join(f"{name} = {code}\n        " for name, code in computed) + body
         return self.class_lines(first, class_name, rendered, body, forward, doc)
 
@@ -1424,7 +1518,7 @@ class Generator:
                 elif isinstance(control, BranchPart):
                     out.append(self.render_branch(control, codes, running))
                 elif isinstance(control, SwitchPart):
-                    out.append(f"self.{control.name} = {self.render(control.test, codes, running)}")
+                    out.append(self.render_switch(control, codes, running))
                 else:
                     out.append(self.render_choice(control, codes, running))
         return "".join(out)
@@ -1461,6 +1555,42 @@ class Generator:
             test = f"not {test}" if test.isidentifier() else f"not ({test})"
             return f"{indent}if {test}:{other}"
         return ""
+
+    def render_switch(self, switch: SwitchPart, codes: dict[tuple[int, int], str],
+                      running: bool) -> str:
+        """`self.condition = test`, the children both branches set alike, then `if
+        self.condition:` the others; where every instance took one branch, its children
+        alone (forward then reads no condition)."""
+        indent = switch.indent
+        then, other = ([line for line in self.render(b, codes, running).split(indent) if line]
+                       if b is not None else None for b in switch.bodies)
+        if then is None or other is None:
+            return "".join(indent + line for line in (then or other or []))
+        common = 0
+        while common < min(len(then), len(other)) and then[common] == other[common]:
+            common += 1
+        test = self.render(switch.test, codes, running)
+        text = f"{indent}self.{switch.name} = {test}"
+        text += "".join(indent + line for line in then[:common])
+        inner = indent + "    "
+        then, other = then[common:], other[common:]
+        # a child of one branch only is None in the other, and the condition a constant of
+        # the class: TorchScript then compiles only the branch of forward each instance takes
+        set_then, set_other = ({m[1]: line for line in side if (m := re.match(r"self\.(\w+) = ",
+                                                                           line))}
+                               for side in (then, other))
+        if set(set_then) != set(set_other):
+            self.constants.append(switch.name)
+            then += [f"self.{child} = None" for child in set_other if child not in set_then]
+            other += [f"self.{child} = None" for child in set_then if child not in set_other]
+        if then:
+            text += f"{indent}if self.{switch.name}:" + "".join(inner + line for line in then)
+            if other:
+                text += f"{indent}else:" + "".join(inner + line for line in other)
+        elif other:
+            text += f"{indent}if not self.{switch.name}:" + "".join(inner + line
+                                                                  for line in other)
+        return text
 
     def render_choice(self, choice: ChoicePart, codes: dict[tuple[int, int], str],
                       running: bool) -> str:
@@ -1574,6 +1704,8 @@ class Generator:
         lines = [f"class {class_name}({base}):"]
         if doc:
             lines += [*docstring(doc, "    "), ""]
+        if self.constants:  # TorchScript's: what forward branches on is fixed per instance
+            lines += [f"    __constants__ = {python_literal(sorted(self.constants))}", ""]
         head = f"    def __init__({', '.join(['self', *signature])}) -> None:"
         if len(head) > WIDTH:  # one parameter per line, as a formatter breaks it
             head = "\n".join(["    def __init__(", *(f"        {p}," for p in ["self", *signature]),

@@ -13,6 +13,7 @@ levels deep, too deep to print by recursion. Nothing here evaluates anything.
 
 from __future__ import annotations
 
+import ast
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Any
 
 from archc.errors import ArchcError
 from archc.expr import nodes
-from archc.expr.evaluate import SAME_IN_PYTHON
+from archc.expr.evaluate import FUNCTIONS, SAME_IN_PYTHON
 
 # binding strength, loosest first: the tiers of grammar.lark, which are Python's
 TERNARY, OR, AND, NOT, COMPARE, SUM, TERM, UNARY, POWER, POSTFIX, ATOM = range(11)
@@ -254,6 +255,9 @@ class Python:
     uses: frozenset[str] = frozenset()
     strength: int = ATOM
 
+    def __str__(self) -> str:  # in an op's code template, as its text
+        return self.text
+
     @classmethod
     def value(cls, value: Any) -> Python:
         """A value written as a Python literal (it uses no names)."""
@@ -289,6 +293,17 @@ class _Python(_Dialect):
             code = self.ask("in")
         return code.text, code.strength
 
+    def combine(self, expr: nodes.Expr, kids: list[_Printed]) -> _Printed:
+        if isinstance(expr, nodes.Index):  # an item of a literal list: the item's literal
+            try:
+                items, index = (ast.literal_eval(_flatten(text)) for text, _ in kids)
+            except (ValueError, TypeError, SyntaxError, MemoryError):
+                items, index = None, None
+            if isinstance(items, list) and type(index) is int and 0 <= index < len(items):
+                code = Python.value(items[index])
+                return code.text, code.strength
+        return super().combine(expr, kids)
+
     def attribute(self, expr: nodes.Attribute, kids: list[_Printed]) -> _Printed:
         if not isinstance(expr.value, nodes.InShape):
             raise _Unprintable  # only shapes have attributes
@@ -298,8 +313,21 @@ class _Python(_Dialect):
     def call(self, expr: nodes.FunctionCall, args: list[_Printed]) -> _Printed:
         same = SAME_IN_PYTHON.get(expr.func)
         if same is None or not same(expr.args):
-            raise _Unprintable  # Python's function of that name means something else
+            # Python's function of that name means something else (or none has the name):
+            # over literals (the spec's parameters are written as their values) archc's own
+            # function gives the value, written as its literal: `sum(depths)` is `16`
+            return self.folded(expr.func, args)
         return super().call(expr, args)
+
+    @staticmethod
+    def folded(func: str, args: list[_Printed]) -> _Printed:
+        try:
+            values = [ast.literal_eval(_flatten(text)) for text, _ in args]
+            value = FUNCTIONS[func](*values)
+            code = Python.value(value)
+        except (ValueError, TypeError, SyntaxError, KeyError, ArithmeticError, MemoryError):
+            raise _Unprintable from None
+        return code.text, code.strength
 
     def ask(self, key: str) -> Python:
         code = self.resolve(key)

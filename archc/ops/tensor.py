@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 
@@ -209,7 +210,15 @@ def slice_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
 def _slice_code(attrs: Attrs, args: Sequence[str]) -> str:
     """`x[:, 0:32]`: Python's slice syntax, a `:` for each dim before the sliced one."""
     start, end, step = attrs["start"], attrs["end"], attrs["step"]
-    where = f"{start or ''}:{'' if end is None else end}" + (f":{step}" if step != 1 else "")
+    bounds = [f"{start or ''}", "" if end is None else f"{end}"] + ([f"{step}"] if step != 1
+                                                                   else [])
+    # PEP 8 (and formatters): spaces around the colons once a bound is more than a name or
+    # a number (`x[:, : self.half]`), none on a side left empty
+    if all(re.fullmatch(r"-?\w*", b) for b in bounds):
+        where = ":".join(bounds)
+    else:
+        where = " : ".join(bounds).replace(":  ", ":").strip()
+        where = where[1:] if where.startswith(" :") else where
     dim = attrs["dim"]
     leading = "..., " if dim < 0 and dim != -attrs["rank"] else ":, " * (dim % attrs["rank"])
     trailing = ", " + ", ".join([":"] * (-dim - 1)) if dim < -1 else ""
@@ -240,6 +249,42 @@ SLICE = register(Op(
     window_rule="pointwise along the channels; global when a spatial dim is sliced",
     torch=("torch.narrow", "Tensor.narrow"),
 ))
+
+def channel_shuffle_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
+    x = inputs[0]
+    groups = attrs["groups"]
+    if len(x) < 3:  # as nn.ChannelShuffle: the channels of a feature map
+        raise OpError(f"channel_shuffle expects [N, C, ...] with a spatial dim, got "
+                      f"{format_shape(x)}", expected="an input of rank 3 or more",
+                      found=format_shape(x))
+    if groups < 1:
+        raise OpError("channel_shuffle: groups must be 1 or more", attr="groups",
+                      found=f"groups={groups}")
+    c = channels("channel_shuffle", x)
+    if c % groups:
+        raise OpError(f"channel_shuffle: {groups} groups do not divide {c} channels",
+                      attr="groups", expected=f"a divisor of {c}",
+                      found=f"groups={groups} for input {format_shape(x)}")
+    return x
+
+
+CHANNEL_SHUFFLE = register(Op(
+    name="channel_shuffle",
+    role=Role.RESHAPE,
+    doc="Interleave the channels of `groups` groups (ShuffleNet's channel shuffle, "
+        "nn.ChannelShuffle): channel g·(C/groups)+i moves to i·groups+g.",
+    attrs=(Attr("groups", INT, REQUIRED, "how many groups the channels form (divides C)"),),
+    shape=channel_shuffle_shape,
+    # tensor methods only, with no size written in: any input size, scripted and exported
+    function=lambda attrs, args: f"{args[0]}.unflatten(1, ({attrs['groups']}, -1))"
+    ".transpose(1, 2).flatten(1, 2)",
+    shape_rule="unchanged; groups divides C",
+    flops_rule="0 (a copy of the input, reordered)",
+    window=pointwise,
+    window_rule="pointwise (each position keeps its own channels)",
+    torch=("nn.ChannelShuffle", "F.channel_shuffle", "torch.channel_shuffle"),
+))
+
 
 IDENTITY = register(Op(
     name="identity",

@@ -42,18 +42,7 @@ def signature(text: str, name: str) -> dict[str, Any]:
     return dict(zip(names[len(names) - len(defaults):], defaults, strict=True))
 
 
-# specs whose generated source has more classes than block definitions, which codegen does
-# not yet share: a forward that reads sizes (ShuffleNetV2's slices and reshapes) holds them
-# as numbers, so each size is a class; EfficientNet's residual and plain MBConv (an `if` whose
-# branches both compute, one with a stochastic depth) and its stages (repeats whose
-# probabilities read spec parameters) are unrolled. Strict: a fix shows here
-PER_STRUCTURE = {name for name in (p.stem for p in SPEC_FILES)
-                 if name.startswith(("shufflenet_v2", "efficientnet"))}
-
-
-@pytest.mark.parametrize("path", [
-    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="classes per structure"))
-    if p.stem in PER_STRUCTURE else p for p in SPEC_FILES], ids=spec_id)
+@pytest.mark.parametrize("path", SPEC_FILES, ids=spec_id)
 def test_one_class_per_block_definition_and_no_numbered_attributes(path: Path) -> None:
     network = archc.network(path)
     text = archc.source(path)

@@ -347,6 +347,13 @@ CASES: dict[str, list[Case]] = {
         (C3, "slice(3, 1, 5, step=2)"),
         (C3, "slice(-3, end=3)"),
     ],
+    "channel_shuffle": [
+        ((4, 16), "channel_shuffle(2)"),
+        ((4, 3, 3), "channel_shuffle(4)"),
+        ((6, 4, 4), "channel_shuffle(3)"),
+        ((6, 4, 4), "channel_shuffle(groups=1)"),
+        ((8, 2, 3, 4), "channel_shuffle(4)"),
+    ],
     "identity": [((5,), "identity"), (C1, "identity"), (C2, "identity"), (C3, "identity")],
     "dropout": [
         ((10,), "dropout"),
@@ -808,6 +815,9 @@ ERRORS: list[tuple[str, tuple[int, ...], Any, str]] = [
     ("slice empty", (3, 4), "slice(1, 3, 3)", "keeps nothing"),
     ("slice step", (3, 4), "slice(1, step=0)", "step must be 1 or more"),
     ("slice dim", (3, 4), "slice(3)", "out of range"),
+    ("channel_shuffle divides", (6, 4, 4), "channel_shuffle(4)", "4 groups do not divide 6"),
+    ("channel_shuffle rank", (6,), "channel_shuffle(2)", "with a spatial dim"),
+    ("channel_shuffle groups", (6, 4, 4), "channel_shuffle(0)", "groups must be 1 or more"),
     ("stochastic_depth p", (3, 4), "stochastic_depth(-0.1)", "between 0 and 1"),
     ("stochastic_depth mode", (3, 4), "stochastic_depth(0.1, mode='rows')", "must be one of"),
     ("stochastic_depth p required", (3, 4), "stochastic_depth", "missing"),
@@ -968,3 +978,16 @@ def test_stochastic_depth_drops_whole_samples_or_the_whole_batch(mode: str) -> N
     assert abs(sum(kept) / len(kept) - 0.75) < 4 * (0.75 * 0.25 / draws) ** 0.5
     always = archc.build(spec_text((4, 3, 3), "stochastic_depth(1.0)")).train()
     assert (always(x) == 0).all()
+
+
+# ------------------------------------------------------------------ channel shuffle's order
+
+
+@pytest.mark.parametrize("groups", [1, 2, 3, 6])
+def test_channel_shuffle_orders_channels_as_torch_does(groups: int) -> None:
+    # torch's own nn.ChannelShuffle is the oracle, and a hand-written order for two groups
+    model = archc.build(spec_text((6, 5, 3), f"channel_shuffle({groups})")).eval()
+    x = torch.randn(2, 6, 5, 3)
+    torch.testing.assert_close(model(x), torch.nn.ChannelShuffle(groups)(x), rtol=0, atol=0)
+    if groups == 2:
+        assert model(x)[:, :, 0, 0].tolist() == x[:, [0, 3, 1, 4, 2, 5], 0, 0].tolist()

@@ -224,7 +224,7 @@ ACTIVATIONS: dict[str, Any] = {
     "hardswish": nn.Hardswish, "hardsigmoid": nn.Hardsigmoid, "softmax": nn.Softmax,
     "log_softmax": nn.LogSoftmax,
     "identity": nn.Identity, "dropout": nn.Dropout, "dropout2d": nn.Dropout2d,
-    "flatten": nn.Flatten, "upsample": nn.Upsample,
+    "flatten": nn.Flatten, "upsample": nn.Upsample, "channel_shuffle": nn.ChannelShuffle,
 }
 
 
@@ -731,6 +731,7 @@ EDGES: dict[str, Edges] = {
     "reshape": Edges(FEATURES + SPATIAL[:4], [{"shape": -1}], _reshape_values),
     "permute": Edges(FEATURES[:3] + SPATIAL[:2], [{"dims": [0, 1]}], _permute_values),
     "identity": Edges(FEATURES + SPATIAL, [{}], lambda inputs: {}),
+    "channel_shuffle": Edges(SPATIAL, [{"groups": 2}], lambda inputs: {"groups": counts(2)}),
     "dropout": Edges(FEATURES + SPATIAL[:3], [{}], lambda inputs: {"p": PROBABILITIES}),
     "dropout2d": Edges(FEATURES + SPATIAL, [{}], lambda inputs: {"p": PROBABILITIES}),
     "upsample": Edges(SPATIAL, [{"scale_factor": 2}, {"size": 5}], _upsample_values,
