@@ -21,7 +21,7 @@ ZOO_END = "<!-- /zoo -->"
 def zoo_table(root: Path) -> str:
     """The Markdown tables of the specs under root/specs, from the specs themselves: the
     tutorial networks, then each torchvision builder with the length of its spec (and of
-    the family spec it imports), its parameters and GMACs at its input."""
+    the family specs it imports), its parameters and GMACs at its input."""
     from archc.api import load, network
     from archc.format import human
 
@@ -41,9 +41,17 @@ def zoo_table(root: Path) -> str:
         net = network(path)
         name = path.relative_to(root).as_posix()
         length = str(_length(path))
-        for item in load(path, imports=False).imports:
-            family = (path.parent / item.path).resolve().relative_to(root.resolve()).as_posix()
-            length += f" + {_length(root / family)} in [`{Path(family).name}`]({family})"
+        todo, seen = [path], {path.resolve()}
+        while todo:  # the files it imports, and the files they import, each counted once
+            spec = todo.pop(0)
+            for item in load(spec, imports=False).imports:
+                imported = (spec.parent / item.path).resolve()
+                if imported in seen:
+                    continue
+                seen.add(imported)
+                todo.append(imported)
+                family = imported.relative_to(root.resolve()).as_posix()
+                length += f" + {_length(imported)} in [`{Path(family).name}`]({family})"
         macs = analyse(net).totals.macs
         lines.append(f"| [`{net.name}`]({name}) | {length} | {_inputs(net)} | "
                      f"{net.total_params:,} | {macs / 1e9:.3f} | strict |")
