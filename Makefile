@@ -42,15 +42,16 @@ demo: $(STAMP)
 	@$(PYTHON) examples/run_torchscript.py $(OUT)/googlenet.pt 3x96x96
 
 test: $(STAMP)
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest -n auto --dist worksteal
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check archc tests examples $(wildcard bench)
 	$(VENV)/bin/mypy
 
 # benchmarks: never part of `make test`; torchinfo is the bench-only reference tool
-# every torchvision builder with a spec, compared with torchvision output for output (make test
-# compares a representative of each family, and the others by keys and shapes)
+# every torchvision builder with a spec, compared with torchvision output for output: eager, the
+# written file and TorchScript (make test compares a representative of each family, and the
+# others by keys and shapes on the meta device)
 zoo: $(STAMP)
 	$(PYTHON) -m tests.test_torchvision
 
