@@ -40,8 +40,14 @@ def input_for(path: Path) -> list[int] | None:
     spec is a variant too: at its defaults it is one of its builders (densenet.yaml is
     densenet121), which a representative imports and computes with."""
     if (path.parent == TORCHVISION_SPECS and path.stem not in REPRESENTATIVES) \
-            or path.parent == TORCHVISION_SPECS / "families" or is_twin(path):
+            or path.parent == TORCHVISION_SPECS / "families":
         return SMALL_INPUT
+    if is_twin(path):  # at its own input (a seed's pools may need it), on the meta device
+        import archc
+
+        network = archc.network(path)
+        first = next(iter(network.inputs.values()))
+        return [int(d) for d in network.node(first).shape[1:]]
     return None
 
 

@@ -25,6 +25,7 @@ from archc.ops import OPS
 from archc.report import COLUMNS, parse_columns, shape_report
 from tests.conftest import (
     ALL_SPECS,
+    COMPUTED_SPECS,
     ROOT,
     as_tuple,
     count,
@@ -171,7 +172,9 @@ def test_the_search_on_the_graph_finds_what_elaborating_every_size_finds(path: P
         assert data["sizes"] <= expected.elaborations  # none below the floor
 
 
-@pytest.mark.parametrize("path", ALL_SPECS, ids=spec_id)
+# every spec but the torchvision variants and twins, whose smallest inputs test_torchvision
+# holds to torchvision's published figures (an oracle independent of the search)
+@pytest.mark.parametrize("path", COMPUTED_SPECS, ids=spec_id)
 def test_no_size_below_the_floor_is_valid_and_the_search_from_it_finds_the_same(
         path: Path) -> None:
     from archc.analysis import reference_input, size_floor
