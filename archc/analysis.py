@@ -393,6 +393,10 @@ class MinInput:
     rounding: tuple[str, ...]  # at the declared size: strided ops whose input does not divide
     elaborations: int  # how many input sizes were elaborated
     sizes: int = 0  # how many input sizes were tried (the others computed on the graph)
+    # the parameter count at the smallest size where it differs from the declared size's: the
+    # weights' shapes follow the input (ViT's position embedding, a linear after a flatten),
+    # so a model built at the declared size runs at that size only
+    params_at_smallest: int | None = None
 
 
 MAX_PERIOD = 256
@@ -451,12 +455,14 @@ def _min_input(network: Network, reference: tuple[str, int],
     exact = search if build is elaborate else _SizeSearch(network, elaborate, declared)
     failure = exact.failure_below(smallest)  # the error elaboration gives there
     # elaboration agrees: valid at the smallest size, invalid below it
+    at_smallest = None if smallest is None else exact.attempt((smallest,) * len(spatial))
     confirmed = smallest is None or (
-        isinstance(exact.attempt((smallest,) * len(spatial)), Network)
-        and (smallest == 1 or failure is not None))
+        isinstance(at_smallest, Network) and (smallest == 1 or failure is not None))
+    params = at_smallest.total_params if isinstance(at_smallest, Network) else None
     found = MinInput(name, declared, smallest, failure, tuple(dims),
                      _rounding(network, len(spatial)), len(exact.cache) - 1,
-                     len(search.cache) - 1)
+                     len(search.cache) - 1,
+                     params if params is not None and params != network.total_params else None)
     return found, confirmed
 
 

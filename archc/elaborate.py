@@ -137,6 +137,10 @@ class Elaborator:
         self.sizes_read = False  # whether an expression read a size of `in` (Network.sizes_read)
         self.total_params = 0
         self.spec = spec
+        # the sequences looked at for calls that make modules there (`_chained`), and those
+        # calls: by the AST node's id, which a block's every instance shares
+        self.chains: dict[int, None] = {}
+        self.chained_calls: set[int] = set()
         self.blocks = {b.name: b for b in spec.blocks}
         self.node_list: list[Node] = []
         self.modules: dict[Path, Module] = {}
@@ -219,6 +223,9 @@ class Elaborator:
     def entry_Sequence(self, entry: ast.Sequence, x: int, ctx: _Context) -> int:
         name = ctx.name
         inner = ctx.child()
+        if id(entry) not in self.chains:
+            self.chains[id(entry)] = None
+            self._chained(entry)
         for item in entry.entries:
             x = self.entry(item, x, inner)
         if name is not None:
@@ -262,6 +269,21 @@ class Elaborator:
             self.modules[path[:-1]].children.remove(entry.name)
         ctx.names.define((*ctx.prefix, entry.name), out)
         return out
+
+    def _chained(self, entry: ast.Sequence) -> None:
+        """A sequence of unnamed calls that each make a module but for some that can (an
+        op's `chained`: permute as torchvision's Permute): those make modules too, so that
+        the sequence stays an nn.Sequential numbered as torch numbers it (ConvNeXt's
+        `block.2` after a Permute at `block.1`)."""
+        calls = [item for item in entry.entries if isinstance(item, ast.Call)]
+        if len(calls) != len(entry.entries):
+            return
+        chained = [c for c in calls if c.name in OPS and OPS[c.name].chained]
+        makers = [c for c in calls if (c.name in self.blocks and not self._is_inline_block(c))
+                  or (c.name in OPS and OPS[c.name].module is not None
+                      and OPS[c.name].function is None)]
+        if chained and makers and len(chained) + len(makers) == len(calls):
+            self.chained_calls.update(id(c) for c in chained)
 
     def _is_inline_block(self, call: ast.Call) -> bool:
         block = self.blocks.get(call.name)
@@ -455,7 +477,8 @@ class Elaborator:
                    and isinstance(attrs.get(name), (int, float, str))
                    } if len(ctx.frames) == ctx.scope.frames else {}
         module: Path | None = None
-        if op.module is not None:
+        if op.module is not None and (op.function is None or op.held
+                                      or (id(entry) in self.chained_calls and ctx.name is None)):
             with self.framed(ctx):
                 module = ctx.scope.claim(ctx.name, entry.span)
         node = self.add_node(op.name, attrs, [x], shape, entry.span, ctx, module,

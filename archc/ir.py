@@ -295,7 +295,9 @@ class Network:
             return False
         current = whole.reads[0]
         for key, nodes in units:
-            if key.startswith("\0"):
+            # a functional node, a parameter the module holds, or a module called otherwise
+            # than `child(x)` (attention) is no child nn.Sequential can call
+            if key.startswith("\0") or self._called((*path, key)):
                 return False
             unit = self.boundary(nodes)
             if unit.reads != (current,) or len(unit.gives) != 1:
@@ -326,9 +328,18 @@ class Network:
         loop = own[0]
         if not loop.starts or any(len(c) != 1 or not c[0].isdigit() for c in loop.children):
             return None
+        if any(self._called((*path, c[0])) for c in loop.children):
+            return None  # a parameter, or a module called otherwise than `layer(x)`
         if any(not loop.starts[0] <= n < loop.end for n in self.members.get(path, [])):
             return None
         return loop
+
+    def _called(self, path: Path) -> bool:
+        """Whether forward uses a child otherwise than `child(x)` (an op's `call`: a parameter
+        its parent holds, attention)."""
+        module = self.modules.get(path)
+        return module is not None and module.node is not None \
+            and OPS[self.node_list[module.node].op].call is not None
 
     def has_weights(self, path: Path) -> bool:
         """Whether a module holds parameters or buffers (its state_dict keys matter)."""

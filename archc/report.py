@@ -186,6 +186,7 @@ def min_input_data(found: MinInput) -> dict[str, Any]:
         "rounding": list(found.rounding),
         "elaborations": found.elaborations,
         "sizes": found.sizes,
+        "params_at_smallest": found.params_at_smallest,
     }
 
 
@@ -367,6 +368,11 @@ def render_min_input(data: dict[str, Any], out: Terminal) -> None:
                   f"{which}: {divisible}")
         out.print(f"  no remainder (each strided window ends on the padded edge): "
                   f"{which}: {aligned}")
+    if data.get("params_at_smallest") is not None:
+        declared = "×".join(map(str, data["declared"]))
+        out.print(f"  the weights' shapes follow the input: {data['params_at_smallest']:,} "
+                  f"parameters at {size};")
+        out.print(f"  a model built at {declared} runs at that size only")
     if data["rounding"]:
         shown = "; ".join(data["rounding"][:3]) + ("; ..." if len(data["rounding"]) > 3 else "")
         out.print(f"  at the declared size, {len(data['rounding'])} strided inputs "

@@ -31,7 +31,7 @@ ALL_SPECS = SPEC_FILES + CONSTRUCT_FILES
 REPRESENTATIVES = ("alexnet", "vgg11_bn", "vgg16", "googlenet", "resnet18", "resnet50",
                    "resnext50_32x4d", "densenet121", "squeezenet1_0", "mobilenet_v2",
                    "mobilenet_v3_large", "mnasnet1_0", "efficientnet_b0", "efficientnet_v2_s",
-                   "shufflenet_v2_x1_0", "regnet_y_400mf", "regnet_x_400mf")
+                   "shufflenet_v2_x1_0", "regnet_y_400mf", "regnet_x_400mf", "convnext_tiny")
 SMALL_INPUT = [3, 64, 64]
 
 
@@ -128,7 +128,8 @@ def randomise(model: nn.Module, seed: int = 0) -> nn.Module:
 
 
 def textbook_macs(module: nn.Module, args: tuple[Any, ...], output: Any) -> int:
-    """Multiply-accumulates of one call of a conv or linear module, as the papers count them
+    """Multiply-accumulates of one call of a conv, linear or attention module, as the papers
+    count them
     (0 for any other module): every output element of a convolution is a dot product of
     in_channels/groups × ∏kernel; every input element of a transposed convolution is spread
     over out_channels/groups × ∏kernel outputs; every output of a linear layer is a dot
@@ -142,6 +143,11 @@ def textbook_macs(module: nn.Module, args: tuple[Any, ...], output: Any) -> int:
         return output.numel() * module.in_channels // module.groups * math.prod(module.kernel_size)
     if isinstance(module, nn.Linear):
         return int(output.numel() * module.in_features)
+    if isinstance(module, nn.MultiheadAttention):  # self-attention over [N, L, E] (batch first)
+        embed, length = module.embed_dim, args[0].shape[1]
+        tokens = args[0].numel() // embed
+        # query, key, value and output projections; the scores Q Kᵀ and their sum over V
+        return 4 * tokens * embed * embed + 2 * tokens * length * embed
     return 0
 
 

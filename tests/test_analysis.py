@@ -279,6 +279,10 @@ def test_params_and_macs_equal_the_built_module(path: Path) -> None:
     for path_, cost in analysis.modules.items():
         if path_:
             name = ".".join(path_)
+            held = network.modules[path_].node
+            if held is not None and OPS[network.node(held).op].held:  # a parameter
+                assert cost.params == model.get_parameter(name).numel(), path_
+                continue
             module = model.get_submodule(name)
             assert cost.params == count(module.parameters()), path_
             assert cost.macs == macs[name], path_
@@ -304,7 +308,7 @@ def _tensors(network: Network, analysis: Analysis, model: nn.Module,
             seen.setdefault(node_id, value)
 
     for path, module in network.modules.items():
-        if not path or not inside.get(path):
+        if not path or not inside.get(path) or not _hookable(network, path):
             continue
         real = model.get_submodule(".".join(path))
         out = network.boundary(inside[path]).output
@@ -330,6 +334,17 @@ def _tensors(network: Network, analysis: Analysis, model: nn.Module,
     return seen, storage_in
 
 
+def _hookable(network: Network, path: tuple[str, ...]) -> bool:
+    """Whether a module path is an nn.Module (not a parameter its parent holds)."""
+    node = network.modules[path].node
+    return node is None or not OPS[network.node(node).op].held
+
+
+def _hooked(network: Network, node_id: int) -> bool:
+    node = network.node(node_id)
+    return node.module is not None and _hookable(network, node.module)
+
+
 def check_memory(network: Network, model: nn.Module) -> int:
     """Static bytes equal the real tensors' for every node a hook sees, and a node that the
     registry says allocates nothing shares its input's storage (and the others do not)."""
@@ -347,9 +362,10 @@ def check_memory(network: Network, model: nn.Module) -> int:
             shared = seen[node_id].untyped_storage().data_ptr() == address
             assert shared == (not analysis.nodes[node_id].allocates), f"{node.op} {node.path}"
     # unseen: only nodes that no hook can see (an identity, a function feeding a function)
+    # (a parameter its module holds is no module either)
     hidden = {n.id for n in network.nodes() if n.op == "identity" or (
-        n.module is None and all(network.node(c).module is None
-                                 for c in network.consumers(n.id)))}
+        not _hooked(network, n.id) and all(not _hooked(network, c)
+                                           for c in network.consumers(n.id)))}
     missing = {n.id for n in network.nodes()} - set(seen) - hidden
     assert not missing, [network.node(i).path for i in sorted(missing)]
     return len(seen)
@@ -510,9 +526,10 @@ def test_networks_without_spatial_input_have_no_field() -> None:
 
 
 def test_only_conv_and_linear_ops_count_macs() -> None:
-    # MACs as the papers count them: multiply-accumulates of weighted layers, nothing else
+    # MACs as the papers count them: multiply-accumulates of weighted layers (attention's
+    # projections and its score products), nothing else
     assert {op.name for op in OPS.values() if op.macs_rule} == {"conv", "conv_transpose",
-                                                                  "linear"}
+                                                                  "linear", "attention"}
 
 
 def test_report_rows_and_totals() -> None:

@@ -88,6 +88,11 @@ CASES: dict[str, tuple[Callable[[], nn.Module], list[int]]] = {
     **{f"efficientnet_v2_{size}": (
         (lambda size=size: getattr(models, f"efficientnet_v2_{size}")(weights=None)), [3, 64, 64])
        for size in "sml"},
+    **{name: ((lambda name=name: getattr(models, name)(weights=None)), [3, 32, 32])
+       for name in ("convnext_tiny", "convnext_small", "convnext_base", "convnext_large")},
+    # torchvision's ViT runs at the image size it was built for only (224 by default)
+    **{name: ((lambda name=name: getattr(models, name)(weights=None)), [3, 224, 224])
+       for name in ("vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14")},
 }
 # compared output for output in `make test`: a representative of each family and of each
 # construct (grouped convolutions: ResNeXt); every builder is compared so by `make zoo`
@@ -207,13 +212,15 @@ def _widths_on_the_cpu() -> Iterator[None]:
 @pytest.mark.parametrize("name", sorted(set(CASES) - set(FULL)))
 def test_spec_has_torchvisions_keys_and_shapes(name: str) -> None:
     # on the meta device: no memory and no initialisation, so the largest builders are cheap
-    make_reference, _ = CASES[name]
+    # (at the input torchvision's builder is made for: ViT's weights follow it)
+    make_reference, size = CASES[name]
     with torch.device("meta"), _widths_on_the_cpu():
         reference = make_reference()
-        ours = archc.build(SPECS / f"{name}.yaml")
+        ours = archc.build(SPECS / f"{name}.yaml", inputs=size)
     assert {k: v.shape for k, v in ours.state_dict().items()} == \
         {k: v.shape for k, v in reference.state_dict().items()}
-    assert archc.network(SPECS / f"{name}.yaml").total_params == count(reference.parameters())
+    assert archc.network(SPECS / f"{name}.yaml", inputs=size).total_params == \
+        count(reference.parameters())
 
 
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_large", "efficientnet_b0"])
@@ -255,6 +262,18 @@ def test_static_counts_match_torchvisions_published_metadata(name: str) -> None:
     path = SPECS / f"{name}.yaml"
     smallest = archc.api.min_input(archc.network(path), path)
     assert smallest is not None
+    if name in BUILT_FOR_ITS_SIZE:
+        # torchvision states the size its model is built for: the weights' shapes follow the
+        # input (the position embedding), and its class built at archc's smallest size runs
+        assert smallest["params_at_smallest"] is not None
+        assert archc.network(path).node(0).shape[2:] == tuple(meta["min_size"])
+        low = smallest["smallest"][1]
+        with torch.device("meta"):
+            reference = getattr(models, name)(weights=None, image_size=low).eval()
+            assert reference(torch.empty(1, 3, low, low)).shape == (1, 1000)
+        assert count(reference.parameters()) == smallest["params_at_smallest"]
+        return
+    assert smallest["params_at_smallest"] is None
     if name not in STATED_ABOVE_NEED:
         assert smallest["smallest"][1:] == list(meta["min_size"])
         return
@@ -268,6 +287,10 @@ def test_static_counts_match_torchvisions_published_metadata(name: str) -> None:
 # builders whose published min_size (33×33) is above what their model needs (1×1:
 # docs/analysis.md)
 STATED_ABOVE_NEED = {"efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l"}
+# builders whose weights' shapes follow the input size (ViT's position embedding): torchvision
+# states the size its weights were made at as the smallest, archc the smallest the spec is
+# valid at, where its own class, built for that size, runs (docs/analysis.md)
+BUILT_FOR_ITS_SIZE = {"vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14"}
 
 
 @pytest.mark.parametrize("mode", ["row", "batch"])

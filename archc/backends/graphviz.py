@@ -56,6 +56,9 @@ FILLS = {
     Role.RESHAPE: "#f2f2f2",
     Role.RESIZE: "#cfe8e4",
     Role.DROPOUT: "#f6d8e6",
+    Role.SCALE: "#e6dcc8",
+    Role.ATTENTION: "#f4c9c0",
+    Role.EMBEDDING: "#dfe9c4",
     Role.IDENTITY: "white",  # a name for its input: never drawn
 }
 # what sets a role's nodes apart beyond the fill: merges are small points where branches meet

@@ -704,7 +704,7 @@ class Generator:
     def hole_meta(self, node: Node, owner: str, attr: str, inferred: bool,
                   value: Any) -> HoleMeta:
         known: Python | None = None
-        if inferred:
+        if inferred and attr not in node.sources:  # one the spec wrote reads as written
             shape = self.network.node(node.inputs[0]).shape
             if len(shape) > 1 and same(shape[1], value):
                 known = self.channels.get(node.inputs[0])
@@ -712,7 +712,7 @@ class Generator:
         source = node.sources.get(attr)
         if source is not None:
             known = self.code(source, self.channels.get(node.inputs[0]))
-        return HoleMeta.of(owner, attr, inferred, known, source, node.id)
+        return HoleMeta.of(owner, attr, False, known, source, node.id)
 
     def track_channels(self, instance: ClassInstance,
                        loops: Sequence[Loop]) -> list[tuple[Python | None, list[Python | None]]]:
@@ -978,7 +978,10 @@ class Generator:
             template.text(f"{indent}self.{child} = ")
             self.child_expression((*module.path, child), template, child)
         else:
-            template.text(f"{indent}self.add_module({python_literal(child)}, ")
+            sub = self.network.modules[(*module.path, child)]
+            held = sub.node is not None and OPS[self.network.node(sub.node).op].held
+            method = "register_parameter" if held else "add_module"  # a parameter it holds
+            template.text(f"{indent}self.{method}({python_literal(child)}, ")
             self.child_expression((*module.path, child), template, f"layer{child}")
             template.text(")")
 
@@ -1312,6 +1315,10 @@ class Generator:
                                       [names[i] for i in node.inputs])
         accessor = self.accessor or (f"self.{key}" if identifier(key)
                                      else f"getattr(self, {python_literal(key)})")
+        node = self.network.node(nodes[0])
+        call = OPS[node.op].call
+        if len(nodes) == 1 and call is not None:  # `self.layer_scale * x`, attention's call
+            return call(node.attrs, [*(names[r] for r in reads), accessor])
         return f"{accessor}({', '.join(names[r] for r in reads)})"
 
     def target_name(self, value: int, key: str, alone: bool, here: int, schedule: Schedule,
@@ -1884,7 +1891,9 @@ class Generator:
         if self.uses_ordered_dict:
             lines += ["from collections import OrderedDict", ""]
         body = [line for class_lines in classes for line in class_lines]
-        helpers = [op.helper for name, op in OPS.items() if name in self.helpers and op.helper]
+        # once each, in the registry's order: ops may share one (the held ops' `parameter`)
+        helpers = list(dict.fromkeys(op.helper for name, op in OPS.items()
+                                     if name in self.helpers and op.helper))
         uses_torch = self.uses_weights or self.uses_init or bool(helpers) or any(
             "torch." in line for line in body)
         lines += [*(["import torch"] if uses_torch else []), "from torch import nn"]

@@ -1,6 +1,6 @@
 """The built-in ops: importing this package registers every family in `OPS`."""
 
-from archc.ops import activation, conv, linear, merge, norm, pool, tensor
+from archc.ops import activation, attention, conv, linear, merge, norm, pool, tensor
 from archc.ops.registry import OPS, Attr, Construct, Op, OpError, Role, Shape, format_shape
 
 # the ops that take branches (`concat { ... }`, YAML `concat: [...]`), in registration order
@@ -16,6 +16,7 @@ __all__ = [
     "Role",
     "Shape",
     "activation",
+    "attention",
     "conv",
     "format_shape",
     "linear",

@@ -1,4 +1,5 @@
-"""Normalisation: bn (BatchNorm1d/2d/3d by rank), layernorm, groupnorm."""
+"""Normalisation: bn (BatchNorm1d/2d/3d by rank), layernorm, layernorm2d (over the channels of a
+feature map), groupnorm."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from archc.ops.registry import (
     Attr,
     Attrs,
     Count,
+    Helper,
     Op,
     OpError,
     Role,
@@ -153,6 +155,59 @@ LAYERNORM = register(Op(
     flops_rule=f"{NORM_FLOPS}, plus 2 with elementwise_affine (1 without bias)",
     window_rule=NORM_WINDOW,
     torch=("nn.LayerNorm", "F.layer_norm"),
+))
+
+
+# torchvision's LayerNorm2d (ConvNeXt): nn.LayerNorm's parameters, applied at each position of a
+# feature map over its channels; the generated file defines it (it imports only torch)
+LAYERNORM2D_CLASS = Helper("LayerNorm2d", (
+    "class LayerNorm2d(nn.LayerNorm):",
+    '    """Layer normalisation over the channels of [N, C, H, W] at each position: the channels',
+    '    moved last, normalised as nn.LayerNorm does, moved back (ConvNeXt\'s LayerNorm2d)."""',
+    "",
+    "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
+    "        x = x.permute(0, 2, 3, 1)",
+    "        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, "
+    "self.eps)",
+    "        return x.permute(0, 3, 1, 2)",
+))
+
+
+def layernorm2d_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
+    x = inputs[0]
+    if len(x) != 4:
+        raise OpError("layernorm2d normalises the channels of a feature map: it expects "
+                      "[N, C, H, W]", expected="[N, C, H, W] (layernorm for the last dim of "
+                      "any shape)", found=format_shape(x))
+    found = channels("layernorm2d", x)
+    check_init("layernorm2d", attrs, (found,) if attrs["elementwise_affine"] else None)
+    return {**attrs, "num_channels": found}
+
+
+LAYERNORM2D = register(Op(
+    name="layernorm2d",
+    role=Role.NORMALISER,
+    doc="Layer normalisation over the channels of [N, C, H, W] at each position (torchvision's "
+        "LayerNorm2d, ConvNeXt's; nn.LayerNorm's weight and bias, C each).",
+    attrs=(
+        Attr("num_channels", INT, None, "channels (inferred)", inferred=True,
+             from_input=CHANNELS),
+        Attr("eps", FLOAT, 1e-5, "added to the variance"),
+        Attr("elementwise_affine", BOOL, True, "learnable scale and shift"),
+        init_attr(),
+    ),
+    infer=layernorm2d_infer,
+    shape=same_shape,
+    params=lambda attrs, inputs: (2 * channels("layernorm2d", inputs[0])
+                                  if attrs["elementwise_affine"] else 0),
+    module=lambda op, attrs, inputs: standard_construct(
+        "LayerNorm2d", attrs, op, positional=("num_channels",)),
+    shape_rule="unchanged",
+    flops=_normalise_flops(2),
+    flops_rule=f"{NORM_FLOPS}, plus 2 with elementwise_affine",
+    window_rule=NORM_WINDOW,
+    torch=("torchvision.models.convnext.LayerNorm2d",),
+    helper=LAYERNORM2D_CLASS,
 ))
 
 

@@ -280,6 +280,18 @@ class Helper(NamedTuple):
     lines: tuple[str, ...]
 
 
+# the weights of the ops a module holds as a parameter (an op's `held`: ConvNeXt's layer scale,
+# ViT's class token and position embedding), as the generated file makes them (torch only)
+PARAMETER = Helper("parameter", (
+    "def parameter(*shape: int, value: float = 0.0, std: float = 0.0) -> nn.Parameter:",
+    '    """A learnable tensor of `shape`, each element `value` at first, or drawn from',
+    '    N(0, std²)."""',
+    "    if std:",
+    "        return nn.Parameter(torch.empty(shape).normal_(std=std))",
+    "    return nn.Parameter(torch.full(shape, float(value)))",
+))
+
+
 # the `init` scheme that keeps PyTorch's own initialisation: no Construct.init (the schemes
 # are archc.ops.init's table)
 DEFAULT_INIT = "default"
@@ -364,6 +376,9 @@ class Role(enum.Enum):
     RESHAPE = "reshape"
     RESIZE = "resize"
     DROPOUT = "regularization"
+    SCALE = "scaling"  # a learnable factor per channel (layer scale)
+    ATTENTION = "attention"
+    EMBEDDING = "embedding"  # learned vectors a sequence takes on (class token, positions)
     IDENTITY = "misc"
 
     @property
@@ -384,7 +399,8 @@ _FOLD_STAGES = {Role.CONVOLUTION: 0, Role.LINEAR: 0, Role.NORMALISER: 1, Role.AC
 
 @dataclass(frozen=True)
 class Op:
-    """Everything about one op. Exactly one of `module` and `function` is set.
+    """Everything about one op. Exactly one of `module` and `function` is set, or both for
+    an op that is `chained` (a module in a sequence of modules, otherwise a function).
 
     - `role`: what kind of op it is (`Role`); `family`, the reference's heading, follows it;
     - `bias`: the boolean attribute that gives it a learnable bias (`has_bias(attrs)`);
@@ -448,6 +464,18 @@ class Op:
     # calls, defined once at the top of every generated file that uses it, which stays
     # standalone (it imports only torch)
     helper: Helper | None = None
+    # its module is a parameter tensor its parent holds under the entry's name (a state_dict
+    # key `block.layer_scale`, as torchvision's ConvNeXt has), not a child module: forward
+    # computes `call` over the inputs and, last, the parameter (`self.layer_scale`)
+    held: bool = False
+    # how forward uses its module where that is not `self.name(x)`: over the inputs' names
+    # and, last, the module's attribute (`self.self_attention(x, x, x, need_weights=False)[0]`,
+    # `self.layer_scale * x`); a module with such a child is a class with a forward
+    call: Callable[[Attrs, Sequence[str]], str] | None = None
+    # a functional op that is a module (its `module`, a `helper`) where it stands unnamed in a
+    # sequence of unnamed calls that make modules, so that the sequence stays an nn.Sequential
+    # whose children torch numbers by position (torchvision's Permute in ConvNeXt's block)
+    chained: bool = False
 
     def construct(self, attrs: Attrs, inputs: Sequence[Shape]) -> Construct:
         """The PyTorch constructor call this op becomes (ops that make modules)."""
@@ -528,10 +556,14 @@ def register(op: Op) -> Op:
     """Add `op` to OPS, with the checks every op shares: integer arguments fit int64 and the
     output is a tensor PyTorch can address. The registered op (returned) is the one to use."""
     assert op.name not in OPS, f"op {op.name} registered twice"
-    assert (op.module is None) != (op.function is None), op.name
+    assert (op.module is None) != (op.function is None) or op.chained, op.name
+    assert not op.chained or (op.module is not None and op.function is not None), op.name
+    assert not op.held or op.call is not None, op.name
+    assert op.call is None or op.module is not None, op.name
     assert not op.passthrough or (op.function is not None and op.arity == 1
                                   and op.function({}, ["x"]) == "x"), op.name
-    assert op.torch, f"{op.name}: name its PyTorch spellings"
+    # (a held parameter is no PyTorch class or function: there is nothing to spell)
+    assert op.torch or op.held, f"{op.name}: name its PyTorch spellings"
     assert isinstance(op.role, Role), f"{op.name}: its role is a Role, not {op.role!r}"
     # the merge syntax (`concat { ... }`) hands a merge all its branches, any other op one
     assert (op.role is Role.MERGE) == (op.arity is None), f"{op.name}: role and arity disagree"

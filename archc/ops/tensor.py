@@ -9,6 +9,7 @@ from fractions import Fraction
 
 from archc.ops.pool import widest_bin
 from archc.ops.registry import (
+    CHANNELS,
     FLOAT,
     GLOBAL,
     INT,
@@ -16,11 +17,13 @@ from archc.ops.registry import (
     OPTIONAL_BOOL,
     OPTIONAL_INT,
     OPTIONAL_SIZE,
+    PARAMETER,
     REQUIRED,
     SCALE,
     STR,
     Attr,
     Attrs,
+    Construct,
     Helper,
     Op,
     OpError,
@@ -35,6 +38,7 @@ from archc.ops.registry import (
     known,
     known_spatial,
     numel,
+    per_element,
     pointwise,
     register,
     same_shape,
@@ -54,6 +58,15 @@ def _dim(attrs: Attrs, name: str, rank: int) -> int:
         raise OpError(f"{name}={dim} is out of range for a rank-{rank} input", attr=name,
                       expected=f"{-rank} ≤ {name} < {rank}")
     return int(dim % rank)
+
+
+def _taken_dim(attrs: Attrs, x: Shape, refused: str, example: str) -> int:
+    """The dim attribute `dim` names (counted from 0, the batch, which must stay whole)."""
+    dim = _dim(attrs, "dim", len(x))
+    if dim == 0:
+        raise OpError(refused, attr="dim", expected=f"dim 1 or later ({example})",
+                      found=f"dim={attrs['dim']}")
+    return dim
 
 
 LAYOUT_WINDOW = "global (the output has no spatial layout) unless it leaves the shape as it is"
@@ -165,6 +178,26 @@ def _permute_window(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
     return None if order == list(range(len(inputs[0]))) else GLOBAL
 
 
+# torchvision.ops.Permute: permute as a module, where it stands in an nn.Sequential
+PERMUTE_CLASS = Helper("Permute", (
+    "class Permute(nn.Module):",
+    '    """Reorder the dims of the input (torchvision.ops.Permute), as a module of an',
+    '    nn.Sequential."""',
+    "",
+    "    def __init__(self, dims: list[int]) -> None:",
+    "        super().__init__()",
+    "        self.dims = dims",
+    "",
+    "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
+    "        return torch.permute(x, self.dims)",
+))
+
+
+def _permute_dims(attrs: Attrs) -> list[int]:
+    dims = attrs["dims"]
+    return [dims] if isinstance(dims, int) else list(dims)
+
+
 PERMUTE = register(Op(
     name="permute",
     role=Role.RESHAPE,
@@ -172,24 +205,24 @@ PERMUTE = register(Op(
     attrs=(Attr("dims", INTS, doc="the new order of all dims", variadic=True),),
     shape=permute_shape,
     function=lambda attrs, args: f"{args[0]}.permute("
-    + ", ".join(str(d) for d in ((attrs["dims"],) if isinstance(attrs["dims"], int)
-                                 else attrs["dims"])) + ")",
+    + ", ".join(str(d) for d in _permute_dims(attrs)) + ")",
+    module=lambda op, attrs, inputs: Construct("Permute", (_permute_dims(attrs),),
+                                               arg_names=("dims",)),
+    chained=True,
+    helper=PERMUTE_CLASS,
     shape_rule="dims reordered",
     flops_rule=VIEW,
     alias=_view,
     window=_permute_window,
     window_rule="global (the spatial layout changes) unless the order stays the same",
-    torch=("torch.permute", "Tensor.permute"),
+    torch=("torch.permute", "Tensor.permute", "torchvision.ops.Permute"),
 ))
 
 def _slice_range(attrs: Attrs, inputs: Sequence[Shape]) -> tuple[int, range]:
     """The dim a slice takes (counted from 0, the batch) and the positions it keeps."""
     x = inputs[0]
-    dim = _dim(attrs, "dim", len(x))
-    if dim == 0:
-        raise OpError("slice: the batch dimension cannot be sliced", attr="dim",
-                      expected="dim 1 or later (1 is the channels of [N, C, ...])",
-                      found=f"dim={attrs['dim']}")
+    dim = _taken_dim(attrs, x, "slice: the batch dimension cannot be sliced",
+                     "1 is the channels of [N, C, ...]")
     if attrs["step"] < 1:
         raise OpError("slice: the step must be 1 or more (PyTorch slices forward only)",
                       attr="step", found=f"step={attrs['step']}")
@@ -383,6 +416,94 @@ STOCHASTIC_DEPTH_OP = register(Op(
     alias=_view,
     torch=("torchvision.ops.StochasticDepth", "torchvision.ops.stochastic_depth"),
     helper=STOCHASTIC_DEPTH,
+))
+
+
+def _select_position(attrs: Attrs, inputs: Sequence[Shape]) -> tuple[int, int]:
+    """The dim a select takes (counted from 0, the batch) and the position it keeps."""
+    x = inputs[0]
+    dim = _taken_dim(attrs, x, "select: the batch dimension cannot be selected from",
+                     "1 is the tokens of [N, L, E]")
+    size = known("select", x, dim, f"the size of dim {dim}")
+    index = attrs["index"]
+    if not -size <= index < size:
+        raise OpError(f"select: index {index} is out of range for dim {dim} of size {size}",
+                      attr="index", expected=f"{-size} ≤ index < {size}", found=str(index))
+    return dim, index
+
+
+def _select_code(attrs: Attrs, args: Sequence[str]) -> str:
+    """`x[:, 0]`: Python's indexing, a `:` for each dim before the selected one."""
+    dim = attrs["dim"]
+    where = [":"] * dim + [str(attrs["index"])] if dim >= 0 else ["...", str(attrs["index"])] + \
+        [":"] * (-dim - 1)
+    return f"{args[0]}[{', '.join(where)}]"
+
+
+SELECT = register(Op(
+    name="select",
+    role=Role.RESHAPE,
+    doc="Keep one position of a dim and drop the dim (`x[:, 0]`, Tensor.select): ViT's class "
+        "token; dims counted as Tensor's, the batch = 0, which stays whole.",
+    attrs=(Attr("dim", INT, REQUIRED, "the dim to select from (1: the tokens of [N, L, E])"),
+           Attr("index", INT, REQUIRED, "the position kept (negative: from the end)")),
+    shape=lambda attrs, inputs: (lambda d: (*inputs[0][:d], *inputs[0][d + 1:]))(
+        _select_position(attrs, inputs)[0]),
+    function=_select_code,
+    shape_rule="[..., S, ...] → [..., ...]: dim removed",
+    flops_rule=VIEW,
+    alias=_view,
+    window=lambda attrs, inputs: GLOBAL,
+    window_rule="global: one position stands for the dim",
+    torch=("torch.select", "Tensor.select"),
+))
+
+
+def _layer_scale_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
+    x = inputs[0]
+    if len(x) < 2:
+        raise OpError("layer_scale scales each channel: it needs [N, C, ...]",
+                      expected="an input of [N, C, ...]", found=format_shape(x))
+    value = attrs["value"]
+    if value != value or value in (float("inf"), float("-inf")):
+        raise OpError("layer_scale: the initial value must be a finite number", attr="value",
+                      expected="a finite number such as 1e-6", found=str(value))
+    if attrs.get("rank") is not None and attrs["rank"] != len(x) - 2:
+        raise OpError(f"layer_scale: rank={attrs['rank']} does not fit {format_shape(x)}",
+                      attr="rank", expected=f"rank={len(x) - 2} (or leave it out: it is inferred)",
+                      found=f"rank={attrs['rank']}")
+    return {**attrs, "num_channels": channels("layer_scale", x), "rank": len(x) - 2}
+
+
+def _layer_scale_construct(op: Op, attrs: Attrs, inputs: Sequence[Shape]) -> Construct:
+    # [C, 1, ...]: a factor per channel, broadcast over the dims after the channels
+    ones = tuple(f"dim{i + 2}" for i in range(attrs["rank"]))
+    return Construct("parameter", (attrs["num_channels"], *(1 for _ in ones)),
+                     (("value", attrs["value"]),), arg_names=("num_channels", *ones))
+
+
+LAYER_SCALE = register(Op(
+    name="layer_scale",
+    role=Role.SCALE,
+    doc="Multiply each channel of [N, C, ...] by a learnable factor, each `value` at first "
+        "(ConvNeXt's and CaiT's layer scale). The factors are a [C, 1, ...] parameter of the "
+        "enclosing module under the entry's name (torchvision's key `block.layer_scale`), not a "
+        "child module.",
+    attrs=(Attr("value", FLOAT, REQUIRED, "each factor's initial value (1e-6 in ConvNeXt)"),
+           Attr("num_channels", INT, None, "channels (inferred)", inferred=True,
+                from_input=CHANNELS),
+           Attr("rank", INT, None, "dims after the channels (inferred)", inferred=True,
+                keyword_only=True)),
+    infer=_layer_scale_infer,
+    shape=same_shape,
+    params=lambda attrs, inputs: channels("layer_scale", inputs[0]),
+    module=_layer_scale_construct,
+    call=lambda attrs, args: f"{args[-1]} * {args[0]}",
+    held=True,
+    shape_rule="unchanged",
+    flops=per_element(1),
+    flops_rule="1 per element",
+    helper=PARAMETER,
 ))
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import torch
+import torch.nn.functional as F
 import yaml
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
@@ -100,7 +101,17 @@ def build_and_check(input_shape: tuple[int, ...], layers: Any) -> Built:
         model = archc.build(text).eval()
     seen: dict[int, tuple[int, ...]] = {}
     handles = []
-    modules = [node for node in network.nodes() if node.module is not None]
+    # a module forward uses otherwise than `child(x)` (an op's `call`: a parameter its
+    # module holds, attention returning a tuple) is checked by its counts; the shapes of the
+    # values it makes are checked where the next module reads them, and at the output
+    modules = [node for node in network.nodes() if node.module is not None
+               and OPS[node.op].call is None]
+    for node in network.nodes():
+        if node.module is not None and OPS[node.op].call is not None:
+            name = ".".join(node.module)
+            held = (model.get_parameter(name).numel() if OPS[node.op].held
+                    else own_params(model.get_submodule(name)))
+            assert held == network.counts[node.id].params, node.path
     for node in modules:
         assert node.module is not None
         module = model.get_submodule(".".join(node.module))
@@ -331,8 +342,40 @@ CASES: dict[str, list[Case]] = {
         ((12,), "reshape(12, 1, 1)"),
         (C1, "reshape(4, 12)"),
     ],
+    "layernorm2d": [
+        ((6, 4, 5), "layernorm2d"),
+        ((6, 4, 5), "layernorm2d(eps=1e-6)"),
+        ((3, 1, 1), "layernorm2d(elementwise_affine=false)"),
+        ((4, 3, 3), "conv(8, 3); layernorm2d(8, init='ones')"),
+    ],
+    "layer_scale": [
+        ((6, 4, 5), "layer_scale(1e-6)"),
+        ((6,), "layer_scale(0.5)"),
+        ((3, 4), "layer_scale(2.0, rank=1)"),
+        (C3, "layer_scale(value=1.0)"),
+        ((4, 3, 3), "conv(8, 3); layer_scale(0.1)"),
+    ],
+    "attention": [
+        ((5, 8), "attention(2)"),
+        ((7, 12), "attention(num_heads=3, dropout=0.1)"),
+        ((4, 6), "attention(1, bias=false)"),
+        ((3, 8), "linear(16); attention(4); layernorm"),
+    ],
+    "class_token": [((5, 8), "class_token"), ((1, 3), "class_token"),
+                    ((4, 6), "linear(10); class_token")],
+    "position_embedding": [((5, 8), "position_embedding"), ((1, 3), "position_embedding"),
+                           ((4, 6), "class_token; position_embedding(length=5)")],
+    "select": [
+        ((5, 8), "select(1, 0)"),
+        ((5, 8), "select(2, -1)"),
+        (C2, "select(1, 2)"),
+        (C3, "select(-1, 3)"),
+        (C1, "select(dim=2, index=15)"),
+        ((4, 6), "class_token; select(1, 0); linear(3)"),
+    ],
     "permute": [
         ((3, 4, 5), "permute(0, 2, 3, 1)"),
+        ((3, 4, 5), "conv(6, 1); permute(0, 2, 3, 1); linear(5); permute(0, 3, 1, 2)"),
         ((3, 4), "permute(0, 2, 1)"),
         (C3, "permute(0, 4, 1, 3, 2)"),
         ((3, 4, 5), "permute(0, -1, 1, 2)"),
@@ -450,7 +493,8 @@ def test_op_static_matches_torch(op: str, input_shape: tuple[int, ...], layers: 
     assert op in ops_in(built.network), f"the configuration does not use {op}"
 
 
-ONLY_CHW = {"dropout2d"}  # accepts [C, H, W] inputs only
+ONLY_CHW = {"dropout2d", "layernorm2d"}  # accepts [C, H, W] inputs only
+ONLY_TOKENS = {"attention", "class_token", "position_embedding"}  # accepts [L, E] only
 
 
 def test_every_input_rank_is_covered() -> None:
@@ -458,7 +502,7 @@ def test_every_input_rank_is_covered() -> None:
     and layernorm also for [F] and [T, F]."""
     for op, cases in CASES.items():
         ranks = {len(case[0]) for case in cases}
-        needed = {3} if op in ONLY_CHW else {2, 3, 4}
+        needed = {3} if op in ONLY_CHW else {2} if op in ONLY_TOKENS else {2, 3, 4}
         assert needed <= ranks, f"{op} lacks inputs of rank {sorted(needed - ranks)}"
     for op in ("linear", "layernorm"):
         assert {1, 2} <= {len(case[0]) for case in CASES[op]}, f"{op} lacks [F] or [T, F]"
@@ -815,6 +859,20 @@ ERRORS: list[tuple[str, tuple[int, ...], Any, str]] = [
     ("slice empty", (3, 4), "slice(1, 3, 3)", "keeps nothing"),
     ("slice step", (3, 4), "slice(1, step=0)", "step must be 1 or more"),
     ("slice dim", (3, 4), "slice(3)", "out of range"),
+    ("attention heads", (5, 8), "attention(3)", "3 heads do not divide the 8 features"),
+    ("attention rank", (3, 4, 4), "attention(1)", "expects a sequence of tokens"),
+    ("attention dropout", (5, 8), "attention(2, dropout=2.0)", "between 0 and 1"),
+    ("attention heads required", (5, 8), "attention", "missing"),
+    ("class_token rank", (8,), "class_token", "expects a sequence of tokens"),
+    ("position_embedding length", (5, 8), "position_embedding(length=6)", "length=6 does not"),
+    ("select batch", (5, 8), "select(0, 0)", "batch dimension cannot be selected"),
+    ("select index", (5, 8), "select(1, 5)", "index 5 is out of range"),
+    ("select dim", (5, 8), "select(3, 0)", "out of range"),
+    ("layernorm2d rank", (3, 4), "layernorm2d", "expects [N, C, H, W]"),
+    ("layernorm2d channels", (3, 4, 4), "layernorm2d(num_channels=5)", "num_channels"),
+    ("layer_scale rank", (3, 4, 4), "layer_scale(1.0, rank=1)", "rank=1 does not fit"),
+    ("layer_scale value", (3, 4), "layer_scale(1e400)", "finite"),
+    ("layer_scale required", (3, 4), "layer_scale", "missing"),
     ("channel_shuffle divides", (6, 4, 4), "channel_shuffle(4)", "4 groups do not divide 6"),
     ("channel_shuffle rank", (6,), "channel_shuffle(2)", "with a spatial dim"),
     ("channel_shuffle groups", (6, 4, 4), "channel_shuffle(0)", "groups must be 1 or more"),
@@ -991,3 +1049,124 @@ def test_channel_shuffle_orders_channels_as_torch_does(groups: int) -> None:
     torch.testing.assert_close(model(x), torch.nn.ChannelShuffle(groups)(x), rtol=0, atol=0)
     if groups == 2:
         assert model(x)[:, :, 0, 0].tolist() == x[:, [0, 3, 1, 4, 2, 5], 0, 0].tolist()
+
+
+# ------------------------------------------------------------------ ConvNeXt's pieces
+
+
+def test_layernorm2d_is_layer_norm_over_the_channels() -> None:
+    # oracle: torch's own layer norm of the channels-last tensor, moved back
+    model = archc.build(spec_text((6, 4, 5), "layernorm2d(eps=1e-6)")).eval()
+    norm = model[0] if isinstance(model, torch.nn.Sequential) else next(model.children())
+    with torch.no_grad():
+        norm.weight.normal_()
+        norm.bias.normal_()
+    x = torch.randn(2, 6, 4, 5) * 3 + 1
+    want = F.layer_norm(x.permute(0, 2, 3, 1), (6,), norm.weight, norm.bias, 1e-6)
+    got = model(x)
+    assert got.abs().mean() > 0.3
+    torch.testing.assert_close(got, want.permute(0, 3, 1, 2))
+    assert sorted(model.state_dict()) == ["0.bias", "0.weight"]
+
+
+def test_layer_scale_is_a_parameter_of_its_module() -> None:
+    # torchvision's key: the factors are `block.layer_scale`, a [C, 1, 1] tensor, not a child
+    text = (
+        "input: [4, 3, 3]\n"
+        "blocks:\n"
+        "  scaled:\n"
+        "    body: [{conv: 'conv(4, 1)'}, {layer_scale: 'layer_scale(1e-6)'}]\n"
+        "layers:\n"
+        "  - block: scaled\n"
+    )
+    model = archc.build(text).eval()
+    state = model.state_dict()
+    assert sorted(state) == ["block.conv.bias", "block.conv.weight", "block.layer_scale"]
+    assert state["block.layer_scale"].shape == (4, 1, 1)
+    assert (state["block.layer_scale"] == 1e-6).all()
+    assert archc.network(text).total_params == 4 * 4 + 4 + 4
+    with torch.no_grad():
+        model.block.layer_scale.copy_(torch.tensor([1.0, -2.0, 0.5, 3.0]).view(4, 1, 1))
+    x = torch.randn(2, 4, 3, 3)
+    want = model.block.conv(x) * torch.tensor([1.0, -2.0, 0.5, 3.0]).view(1, 4, 1, 1)
+    torch.testing.assert_close(model(x), want)
+    source = archc.source(text)
+    assert "self.layer_scale = parameter(4, 1, 1, value=1e-06)" in source
+    assert "self.layer_scale * " in source
+    scripted = torch.jit.script(model)
+    torch.testing.assert_close(scripted(x), want)
+
+
+def test_layer_scale_named_with_a_dash_is_registered_as_a_parameter() -> None:
+    model = archc.build("input: [4, 3, 3]\nlayers:\n  - conv(4, 1)\n"
+                        "  - scale-1: layer_scale(2.0)\n")
+    assert "scale-1" in dict(model.named_parameters())
+    x = torch.randn(1, 4, 3, 3)
+    torch.testing.assert_close(model(x), model.conv(x) * 2.0)
+
+
+def test_permute_is_a_module_only_among_modules() -> None:
+    # in a sequence of modules it is torchvision's Permute (the sequence stays numbered as
+    # torch numbers it); alone, or beside named entries, it is x.permute(...) in forward
+    chained = archc.source(spec_text((3, 4, 5), "conv(6, 1); permute(0, 2, 3, 1); linear(5)"))
+    assert "Permute([0, 2, 3, 1])," in chained and "nn.Sequential" in chained
+    model = archc.build(spec_text((3, 4, 5), "conv(6, 1); permute(0, 2, 3, 1); linear(5)"))
+    assert sorted(model.state_dict()) == ["0.bias", "0.weight", "2.bias", "2.weight"]
+    alone = archc.source(spec_text((3, 4, 5), "permute(0, 2, 3, 1)"))
+    assert ".permute(0, 2, 3, 1)" in alone and "Permute(" not in alone
+    named = archc.source(spec_text((3, 4, 5), [{"conv1": "conv(6, 1)"}, "permute(0, 2, 3, 1)"]))
+    assert ".permute(0, 2, 3, 1)" in named and "class Permute" not in named
+
+
+# ------------------------------------------------------------------ ViT's pieces
+
+
+def test_attention_is_scaled_dot_product_attention_of_its_projections() -> None:
+    # oracle: the attention formula written out over the module's own projection weights
+    model = archc.build(spec_text((5, 8), "attention(2)")).eval()
+    (attention,) = [m for m in model.modules() if isinstance(m, torch.nn.MultiheadAttention)]
+    assert attention.batch_first
+    with torch.no_grad():
+        for parameter in attention.parameters():
+            parameter.normal_(0.0, 0.5)
+    x = torch.randn(3, 5, 8)
+    q, k, v = F.linear(x, attention.in_proj_weight, attention.in_proj_bias).chunk(3, dim=-1)
+    heads = [t.reshape(3, 5, 2, 4).transpose(1, 2) for t in (q, k, v)]
+    weights = torch.softmax(heads[0] @ heads[1].transpose(-1, -2) / 2.0, dim=-1)
+    mixed = (weights @ heads[2]).transpose(1, 2).reshape(3, 5, 8)
+    want = F.linear(mixed, attention.out_proj.weight, attention.out_proj.bias)
+    got = model(x)
+    assert got.abs().mean() > 0.1
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+    assert "need_weights=False)[0]" in archc.source(spec_text((5, 8), "attention(2)"))
+
+
+def test_class_token_and_position_embedding_are_parameters_of_their_module() -> None:
+    text = spec_text((4, 6), [{"class_token": "class_token"},
+                              {"pos_embedding": "position_embedding"}, "select(1, 0)"])
+    model = archc.build(text).eval()
+    state = model.state_dict()
+    assert sorted(state) == ["class_token", "pos_embedding"]
+    assert state["class_token"].shape == (1, 1, 6) and (state["class_token"] == 0).all()
+    assert state["pos_embedding"].shape == (1, 5, 6)
+    assert 0.01 < state["pos_embedding"].std() < 0.04  # N(0, 0.02²), as torchvision draws it
+    with torch.no_grad():
+        model.class_token.normal_()
+    x = torch.randn(2, 4, 6)
+    # by hand: the token goes first, then every position gets its vector; select keeps token 0
+    want = model.class_token[0, 0] + model.pos_embedding[0, 0]
+    torch.testing.assert_close(model(x), want.expand(2, 6))
+    assert archc.network(text).total_params == 6 + 5 * 6
+
+
+@pytest.mark.parametrize(("shape", "layer", "index"), [
+    ((5, 8), "select(1, 0)", (slice(None), 0)),
+    ((5, 8), "select(2, -1)", (slice(None), slice(None), -1)),
+    ((3, 9, 10), "select(-1, 3)", (..., 3)),
+    ((3, 9, 10), "select(-2, 1)", (..., 1, slice(None))),
+])
+def test_select_indexes_as_torch_does(shape: tuple[int, ...], layer: str,
+                                      index: tuple[Any, ...]) -> None:
+    model = archc.build(spec_text(shape, layer))
+    x = torch.randn(2, *shape)
+    assert torch.equal(model(x), x[index])

@@ -68,7 +68,8 @@ def test_every_role_has_a_fill() -> None:
 
 
 def test_features_and_biases_are_declared() -> None:
-    assert {op.name for op in OPS.values() if op.reads_features} == {"linear"}
+    assert {op.name for op in OPS.values() if op.reads_features} == {
+        "linear", "attention", "class_token", "position_embedding"}
     assert {op.name for op in OPS.values() if op.bias} == {"conv", "conv_transpose", "linear"}
     assert OPS["conv"].has_bias({"bias": True}) and not OPS["conv"].has_bias({"bias": False})
     assert not OPS["layernorm"].has_bias({"bias": True})  # its shift is no per-channel bias
