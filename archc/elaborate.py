@@ -267,6 +267,18 @@ class Elaborator:
         if self.next_id == first:  # nothing inside (a repeat of zero): no module either
             del self.modules[path]
             self.modules[path[:-1]].children.remove(entry.name)
+        elif isinstance(inner, ast.Merge) and not self.modules[path].children:
+            # a merge of earlier values (`out: resize: ['@classifier', '@x']`): a name for its
+            # value, computed in the enclosing module's forward, not a module of its own
+            del self.modules[path]
+            self.modules[path[:-1]].children.remove(entry.name)
+            for node_id in range(first, self.next_id):
+                made = self.node_list[node_id]
+                if made.scope == path:
+                    self.node_list[node_id] = Node(
+                        made.id, made.op, made.attrs, made.inputs, made.shape, made.span,
+                        path[:-1], made.module, entry.name if node_id == out else made.name,
+                        made.frames, made.sources, made.given)
         ctx.names.define((*ctx.prefix, entry.name), out)
         return out
 
@@ -662,7 +674,8 @@ class Elaborator:
         out = self.entry(spec.body, first, ctx)
         outputs: list[tuple[str, int]]
         if spec.outputs:
-            outputs = [(ref.path[-1], self.resolve(ref, ctx)) for ref in spec.outputs]
+            outputs = [(spec.output_keys[i] if spec.output_keys else ref.path[-1],
+                        self.resolve(ref, ctx)) for i, ref in enumerate(spec.outputs)]
         else:
             outputs = [("output", out)]
         blocks = {b.name: BlockInfo([p.name for p in b.params], b.doc, {
@@ -672,7 +685,8 @@ class Elaborator:
             if p.default is not None and _constant(p.default) is _NOT_CONSTANT})
             for b in spec.blocks}
         network = Network(spec.name, spec.doc, self.node_list, self.modules, inputs, outputs,
-                          dict(self.globals), blocks, parameter_uses(spec), self.sizes_read)
+                          dict(self.globals), blocks, parameter_uses(spec), self.sizes_read,
+                          bool(spec.output_keys))
         return verify(readable(network))
 
     def declare_inputs(self, ctx: _Context,
@@ -838,7 +852,7 @@ def resized(network: Network, inputs: Mapping[str, Sequence[int]],
             memo[key] = nodes[index], weights
     return Network(network.name, network.doc, nodes, network.modules, network.inputs,
                    network.outputs, network.params, network.blocks, network.parameter_uses,
-                   network.sizes_read)
+                   network.sizes_read, network.keyed)
 
 
 def parameter_uses(spec: ast.Spec) -> dict[str, tuple[ast.Expr, ...]]:

@@ -175,6 +175,9 @@ class Network:
     # whether elaborating it read a size of some `in` (other than channels and rank): its
     # structure or attributes may then differ at other input sizes
     sizes_read: bool = True
+    # the network returns its outputs as a dict keyed by their names (torchvision's
+    # segmentation models: {"out": ..., "aux": ...}), not as a tensor or a tuple
+    keyed: bool = False
     consumer_lists: list[list[int]] = field(default_factory=list, init=False, repr=False)
     boundaries: dict[tuple[int, ...], Boundary] = field(default_factory=dict, init=False,
                                                        repr=False, compare=False)

@@ -31,7 +31,8 @@ ALL_SPECS = SPEC_FILES + CONSTRUCT_FILES
 REPRESENTATIVES = ("alexnet", "vgg11_bn", "vgg16", "googlenet", "resnet18", "resnet50",
                    "resnext50_32x4d", "densenet121", "squeezenet1_0", "mobilenet_v2",
                    "mobilenet_v3_large", "mnasnet1_0", "efficientnet_b0", "efficientnet_v2_s",
-                   "shufflenet_v2_x1_0", "regnet_y_400mf", "regnet_x_400mf", "convnext_tiny")
+                   "shufflenet_v2_x1_0", "regnet_y_400mf", "regnet_x_400mf", "convnext_tiny",
+                   "vit_b_32")
 SMALL_INPUT = [3, 64, 64]
 
 
@@ -41,6 +42,13 @@ def input_for(path: Path) -> list[int] | None:
     densenet121), which a representative imports and computes with."""
     if (path.parent == TORCHVISION_SPECS and path.stem not in REPRESENTATIVES) \
             or path.parent == TORCHVISION_SPECS / "families":
+        import archc
+
+        # an image at a small size; a clip [3, T, H, W] (a video classifier) at its own, which
+        # the meta device makes cheap (S3D's last pool needs 13 frames of 209x209)
+        (declared,) = archc.load(path).inputs
+        if len(declared.dims) == 4:
+            return [int(d) for d in archc.network(path).node(0).shape[1:]]
         return SMALL_INPUT
     if is_twin(path):  # at its own input (a seed's pools may need it), on the meta device
         import archc
@@ -105,7 +113,10 @@ def count(tensors: Iterable[torch.Tensor]) -> int:
 
 
 def as_tuple(value: Any) -> tuple[Any, ...]:
-    """A module's output as a tuple: one tensor, or the tuple of a multi-output network."""
+    """A module's output as a tuple: one tensor, the tuple of a multi-output network, or the
+    values of a dict output in its order (the spec's)."""
+    if isinstance(value, dict):
+        return tuple(value.values())
     return value if isinstance(value, tuple) else (value,)
 
 

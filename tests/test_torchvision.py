@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -90,6 +91,16 @@ CASES: dict[str, tuple[Callable[[], nn.Module], list[int]]] = {
        for size in "sml"},
     **{name: ((lambda name=name: getattr(models, name)(weights=None)), [3, 32, 32])
        for name in ("convnext_tiny", "convnext_small", "convnext_base", "convnext_large")},
+    # video classifiers over clips [3, T, H, W] (Kinetics-400)
+    **{name: ((lambda name=name: getattr(models.video, name)(weights=None)), [3, 4, 32, 32])
+       for name in ("r3d_18", "mc3_18", "r2plus1d_18")},
+    # S3D's last pool is 2x7x7: a clip of 13 frames of 209x209 at least (archc's min input)
+    "s3d": (lambda: models.video.s3d(weights=None), [3, 13, 209, 209]),
+    # semantic segmentation, with the auxiliary head torchvision's weights have; no backbone
+    # weights (nothing is downloaded)
+    **{name: ((lambda name=name: getattr(models.segmentation, name)(
+        weights=None, weights_backbone=None, aux_loss=True)), [3, 64, 64])
+       for name in ("fcn_resnet50", "fcn_resnet101")},
     # torchvision's ViT runs at the image size it was built for only (224 by default)
     **{name: ((lambda name=name: getattr(models, name)(weights=None)), [3, 224, 224])
        for name in ("vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14")},
@@ -154,7 +165,17 @@ def compare_outputs(name: str, scripted: bool = False) -> None:
     with torch.no_grad():
         want = reference(x)
         got = ours(x)
-    assert got.shape == want.shape == (1, 1000)
+    if isinstance(want, dict):  # segmentation: {"out", "aux"}, each at the input's size
+        assert isinstance(got, dict) and list(got) == list(want) == ["out", "aux"]
+        for key in want:
+            assert got[key].shape == want[key].shape == (1, CLASSES[name], *size[1:])
+            assert want[key].abs().mean() > 1e-2
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+    whole = want
+    if isinstance(want, dict):
+        got, want = got["out"], want["out"]
+    assert got.shape == want.shape
+    assert got.shape[:2] == (1, CLASSES.get(name, 1000))
     assert want.abs().mean() > 1e-2  # outputs of order 1: a comparison that can fail
     torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
 
@@ -162,12 +183,12 @@ def compare_outputs(name: str, scripted: bool = False) -> None:
     # state_dict and gives the same outputs
     with torch.no_grad():
         alone = standalone(path, size, state)(x)
-    torch.testing.assert_close(alone, want, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(alone, whole, atol=1e-4, rtol=1e-4)
     if scripted:
         from archc.backends.artefacts import script
 
         with torch.no_grad():
-            torch.testing.assert_close(script(ours)(x), want, atol=1e-4, rtol=1e-4)
+            torch.testing.assert_close(script(ours)(x), whole, atol=1e-4, rtol=1e-4)
 
 
 def standalone(path: Path, size: tuple[int, ...], state: dict[str, torch.Tensor]) -> nn.Module:
@@ -255,8 +276,10 @@ def test_static_counts_match_torchvisions_published_metadata(name: str) -> None:
     weights = next(iter(models.get_model_weights(name)))
     meta = weights.meta
     report = archc.shapes(SPECS / f"{name}.yaml")  # at its input: the weights' resolution
-    crop = weights.transforms.keywords["crop_size"]
-    assert list(report["inputs"].values()) == [[None, 3, crop, crop]]
+    if name in CLASSES:
+        assert [o[1] for o in report["outputs"]] == [CLASSES[name]] * len(report["outputs"])
+        assert len(meta["categories"]) == CLASSES[name]
+    assert list(report["inputs"].values()) == [[None, *figures_input(name)]]
     assert report["params"] == meta["num_params"]
     assert round(report["macs"] / 1e9, 3) == meta["_ops"]
     path = SPECS / f"{name}.yaml"
@@ -275,18 +298,57 @@ def test_static_counts_match_torchvisions_published_metadata(name: str) -> None:
         return
     assert smallest["params_at_smallest"] is None
     if name not in STATED_ABOVE_NEED:
-        assert smallest["smallest"][1:] == list(meta["min_size"])
+        # (a clip's frames are no size torchvision states: its min_size is the frame's)
+        assert [smallest["dims"][d]["smallest"] for d in ("H", "W")] == list(meta["min_size"])
         return
-    # torchvision states a larger size than its model needs: the model itself is the oracle
-    assert smallest["smallest"][1:] == [1, 1] < list(meta["min_size"])
+    # torchvision states a larger size than its model needs: the model itself is the oracle,
+    # run at archc's smallest frame (and clip length), where archc is right and it is not
+    low = [smallest["dims"][d]["smallest"] for d in ("H", "W")]
+    assert low < list(meta["min_size"])
+    declared = list(archc.network(path).node(0).shape[1:])
+    if "min_temporal_size" in meta:
+        declared[1] = smallest["dims"]["D"]["smallest"]
+        assert declared[1] <= meta["min_temporal_size"]
     with torch.device("meta"):
         reference = CASES[name][0]().eval()
-        assert reference(torch.empty(1, 3, 1, 1)).shape == (1, 1000)
+        out = reference(torch.empty(1, *declared[:-2], *low))
+        assert out.shape == (1, CLASSES.get(name, 1000))
+
+
+# builders with other classes than ImageNet's 1000 (Kinetics-400's video classifiers)
+CLASSES = {"r3d_18": 400, "mc3_18": 400, "r2plus1d_18": 400, "s3d": 400, "fcn_resnet50": 21,
+           "fcn_resnet101": 21}
+
+
+def weights_input(name: str) -> list[int]:
+    """The input torchvision's first weights for a builder were evaluated at, as published:
+    [3, crop, crop], or for a video classifier [3, frames, crop height, crop width] with the
+    clip length its docs state (clip_len=16)."""
+    weights = next(iter(models.get_model_weights(name)))
+    # (segmentation's weights are evaluated resized, not cropped)
+    keywords = weights.transforms.keywords
+    crop = keywords.get("crop_size", keywords.get("resize_size"))
+    frame = list(crop) if isinstance(crop, (list, tuple)) else [crop, crop]
+    clip = re.search(r"clip_len=(\d+)", weights.meta.get("_docs", ""))
+    return [3, *([int(clip.group(1))] if clip else []), *frame]
+
+
+def figures_input(name: str) -> list[int]:
+    """The input torchvision's published figures are for: its weights' (`weights_input`), but
+    for a clip of other length where its GMACs are published for that (FIGURES_CLIP)."""
+    published = weights_input(name)
+    if name in FIGURES_CLIP:
+        assert published[1] > FIGURES_CLIP[name]
+        published[1] = FIGURES_CLIP[name]
+    return published
 
 
 # builders whose published min_size (33×33) is above what their model needs (1×1:
 # docs/analysis.md)
-STATED_ABOVE_NEED = {"efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l"}
+STATED_ABOVE_NEED = {"efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l", "s3d"}
+# builders whose published GMACs are for a clip of other length than their weights' evaluation
+# (S3D: 16 frames, 8x fewer than its 128-frame clips; archc gives 143.833 GMACs at 128)
+FIGURES_CLIP = {"s3d": 16}
 # builders whose weights' shapes follow the input size (ViT's position embedding): torchvision
 # states the size its weights were made at as the smallest, archc the smallest the spec is
 # valid at, where its own class, built for that size, runs (docs/analysis.md)
@@ -320,10 +382,10 @@ def test_spec_declares_what_the_issue_asks() -> None:
         network = archc.network(path)  # what it writes and what it imports
         assert _load_yaml(path)["archc"] == 1 and network.name == path.stem, path
         assert network.doc is not None and "torchvision-compatible state_dict" in network.doc
-        assert network.params["num_classes"] == 1000, path
+        assert network.params["num_classes"] == CLASSES.get(path.stem, 1000), path
         # the resolution torchvision's weights were trained and evaluated at
-        crop = next(iter(models.get_model_weights(path.stem))).transforms.keywords["crop_size"]
-        assert [network.node(i).shape[1:] for i in network.inputs.values()] == [(3, crop, crop)]
+        assert [list(network.node(i).shape[1:]) for i in network.inputs.values()] == \
+            [figures_input(path.stem)]
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:

@@ -87,8 +87,9 @@ def _literal_text(code: str) -> Any:
 # (torchvision's ResNet, GoogLeNet, VGG): `resnet50` is written ResNet50, not Resnet50
 SPELLINGS = {
     "alexnet": "AlexNet", "bert": "Bert", "bn": "BN", "cnn": "CNN", "convnext": "ConvNeXt",
-    "d2l": "D2L", "densenet": "DenseNet", "efficientnet": "EfficientNet", "gelu": "GELU",
-    "googlenet": "GoogLeNet", "gru": "GRU", "lenet": "LeNet", "llama": "Llama", "lstm": "LSTM",
+    "d2l": "D2L", "densenet": "DenseNet", "efficientnet": "EfficientNet", "fcn": "FCN",
+    "gelu": "GELU", "googlenet": "GoogLeNet", "gru": "GRU", "lenet": "LeNet", "llama": "Llama",
+    "lstm": "LSTM",
     "mlp": "MLP", "mnasnet": "MNASNet", "mobilenet": "MobileNet", "nin": "NiN",
     "regnet": "RegNet", "resnet": "ResNet", "resnext": "ResNeXt", "rnn": "RNN", "se": "SE",
     "shufflenet": "ShuffleNet", "squeezenet": "SqueezeNet", "unet": "UNet", "vgg": "VGG",
@@ -1220,7 +1221,11 @@ class Generator:
         schedule = self.schedule(units, unit_io, gives)
         lines = self.statements(units, unit_io, schedule, state)
         returned = ", ".join(state.names[g] for g in gives)
-        if lines and len(gives) == 1 and lines[-1].startswith(f"{returned} = "):
+        if not module.path and self.network.keyed:  # {"out": out, "aux": aux}: keys are names
+            returned = "{" + ", ".join(f'"{key}": {state.names[g]}' for (key, _), g in zip(
+                self.network.outputs, gives, strict=True)) + "}"
+            lines.append(f"return {returned}")
+        elif lines and len(gives) == 1 and lines[-1].startswith(f"{returned} = "):
             lines[-1] = "return " + lines[-1][len(returned) + 3:]
         else:
             lines.append(f"return {returned}")
@@ -1723,6 +1728,8 @@ class Generator:
             count = len(self.io(first.module)[1])
             returns = "torch.Tensor" if count == 1 else (
                 "tuple[" + ", ".join(["torch.Tensor"] * count) + "]")
+            if not first.module.path and self.network.keyed:
+                returns = "dict[str, torch.Tensor]"
             code += ["", f"    def forward(self, {arguments}) -> {returns}:"]
             code += ["        " + line for line in forward]
         return lines + fit(code)  # statements too long for a line broken inside brackets

@@ -191,6 +191,9 @@ class Spec(Node):
     comments: tuple[Comment, ...] = field(default=(), compare=False)
     imports: tuple[Import, ...] = ()
     read: tuple[Source, ...] = field(default=(), compare=False)
+    # the keys of a dict output (`outputs: {out: classifier, aux: aux_classifier}`), one per
+    # output; empty when the network returns its outputs as a tensor or a tuple
+    output_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)

@@ -142,20 +142,22 @@ def merged(spec: ast.Spec, bases: Sequence[tuple[ast.Import, ast.Spec]]) -> ast.
     if not inputs:
         having = _one(bases, "an input", lambda s: bool(s.inputs), lambda s: s.inputs)
         inputs = having.inputs if having is not None else ()
-    body, outputs = spec.body, spec.outputs
+    body, outputs, keys = spec.body, spec.outputs, spec.output_keys
     if not body.entries:
         having = _one(bases, "layers", lambda s: bool(s.body.entries), lambda s: s.body)
         if having is None:
             raise ArchcError("neither this spec nor the specs it imports have layers",
                              spec.span, expected="layers here, or an import of a spec with them")
-        body, outputs = having.body, spec.outputs or having.outputs
+        body = having.body
+        outputs, keys = (spec.outputs, spec.output_keys) if spec.outputs else (
+            having.outputs, having.output_keys)
     read: list[Source] = []
     for _, base in bases:
         for source in (*base.read, base.span.source):
             if source is not None and all(source.path != s.path for s in read):
                 read.append(source)
     return replace(spec, params=tuple(params), inputs=inputs, blocks=tuple(blocks), body=body,
-                   outputs=outputs, read=tuple(read))
+                   outputs=outputs, output_keys=keys, read=tuple(read))
 
 
 def _declarations(spec: ast.Spec, bases: Sequence[tuple[ast.Import, ast.Spec]], what: str,

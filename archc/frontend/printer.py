@@ -178,7 +178,9 @@ class TextPrinter(_Printer):
         for entry in spec.body.entries:
             self.statement(1, entry)
         if spec.outputs:
-            self.emit(1, "outputs " + ", ".join(".".join(o.path) for o in spec.outputs))
+            self.emit(1, "outputs " + ", ".join(
+                (f"{spec.output_keys[i]}: " if spec.output_keys else "") + ".".join(o.path)
+                for i, o in enumerate(spec.outputs)))
         for comment in self.comments.rest():
             self.emit(1, comment)
         self.emit(0, "}")
@@ -432,7 +434,11 @@ class YamlPrinter(_Printer):
             self.emit(0, "layers:")
         for entry in spec.body.entries:
             self.item(2, entry)
-        if spec.outputs:
+        if spec.outputs and spec.output_keys:
+            self.emit(0, "outputs: {" + ", ".join(
+                f"{key}: {yaml_scalar('.'.join(o.path), flow=True)}"
+                for key, o in zip(spec.output_keys, spec.outputs, strict=True)) + "}")
+        elif spec.outputs:
             self.emit(0, "outputs: [" + ", ".join(
                 yaml_scalar(".".join(o.path), flow=True) for o in spec.outputs) + "]")
         for comment in self.comments.rest():

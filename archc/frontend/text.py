@@ -40,6 +40,7 @@ class _LowerText(_Lower):
         inputs: list[ast.InputDecl] = []
         blocks: list[ast.BlockDef] = []
         outputs: tuple[ast.Ref, ...] = ()
+        output_keys: tuple[str, ...] = ()
         body: list[ast.Entry] = []
         imports: list[ast.Import] = []
         for item in rest:
@@ -52,7 +53,7 @@ class _LowerText(_Lower):
             elif isinstance(item, ast.BlockDef):
                 blocks.append(item)
             elif isinstance(item, _Outputs):
-                outputs = item.refs
+                outputs, output_keys = item.refs, item.keys
             else:
                 body.append(item)
         span = self._span(name)
@@ -66,7 +67,7 @@ class _LowerText(_Lower):
             sequence = ast.Sequence((), span)
         comments = ast.scan_comments(self.source.text, yaml=False) if self.source else ()
         return ast.Spec(str(name), doc, params, tuple(inputs), tuple(blocks), sequence, outputs,
-                        span, comments, tuple(imports))
+                        span, comments, tuple(imports), output_keys=output_keys)
 
     def spec_import(self, children: list[Token]) -> ast.Import:
         token = children[0]
@@ -129,8 +130,27 @@ class _LowerText(_Lower):
         return ast.Sequence(tuple(statements), Span(self.source, first.line, first.column,
                                                     last.end_line, last.end_column))
 
-    def outputs(self, children: list[ast.Ref]) -> _Outputs:
-        return _Outputs(tuple(children))
+    def outputs(self, children: list[ast.Ref | tuple[str, ast.Ref, Any]]) -> _Outputs:
+        """`outputs logits, aux`, or a dict `outputs out: classifier, aux: aux_classifier`
+        (every output keyed, each key once)."""
+        keyed = [c for c in children if isinstance(c, tuple)]
+        if keyed and len(keyed) != len(children):
+            plain = next(c for c in children if not isinstance(c, tuple))
+            raise ArchcError("outputs are all keyed (a dict) or none is", plain.span,
+                             expected=f"a key for {'.'.join(plain.path)}: "
+                             f"outputs name: {'.'.join(plain.path)}, ...")
+        keys = [k for k, _, _ in keyed]
+        for index, (key, _, token) in enumerate(keyed):
+            if key in keys[:index]:
+                raise ArchcError(f"the output key '{key}' is given twice", self._span(token),
+                                 expected="each key once")
+        if keyed:
+            return _Outputs(tuple(r for _, r, _ in keyed), tuple(keys))
+        return _Outputs(tuple(c for c in children if isinstance(c, ast.Ref)))
+
+    def keyed_output(self, children: list[Any]) -> tuple[str, ast.Ref, Any]:
+        key, ref = children
+        return str(key), ref, key
 
     @v_args(tree=True)
     def output_name(self, tree: Any) -> ast.Ref:
@@ -195,8 +215,9 @@ class _Else:
 
 
 class _Outputs:
-    def __init__(self, refs: tuple[ast.Ref, ...]) -> None:
+    def __init__(self, refs: tuple[ast.Ref, ...], keys: tuple[str, ...] = ()) -> None:
         self.refs = refs
+        self.keys = keys
 
 
 def parse_text(text: str, path: str = "<string>") -> ast.Spec:

@@ -610,13 +610,23 @@ class _Reader:
         else:  # the network of the spec it imports
             body = ast.Sequence((), self.span(root))
         outputs: tuple[ast.Ref, ...] = ()
+        output_keys: tuple[str, ...] = ()
         if "outputs" in keys:
             outputs_node = keys["outputs"][1]
-            items = outputs_node.value if isinstance(outputs_node, yaml.SequenceNode) else [
-                outputs_node]
-            outputs = tuple(self.output(item) for item in items)
+            if isinstance(outputs_node, yaml.MappingNode):  # a dict: {out: classifier, ...}
+                pairs = [(self.identifier(k, "an output's key"), self.output(v))
+                         for k, v in outputs_node.value]
+                if len({k for k, _ in pairs}) != len(pairs):
+                    raise self.error("an output's key is given twice", outputs_node,
+                                     expected="each key once")
+                output_keys = tuple(k for k, _ in pairs)
+                outputs = tuple(ref for _, ref in pairs)
+            else:
+                items = outputs_node.value if isinstance(outputs_node, yaml.SequenceNode) \
+                    else [outputs_node]
+                outputs = tuple(self.output(item) for item in items)
         return ast.Spec(name, doc, params, self.inputs(keys), tuple(blocks), body, outputs,
-                        self.span(root), self.comments, imports)
+                        self.span(root), self.comments, imports, output_keys=output_keys)
 
     def imports(self, node: yaml.Node) -> tuple[ast.Import, ...]:
         """`import: file.yaml`, or a list of files."""

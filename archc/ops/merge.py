@@ -1,12 +1,15 @@
-"""Merges: concat, add and mul over branches. They hold no state: each is a forward
-expression, never a module."""
+"""Merges: concat, add and mul over branches, and resize (the first branch to the size of the
+second). They hold no state: each is a forward expression, never a module."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from archc.ops.registry import (
+    BOOL,
+    GLOBAL,
     INT,
+    STR,
     Attr,
     Attrs,
     Count,
@@ -135,4 +138,50 @@ MUL = register(Op(
     flops_rule="(branches − 1) per output element (of the broadcast shape)",
     window_rule=MERGE_WINDOW,
     torch=("torch.mul", "torch.multiply", "Tensor.mul"),
+))
+
+
+_RESIZE_MODES = ("nearest", "bilinear", "bicubic", "area", "nearest-exact")
+
+
+def resize_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
+    if len(inputs) != 2:
+        raise OpError(f"resize takes two branches, the tensor and the one whose size it takes; "
+                      f"found {len(inputs)}", expected="resize: [tensor, '@reference']")
+    x, like = inputs
+    if len(x) != 4 or len(like) != 4:
+        raise OpError("resize works on feature maps: both branches must be [N, C, H, W]",
+                      found=_describe(inputs))
+    return (x[0], x[1], like[2], like[3])
+
+
+def _resize_code(attrs: Attrs, args: Sequence[str]) -> str:
+    # align_corners only for the modes that take it, as F.interpolate requires
+    corners = f", align_corners={attrs['align_corners']}" if attrs["mode"] in (
+        "bilinear", "bicubic") else ""
+    # the mode is one of _RESIZE_MODES (checked by its attribute): a literal as ruff writes it
+    return (f"nn.functional.interpolate({args[0]}, size={args[1]}.shape[-2:], "
+            f'mode="{attrs["mode"]}"{corners})')
+
+
+RESIZE = register(Op(
+    name="resize",
+    role=Role.MERGE,
+    doc="Resize the first branch to the height and width of the second (F.interpolate with "
+        "size=ref.shape[-2:]; bilinear without aligned corners, as torchvision's segmentation "
+        "heads upsample to their input).",
+    attrs=(Attr("mode", STR, "bilinear", "how values are interpolated",
+                choices=_RESIZE_MODES),
+           Attr("align_corners", BOOL, False, "for bilinear and bicubic: align corner pixels")),
+    shape=resize_shape,
+    function=_resize_code,
+    arity=None,
+    shape_rule="[N, C, h, w] and [N, C', H, W] → [N, C, H, W]",
+    flops=lambda attrs, inputs, output: 4 * numel(output),
+    flops_rule="4 per output element (an interpolation of neighbours)",
+    window=lambda attrs, inputs: GLOBAL,
+    window_rule="global: an output position reads the input scaled",
+    # PyTorch spells it F.interpolate, as upsample (a size or a scale of its own): the
+    # importer maps that function to upsample, whose name "did you mean" suggests
+    spelled_by="upsample",
 ))

@@ -476,6 +476,9 @@ class Op:
     # sequence of unnamed calls that make modules, so that the sequence stays an nn.Sequential
     # whose children torch numbers by position (torchvision's Permute in ConvNeXt's block)
     chained: bool = False
+    # the op whose PyTorch spelling this one shares, where it has none of its own (resize is
+    # F.interpolate with a size read from a tensor; upsample owns that name)
+    spelled_by: str | None = None
 
     def construct(self, attrs: Attrs, inputs: Sequence[Shape]) -> Construct:
         """The PyTorch constructor call this op becomes (ops that make modules)."""
@@ -563,7 +566,7 @@ def register(op: Op) -> Op:
     assert not op.passthrough or (op.function is not None and op.arity == 1
                                   and op.function({}, ["x"]) == "x"), op.name
     # (a held parameter is no PyTorch class or function: there is nothing to spell)
-    assert op.torch or op.held, f"{op.name}: name its PyTorch spellings"
+    assert op.torch or op.held or op.spelled_by, f"{op.name}: name its PyTorch spellings"
     assert isinstance(op.role, Role), f"{op.name}: its role is a Role, not {op.role!r}"
     # the merge syntax (`concat { ... }`) hands a merge all its branches, any other op one
     assert (op.role is Role.MERGE) == (op.arity is None), f"{op.name}: role and arity disagree"

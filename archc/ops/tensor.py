@@ -9,6 +9,7 @@ from fractions import Fraction
 
 from archc.ops.pool import widest_bin
 from archc.ops.registry import (
+    BOOL,
     CHANNELS,
     FLOAT,
     GLOBAL,
@@ -111,6 +112,60 @@ FLATTEN = register(Op(
     window=_layout_window(flatten_shape),
     window_rule=LAYOUT_WINDOW,
     torch=("nn.Flatten", "torch.flatten", "Tensor.flatten"),
+))
+
+
+def _mean_dims(attrs: Attrs, inputs: Sequence[Shape]) -> tuple[int, ...]:
+    """The dims a mean reduces, counted from 0 (the batch, which stays), each once."""
+    x = inputs[0]
+    dims = attrs["dims"]
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if not dims:
+        raise OpError("mean: name the dims to average over", attr="dims",
+                      expected="mean(2, 3) for the spatial dims of [N, C, H, W]")
+    normal = []
+    for d in dims:
+        if not -len(x) <= d < len(x):
+            raise OpError(f"mean: dim {d} is out of range for {format_shape(x)}", attr="dims",
+                          expected=f"{-len(x)} ≤ dim < {len(x)}", found=str(list(dims)))
+        normal.append(d % len(x))
+    if 0 in normal:
+        raise OpError("mean: the batch dimension cannot be averaged over", attr="dims",
+                      expected="dims 1 or later", found=str(list(dims)))
+    if len(set(normal)) != len(normal):
+        raise OpError("mean: a dim is named twice", attr="dims", found=str(list(dims)))
+    return tuple(normal)
+
+
+def mean_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
+    x, dims = inputs[0], _mean_dims(attrs, inputs)
+    if attrs["keepdim"]:
+        return tuple(1 if i in dims else d for i, d in enumerate(x))
+    return tuple(d for i, d in enumerate(x) if i not in dims)
+
+
+def _mean_code(attrs: Attrs, args: Sequence[str]) -> str:
+    dims = attrs["dims"]
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    where = str(dims[0]) if len(dims) == 1 else f"({', '.join(str(d) for d in dims)})"
+    return f"torch.mean({args[0]}, dim={where}{', keepdim=True' if attrs['keepdim'] else ''})"
+
+
+MEAN = register(Op(
+    name="mean",
+    role=Role.POOL,
+    doc="Average over dims, dropping them unless keepdim (torch.mean; S3D's head averages "
+        "time and space: mean(2, 3, 4)).",
+    attrs=(Attr("dims", INTS, doc="the dims averaged over (batch = 0 stays)", variadic=True),
+           Attr("keepdim", BOOL, False, "keep each averaged dim, as size 1")),
+    shape=mean_shape,
+    function=_mean_code,
+    shape_rule="[N, ...] → the averaged dims removed (size 1 with keepdim)",
+    flops=lambda attrs, inputs, output: numel(inputs[0]),
+    flops_rule="1 per input element",
+    window=lambda attrs, inputs: GLOBAL,
+    window_rule="global over the averaged dims",
+    torch=("torch.mean", "Tensor.mean"),
 ))
 
 

@@ -23,6 +23,7 @@ from tests.conftest import (
     COMPUTED_SPECS,
     SPEC_FILES,
     TORCHVISION_SPECS,
+    as_tuple,
     randomise,
     spec_id,
 )
@@ -64,7 +65,9 @@ def test_resnet50_reads_as_torchvision_writes_it() -> None:
     assert "            self.downsample = None" in text
     assert "        if self.downsample is not None:" in text
     assert "        for j in range(n):" in text
-    assert "Bottleneck(channels, planes, stride=stride if j == 0 else 1)" in text
+    assert "Bottleneck(\n                    channels,\n                    planes,\n" \
+        "                    stride=stride if j == 0 else 1,\n" \
+        "                    dilation=previous if j == 0 else dilation,\n" in text
     assert "            channels = planes * 4" in text
     assert "self.layer2 = Stage(256, 128, 4, stride=2)" in text
     assert "self.fc = nn.Linear(2048, num_classes)" in text
@@ -96,7 +99,8 @@ for case in json.loads(sys.argv[1]):
     inputs = torch.load(case["inputs"])
     with torch.no_grad():
         out = model(*inputs)
-    outs = out if isinstance(out, tuple) else (out,)
+    outs = tuple(out.values()) if isinstance(out, dict) else (
+        out if isinstance(out, tuple) else (out,))
     torch.save(list(outs), case["out"])
 """
 
@@ -126,7 +130,7 @@ def case(path: Path, tmp: Path, overrides: dict[str, Any] | None = None,
               for i in network.inputs.values()]
     with torch.no_grad():
         out = model(*inputs)
-    expected = list(out) if isinstance(out, tuple) else [out]
+    expected = list(as_tuple(out))
     torch.save(model.state_dict(), tmp / f"{name}.state")
     torch.save(inputs, tmp / f"{name}.inputs")
     cls = next(n for n in classes(source) if n == camel(network.name))

@@ -141,7 +141,7 @@ def test_collapsing_needs_the_same_input_shape() -> None:
 def test_collapsed_run_is_marked_and_keeps_its_shapes() -> None:
     drawn = nodes(RESNET50, depth=2)
     assert "<B>layer3.1–5</B> ×5" in drawn["layer3.1"]
-    assert "bottleneck(256, 1, 256)" in drawn["layer3.1"]  # planes, stride, width
+    assert "bottleneck(256, 1, 1, 256)" in drawn["layer3.1"]  # planes, stride, dilation, width
     assert "5 × 1.12M params" in drawn["layer3.1"]
     source = archc.draw(RESNET50, depth=2).source
     wires = {(a, b): label for a, b, label in edges(source)}

@@ -7,9 +7,11 @@ in both spellings, printing is idempotent, and a converted spec elaborates to th
 from __future__ import annotations
 
 import keyword
+import re
 from pathlib import Path
 
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -247,13 +249,16 @@ def params() -> st.SearchStrategy[tuple[ast.Param, ...]]:
 specs = st.builds(
     lambda name, doc, ps, dims, blocks, body, outputs: ast.Spec(
         name, doc, ps, (ast.InputDecl("x", tuple(dims), S),), tuple(blocks),
-        ast.Sequence(tuple(body), S), tuple(outputs), S),
+        ast.Sequence(tuple(body), S), outputs[0], S, output_keys=outputs[1]),
     names, st.none() | strings, params(), st.lists(expressions(), min_size=1, max_size=3),
     st.dictionaries(names, st.tuples(params(), entries(), st.booleans(), st.none() | strings),
                     max_size=2).map(lambda d: [ast.BlockDef(k, v[0], v[1], v[2], v[3], S)
                                                for k, v in d.items()]),
     st.lists(entries(), min_size=1, max_size=3),
-    st.lists(names.map(lambda n: ast.Ref((n,), S)), max_size=2),
+    # outputs: a tuple of names, or a dict (keys and the names they return)
+    st.lists(names.map(lambda n: ast.Ref((n,), S)), max_size=2).map(lambda r: (tuple(r), ()))
+    | st.dictionaries(names, names, min_size=1, max_size=2).map(
+        lambda d: (tuple(ast.Ref((v,), S) for v in d.values()), tuple(d))),
 )
 
 
@@ -368,3 +373,35 @@ def test_integer_literal_limit() -> None:
         parse_text("network n {\n  input [8]\n  linear(" + "9" * 4300 + ")\n}\n", "x.arch")
     assert caught.value.message == "number too large"
     assert (caught.value.span.line, caught.value.span.column) == (3, 10)
+
+
+def test_keyed_outputs_are_a_dict_in_both_spellings() -> None:
+    text = """network seg {
+  input [3, 16, 16]
+  head: conv(4, 1)
+  aux: { @x; conv(2, 1) }
+  outputs out: head, aux: aux
+}
+"""
+    spec = parse_text(text)
+    assert spec.output_keys == ("out", "aux") and [o.path for o in spec.outputs] == [
+        ("head",), ("aux",)]
+    yaml_text = print_yaml(spec)
+    assert "outputs: {out: head, aux: aux}" in yaml_text
+    assert archc.load(yaml_text) == spec
+    model = archc.build(text)
+    result = model(torch.randn(1, 3, 16, 16))
+    assert list(result) == ["out", "aux"] and result["out"].shape == (1, 4, 16, 16)
+    assert "-> dict[str, torch.Tensor]:" in archc.source(text)
+    assert 'return {"out": ' in archc.source(text)
+
+
+@pytest.mark.parametrize(("outputs", "message"), [
+    ("outputs out: head, aux", "outputs are all keyed (a dict) or none is"),
+    ("outputs out: head, out: aux", "the output key 'out' is given twice"),
+])
+def test_keyed_outputs_refuse_mixtures_and_repeats(outputs: str, message: str) -> None:
+    text = (f"network seg {{\n  input [3, 16, 16]\n  head: conv(4, 1)\n"
+            f"  aux: {{ @x; conv(2, 1) }}\n  {outputs}\n}}\n")
+    with pytest.raises(ArchcError, match=re.escape(message)):
+        parse_text(text)

@@ -442,6 +442,19 @@ CASES: dict[str, list[Case]] = {
         ((5, 6), {"concat": ["linear(4)", "identity"], "dim": -1}),
         ((3, 6, 6), {"concat": ["identity", "identity", "identity"], "dim": 3}),
     ],
+    "mean": [
+        ((3, 4, 5), "mean(2, 3)"),
+        ((6, 8), "mean(1)"),
+        (C1, "mean(-1, keepdim=true)"),
+        (C3, "conv(4, 1); mean(2, 3, 4)"),
+        ((5, 8), "mean([1, 2])"),
+    ],
+    "resize": [
+        ((3, 8, 8), {"resize": ["conv(4, 3, stride=2, padding=1)", "identity"]}),
+        ((3, 8, 8), {"resize": ["maxpool(2)", "identity"], "mode": "'nearest'"}),
+        ((3, 5, 7), {"resize": ["conv(2, 1)", "upsample(scale_factor=2)"],
+                     "mode": "'bicubic'", "align_corners": "true"}),
+    ],
     "add": [
         ((3, 6, 6), {"add": ["conv(3, 3, padding=1)", "identity"]}),
         ((4, 6), {"add": ["identity", "conv(4, 1)", "bn"]}),
@@ -493,7 +506,7 @@ def test_op_static_matches_torch(op: str, input_shape: tuple[int, ...], layers: 
     assert op in ops_in(built.network), f"the configuration does not use {op}"
 
 
-ONLY_CHW = {"dropout2d", "layernorm2d"}  # accepts [C, H, W] inputs only
+ONLY_CHW = {"dropout2d", "layernorm2d", "resize"}  # accepts [C, H, W] inputs only
 ONLY_TOKENS = {"attention", "class_token", "position_embedding"}  # accepts [L, E] only
 
 
@@ -868,6 +881,15 @@ ERRORS: list[tuple[str, tuple[int, ...], Any, str]] = [
     ("select batch", (5, 8), "select(0, 0)", "batch dimension cannot be selected"),
     ("select index", (5, 8), "select(1, 5)", "index 5 is out of range"),
     ("select dim", (5, 8), "select(3, 0)", "out of range"),
+    ("mean batch", (3, 4), "mean(0)", "batch dimension cannot be averaged"),
+    ("mean twice", (3, 4, 4), "mean(3, -1)", "a dim is named twice"),
+    ("mean range", (3, 4), "mean(3)", "out of range"),
+    ("resize branch", (3, 8, 8), {"resize": ["identity"]}, "resize has one branch"),
+    ("resize branches", (3, 8, 8), {"resize": ["identity", "identity", "identity"]},
+     "resize takes two branches"),
+    ("resize rank", (8,), {"resize": ["identity", "identity"]}, "works on feature maps"),
+    ("resize mode", (3, 8, 8), {"resize": ["identity", "identity"], "mode": "'linear'"},
+     "must be one of"),
     ("layernorm2d rank", (3, 4), "layernorm2d", "expects [N, C, H, W]"),
     ("layernorm2d channels", (3, 4, 4), "layernorm2d(num_channels=5)", "num_channels"),
     ("layer_scale rank", (3, 4, 4), "layer_scale(1.0, rank=1)", "rank=1 does not fit"),
@@ -1170,3 +1192,43 @@ def test_select_indexes_as_torch_does(shape: tuple[int, ...], layer: str,
     model = archc.build(spec_text(shape, layer))
     x = torch.randn(2, *shape)
     assert torch.equal(model(x), x[index])
+
+
+# ------------------------------------------------------------------ resize to another's size
+
+
+@pytest.mark.parametrize(("mode", "corners"), [("bilinear", False), ("bilinear", True),
+                                               ("nearest", None), ("bicubic", False)])
+def test_resize_is_interpolate_to_the_second_branch_size(mode: str, corners: bool | None) -> None:
+    # oracle: torch's F.interpolate at the size of the reference, written by hand
+    merge: dict[str, Any] = {"resize": ["maxpool(2)", "identity"], "mode": f"'{mode}'"}
+    if corners is not None:
+        merge["align_corners"] = "true" if corners else "false"
+    model = archc.build(spec_text((3, 9, 7), merge))
+    x = torch.randn(2, 3, 9, 7)
+    want = F.interpolate(F.max_pool2d(x, 2), size=(9, 7), mode=mode,
+                         **({} if corners is None else {"align_corners": corners}))
+    torch.testing.assert_close(model(x), want)
+
+
+def test_a_named_merge_of_earlier_values_is_no_module() -> None:
+    # `out: resize: [...]` names a value of the network's forward, as `out = ...` does
+    text = spec_text((3, 8, 8), [{"head": "conv(2, 3, stride=2, padding=1)"},
+                                 {"out": {"resize": ["@head", "@x"]}}])
+    source = archc.source(text)
+    assert "class Out" not in source and "self.out" not in source
+    assert "return nn.functional.interpolate(" in source
+    assert archc.shapes(text)["outputs"] == [[None, 2, 8, 8]]
+    assert sorted(archc.build(text).state_dict()) == ["head.bias", "head.weight"]
+
+
+@pytest.mark.parametrize(("shape", "layer", "dims", "keep"), [
+    ((3, 4, 5), "mean(2, 3)", (2, 3), False),
+    ((2, 4, 5, 6), "mean(2, 3, 4)", (2, 3, 4), False),
+    ((3, 4, 5), "mean(-1, keepdim=true)", (-1,), True),
+])
+def test_mean_averages_as_torch_does(shape: tuple[int, ...], layer: str, dims: tuple[int, ...],
+                                     keep: bool) -> None:
+    model = archc.build(spec_text(shape, layer))
+    x = torch.randn(2, *shape)
+    torch.testing.assert_close(model(x), x.mean(dim=dims, keepdim=keep))
