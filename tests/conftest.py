@@ -159,6 +159,13 @@ def textbook_macs(module: nn.Module, args: tuple[Any, ...], output: Any) -> int:
         tokens = args[0].numel() // embed
         # query, key, value and output projections; the scores Q Kᵀ and their sum over V
         return 4 * tokens * embed * embed + 2 * tokens * length * embed
+    if type(module).__name__ == "ShiftedWindowAttention":  # Swin's, over [N, H, W, C]
+        # its projections are nn.Linear modules, counted by their own hooks: here the scores
+        # Q Kᵀ and their sum over V, in each window of the map padded to whole windows
+        _, height, width, channels = args[0].shape
+        side_h, side_w = module.window_size
+        windows = -(-height // side_h) * -(-width // side_w)
+        return 2 * windows * (side_h * side_w) ** 2 * channels
     return 0
 
 

@@ -529,7 +529,9 @@ def test_only_conv_and_linear_ops_count_macs() -> None:
     # MACs as the papers count them: multiply-accumulates of weighted layers (attention's
     # projections and its score products), nothing else
     assert {op.name for op in OPS.values() if op.macs_rule} == {"conv", "conv_transpose",
-                                                                  "linear", "attention"}
+                                                                  "linear", "attention",
+                                                                  "window_attention",
+                                                                  "patch_merging"}
 
 
 def test_report_rows_and_totals() -> None:

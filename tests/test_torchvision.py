@@ -101,6 +101,9 @@ CASES: dict[str, tuple[Callable[[], nn.Module], list[int]]] = {
     **{name: ((lambda name=name: getattr(models.segmentation, name)(
         weights=None, weights_backbone=None, aux_loss=True)), [3, 64, 64])
        for name in ("fcn_resnet50", "fcn_resnet101")},
+    # at 64x64 Swin's first two stages pad, shift and mask their windows; the last two do not
+    **{name: ((lambda name=name: getattr(models, name)(weights=None)), [3, 64, 64])
+       for name in ("swin_t", "swin_s", "swin_b")},
     # torchvision's ViT runs at the image size it was built for only (224 by default)
     **{name: ((lambda name=name: getattr(models, name)(weights=None)), [3, 224, 224])
        for name in ("vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14")},
@@ -158,7 +161,7 @@ def compare_outputs(name: str, scripted: bool = False) -> None:
     # the same parameter count: the built module's, and the one archc infers statically
     expected = count(reference.parameters())
     assert count(ours.parameters()) == expected
-    assert archc.network(path).total_params == expected
+    assert archc.network(path, inputs=size).total_params == expected  # (ViT: its size)
 
     # the same function in eval mode
     x = torch.randn(1, *size, generator=torch.Generator().manual_seed(2))
@@ -345,7 +348,8 @@ def figures_input(name: str) -> list[int]:
 
 # builders whose published min_size (33×33) is above what their model needs (1×1:
 # docs/analysis.md)
-STATED_ABOVE_NEED = {"efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l", "s3d"}
+STATED_ABOVE_NEED = {"efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l", "s3d",
+                     "swin_t", "swin_s", "swin_b"}
 # builders whose published GMACs are for a clip of other length than their weights' evaluation
 # (S3D: 16 frames, 8x fewer than its 128-frame clips; archc gives 143.833 GMACs at 128)
 FIGURES_CLIP = {"s3d": 16}
@@ -410,7 +414,8 @@ def zoo() -> int:
             result = "equal outputs (eager, the written file, TorchScript)"
         except Exception as error:  # a report of every builder, not the first failure
             failed += 1
-            result = f"FAILED: {type(error).__name__}: {str(error).splitlines()[0][:80]}"
+            first = (str(error).splitlines() or [""])[0]
+            result = f"FAILED: {type(error).__name__}: {first[:80]}"
         report = archc.shapes(path)
         lines = len(path.read_text().splitlines())
         print(f"{name:20} {lines:>10} {report['params']:>12,} {report['macs'] / 1e9:>7.3f}  "
@@ -421,3 +426,36 @@ def zoo() -> int:
 
 if __name__ == "__main__":
     sys.exit(zoo())
+
+
+@pytest.mark.parametrize(("size", "shift"), [((14, 14), 0), ((14, 14), 3), ((9, 12), 3),
+                                             ((5, 6), 3), ((21, 7), 2)])
+def test_window_attention_is_torchvisions_shifted_window_attention(size: tuple[int, int],
+                                                                    shift: int) -> None:
+    """The op's module against torchvision's own, weights shared: padding, the cyclic shift,
+    the masks of wrapped windows and the relative position bias."""
+    from torchvision.models.swin_transformer import ShiftedWindowAttention
+
+    text = f"input: [{size[0]}, {size[1]}, 12]\nlayers:\n  - attn: window_attention(3, 7, " \
+        f"shift={shift})\n"
+    ours = archc.build(text).eval()
+    theirs = ShiftedWindowAttention(12, [7, 7], [shift, shift], 3).eval()
+    randomise(theirs, seed=4)
+    ours.load_state_dict({f"attn.{k}": v for k, v in theirs.state_dict().items()}, strict=True)
+    x = torch.randn(2, *size, 12, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        want = theirs(x)
+        assert want.abs().mean() > 0.1
+        torch.testing.assert_close(ours(x), want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("size", [(8, 8), (7, 5), (1, 1)])
+def test_patch_merging_is_torchvisions(size: tuple[int, int]) -> None:
+    from torchvision.models.swin_transformer import PatchMerging
+
+    ours = archc.build(f"input: [{size[0]}, {size[1]}, 6]\nlayers:\n  - merge: patch_merging\n")
+    theirs = randomise(PatchMerging(6), seed=4)
+    ours.load_state_dict({f"merge.{k}": v for k, v in theirs.state_dict().items()}, strict=True)
+    x = torch.randn(2, *size, 6, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), theirs(x))

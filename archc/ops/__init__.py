@@ -1,6 +1,16 @@
 """The built-in ops: importing this package registers every family in `OPS`."""
 
-from archc.ops import activation, attention, conv, linear, merge, norm, pool, tensor
+from archc.ops import (
+    activation,
+    attention,
+    conv,
+    linear,
+    merge,
+    norm,
+    pool,
+    tensor,
+    windows,
+)
 from archc.ops.registry import OPS, Attr, Construct, Op, OpError, Role, Shape, format_shape
 
 # the ops that take branches (`concat { ... }`, YAML `concat: [...]`), in registration order
@@ -24,4 +34,5 @@ __all__ = [
     "norm",
     "pool",
     "tensor",
+    "windows",
 ]

@@ -53,6 +53,12 @@ def _view(attrs: Attrs) -> bool:
     return True
 
 
+def _ints(attrs: Attrs, name: str) -> tuple[int, ...]:
+    """A variadic ints attribute (`permute(0, 2, 1)`, `permute([0, 2, 1])`) as a tuple."""
+    value = attrs[name]
+    return (value,) if isinstance(value, int) else tuple(value)
+
+
 def _dim(attrs: Attrs, name: str, rank: int) -> int:
     dim = attrs[name]
     if not -rank <= dim < rank:
@@ -118,8 +124,7 @@ FLATTEN = register(Op(
 def _mean_dims(attrs: Attrs, inputs: Sequence[Shape]) -> tuple[int, ...]:
     """The dims a mean reduces, counted from 0 (the batch, which stays), each once."""
     x = inputs[0]
-    dims = attrs["dims"]
-    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    dims = _ints(attrs, "dims")
     if not dims:
         raise OpError("mean: name the dims to average over", attr="dims",
                       expected="mean(2, 3) for the spatial dims of [N, C, H, W]")
@@ -145,8 +150,7 @@ def mean_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
 
 
 def _mean_code(attrs: Attrs, args: Sequence[str]) -> str:
-    dims = attrs["dims"]
-    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    dims = _ints(attrs, "dims")
     where = str(dims[0]) if len(dims) == 1 else f"({', '.join(str(d) for d in dims)})"
     return f"torch.mean({args[0]}, dim={where}{', keepdim=True' if attrs['keepdim'] else ''})"
 
@@ -171,8 +175,7 @@ MEAN = register(Op(
 
 def reshape_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
     x = inputs[0]
-    dims = attrs["shape"]
-    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    dims = _ints(attrs, "shape")
     # the new shape is counted against every element of a sample: each dim must be a number
     total = math.prod(known("reshape", x, i, "a dim of each sample") for i in range(1, len(x)))
     unknown = [i for i, d in enumerate(dims) if d == -1]
@@ -214,8 +217,7 @@ RESHAPE = register(Op(
 
 def permute_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
     x = inputs[0]
-    dims = attrs["dims"]
-    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    dims = _ints(attrs, "dims")
     if (any(not -len(x) <= d < len(x) for d in dims)
             or sorted(d % len(x) for d in dims) != list(range(len(x))) or len(dims) != len(x)):
         raise OpError("permute: dims must be a permutation of the input's dims", attr="dims",
@@ -228,8 +230,7 @@ def permute_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
 
 
 def _permute_window(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
-    dims = attrs["dims"]
-    order = [d % len(inputs[0]) for d in ((dims,) if isinstance(dims, int) else dims)]
+    order = [d % len(inputs[0]) for d in _ints(attrs, "dims")]
     return None if order == list(range(len(inputs[0]))) else GLOBAL
 
 
@@ -248,10 +249,6 @@ PERMUTE_CLASS = Helper("Permute", (
 ))
 
 
-def _permute_dims(attrs: Attrs) -> list[int]:
-    dims = attrs["dims"]
-    return [dims] if isinstance(dims, int) else list(dims)
-
 
 PERMUTE = register(Op(
     name="permute",
@@ -260,8 +257,8 @@ PERMUTE = register(Op(
     attrs=(Attr("dims", INTS, doc="the new order of all dims", variadic=True),),
     shape=permute_shape,
     function=lambda attrs, args: f"{args[0]}.permute("
-    + ", ".join(str(d) for d in _permute_dims(attrs)) + ")",
-    module=lambda op, attrs, inputs: Construct("Permute", (_permute_dims(attrs),),
+    + ", ".join(str(d) for d in _ints(attrs, "dims")) + ")",
+    module=lambda op, attrs, inputs: Construct("Permute", (list(_ints(attrs, "dims")),),
                                                arg_names=("dims",)),
     chained=True,
     helper=PERMUTE_CLASS,

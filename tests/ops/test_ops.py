@@ -449,6 +449,14 @@ CASES: dict[str, list[Case]] = {
         (C3, "conv(4, 1); mean(2, 3, 4)"),
         ((5, 8), "mean([1, 2])"),
     ],
+    "window_attention": [
+        ((14, 14, 12), "window_attention(3)"),
+        ((9, 12, 12), "window_attention(3, 7, shift=3)"),
+        ((5, 6, 8), "window_attention(2, 4, shift=2, attention_dropout=0.1, dropout=0.1)"),
+        ((3, 8, 8), "conv(16, 2, stride=2); permute(0, 2, 3, 1); window_attention(4, 2)"),
+    ],
+    "patch_merging": [((8, 8, 6), "patch_merging"), ((7, 5, 4), "patch_merging"),
+                      ((1, 1, 2), "patch_merging")],
     "resize": [
         ((3, 8, 8), {"resize": ["conv(4, 3, stride=2, padding=1)", "identity"]}),
         ((3, 8, 8), {"resize": ["maxpool(2)", "identity"], "mode": "'nearest'"}),
@@ -506,7 +514,8 @@ def test_op_static_matches_torch(op: str, input_shape: tuple[int, ...], layers: 
     assert op in ops_in(built.network), f"the configuration does not use {op}"
 
 
-ONLY_CHW = {"dropout2d", "layernorm2d", "resize"}  # accepts [C, H, W] inputs only
+ONLY_CHW = {"dropout2d", "layernorm2d", "resize", "window_attention", "patch_merging"}
+# (the last two: [H, W, C], channels last)
 ONLY_TOKENS = {"attention", "class_token", "position_embedding"}  # accepts [L, E] only
 
 
@@ -884,6 +893,11 @@ ERRORS: list[tuple[str, tuple[int, ...], Any, str]] = [
     ("mean batch", (3, 4), "mean(0)", "batch dimension cannot be averaged"),
     ("mean twice", (3, 4, 4), "mean(3, -1)", "a dim is named twice"),
     ("mean range", (3, 4), "mean(3)", "out of range"),
+    ("window_attention heads", (7, 7, 8), "window_attention(3)", "3 heads do not divide"),
+    ("window_attention shift", (7, 7, 8), "window_attention(2, 7, shift=7)",
+     "the shift must be below the window"),
+    ("window_attention rank", (7, 8), "window_attention(2)", "channels-last feature maps"),
+    ("patch_merging rank", (7, 8), "patch_merging", "channels-last feature maps"),
     ("resize branch", (3, 8, 8), {"resize": ["identity"]}, "resize has one branch"),
     ("resize branches", (3, 8, 8), {"resize": ["identity", "identity", "identity"]},
      "resize takes two branches"),

@@ -895,9 +895,11 @@ TOTALS: dict[str, Tally] = {}
 # and layer_scale against torch's layer norm and a hand-computed scale in test_ops.py, and both
 # in ConvNeXt against torchvision; ViT's pieces (attention, class_token, position_embedding,
 # select) against the attention formula and hand-computed cases in test_ops.py, and in ViT;
-# resize against F.interpolate and mean against torch.mean there
+# resize against F.interpolate and mean against torch.mean there; Swin's window_attention
+# and patch_merging against torchvision's modules in tests/test_torchvision.py
 NO_EDGES_YET = {"slice", "stochastic_depth", "layernorm2d", "layer_scale", "attention",
-                "class_token", "position_embedding", "select", "resize", "mean"}
+                "class_token", "position_embedding", "select", "resize", "mean",
+                "window_attention", "patch_merging"}
 
 
 @pytest.mark.parametrize("op", sorted(set(OPS) - NO_EDGES_YET))

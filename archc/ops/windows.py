@@ -1,0 +1,285 @@
+"""Swin Transformer's pieces over channels-last feature maps [N, H, W, C]: self-attention within
+(shifted) windows and patch merging (Liu et al. 2021, "Swin Transformer: Hierarchical Vision
+Transformer using Shifted Windows").
+
+Each is a module torch lacks, defined in the generated file (which imports only torch) with
+torchvision's attribute names, so that its state_dict keys are torchvision's: `attn.qkv`,
+`attn.proj`, `attn.relative_position_bias_table`, the buffer `attn.relative_position_index`;
+`reduction`, `norm`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from archc.ops.registry import (
+    FLOAT,
+    INT,
+    REQUIRED,
+    Attr,
+    Attrs,
+    Construct,
+    Helper,
+    Op,
+    OpError,
+    Role,
+    Shape,
+    everything,
+    format_shape,
+    known,
+    numel,
+    register,
+    same_shape,
+)
+
+CHANNELS_LAST = "[N, H, W, C] (channels last: permute(0, 2, 3, 1) makes one of [N, C, H, W])"
+
+
+def _channels_last(op: str, x: Shape) -> tuple[int, int, int]:
+    """A channels-last map's height, width and channels, each a number."""
+    if len(x) != 4:
+        raise OpError(f"{op} works on channels-last feature maps {CHANNELS_LAST}",
+                      expected="[N, H, W, C]", found=format_shape(x))
+    return (known(op, x, 1, "its height"), known(op, x, 2, "its width"),
+            known(op, x, 3, "its channels (last)"))
+
+
+# ------------------------------------------------------------------ shifted window attention
+
+WINDOW_ATTENTION = Helper("ShiftedWindowAttention", (
+    "class ShiftedWindowAttention(nn.Module):",
+    '    """Multi-head self-attention within windows of [N, H, W, C], padded to whole windows and',
+    "    shifted by shift_size (where the shifted windows wrap around, tokens that were apart do",
+    "    not attend to each other), with a learned bias per relative position (Swin",
+    '    Transformer; torchvision\'s attribute names)."""',
+    "",
+    "    def __init__(",
+    "        self,",
+    "        dim: int,",
+    "        window_size: int,",
+    "        shift_size: int,",
+    "        num_heads: int,",
+    "        attention_dropout: float = 0.0,",
+    "        dropout: float = 0.0,",
+    "    ) -> None:",
+    "        super().__init__()",
+    "        self.window_size = [window_size, window_size]",
+    "        self.shift_size = [shift_size, shift_size]",
+    "        self.num_heads = num_heads",
+    "        self.attention_dropout = attention_dropout",
+    "        self.dropout = dropout",
+    "        self.qkv = nn.Linear(dim, dim * 3)",
+    "        self.proj = nn.Linear(dim, dim)",
+    "        height, width = window_size, window_size",
+    "        self.relative_position_bias_table = nn.Parameter(",
+    "            torch.zeros((2 * height - 1) * (2 * width - 1), num_heads)",
+    "        )",
+    "        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)",
+    "        # for each pair of a window's tokens, the row of the table for their offset",
+    "        rows = torch.arange(height).repeat_interleave(width)",
+    "        cols = torch.arange(width).repeat(height)",
+    "        offset_rows = rows[:, None] - rows[None, :] + height - 1",
+    "        offset_cols = cols[:, None] - cols[None, :] + width - 1",
+    "        index = offset_rows * (2 * width - 1) + offset_cols",
+    '        self.register_buffer("relative_position_index", index.flatten())',
+    "",
+    "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
+    "        batch, height, width, channels = x.shape",
+    "        win_h, win_w = self.window_size[0], self.window_size[1]",
+    "        pad_h, pad_w = (win_h - height % win_h) % win_h, (win_w - width % win_w) % win_w",
+    "        x = nn.functional.pad(x, (0, 0, 0, pad_w, 0, pad_h))",
+    "        full_h, full_w = height + pad_h, width + pad_w",
+    "        # a window as large as the map has nothing to shift",
+    "        shift_h = self.shift_size[0] if win_h < full_h else 0",
+    "        shift_w = self.shift_size[1] if win_w < full_w else 0",
+    "        shifted = shift_h + shift_w > 0",
+    "        if shifted:",
+    "            x = torch.roll(x, shifts=(-shift_h, -shift_w), dims=(1, 2))",
+    "        rows, cols = full_h // win_h, full_w // win_w",
+    "        windows, tokens, head = rows * cols, win_h * win_w, channels // self.num_heads",
+    "        x = x.view(batch, rows, win_h, cols, win_w, channels).permute(0, 1, 3, 2, 4, 5)",
+    "        x = x.reshape(batch * windows, tokens, channels)",
+    "        qkv = self.qkv(x).reshape(batch * windows, tokens, 3, self.num_heads, head)",
+    "        qkv = qkv.permute(2, 0, 3, 1, 4)",
+    "        attn = (qkv[0] * head**-0.5).matmul(qkv[1].transpose(-2, -1))",
+    "        bias = self.relative_position_bias_table[self.relative_position_index]",
+    "        attn = attn + bias.view(tokens, tokens, -1).permute(2, 0, 1).unsqueeze(0)",
+    "        if shifted:",
+    "            mask = self.mask(x, full_h, full_w, shift_h, shift_w)",
+    "            attn = attn.view(batch, windows, self.num_heads, tokens, tokens)",
+    "            attn = (attn + mask.unsqueeze(1).unsqueeze(0)).view("
+    "-1, self.num_heads, tokens, tokens)",
+    "        attn = nn.functional.softmax(attn, dim=-1)",
+    "        attn = nn.functional.dropout(attn, p=self.attention_dropout, training=self.training)",
+    "        x = attn.matmul(qkv[2]).transpose(1, 2).reshape(batch * windows, tokens, channels)",
+    "        x = nn.functional.dropout(self.proj(x), p=self.dropout, training=self.training)",
+    "        x = x.view(batch, rows, cols, win_h, win_w, channels).permute(0, 1, 3, 2, 4, 5)",
+    "        x = x.reshape(batch, full_h, full_w, channels)",
+    "        if shifted:",
+    "            x = torch.roll(x, shifts=(shift_h, shift_w), dims=(1, 2))",
+    "        return x[:, :height, :width, :].contiguous()",
+    "",
+    "    def mask(",
+    "        self, like: torch.Tensor, full_h: int, full_w: int, shift_h: int, shift_w: int",
+    "    ) -> torch.Tensor:",
+    '        """Per window, -100 between two tokens of regions the shift brought together."""',
+    "        win_h, win_w = self.window_size[0], self.window_size[1]",
+    "        region = like.new_zeros((full_h, full_w))",
+    "        label = 0",
+    "        for top, bottom in [",
+    "            (0, full_h - win_h),",
+    "            (full_h - win_h, full_h - shift_h),",
+    "            (full_h - shift_h, full_h),",
+    "        ]:",
+    "            for left, right in [",
+    "                (0, full_w - win_w),",
+    "                (full_w - win_w, full_w - shift_w),",
+    "                (full_w - shift_w, full_w),",
+    "            ]:",
+    "                region[top:bottom, left:right] = label",
+    "                label += 1",
+    "        region = region.view(full_h // win_h, win_h, full_w // win_w, win_w)",
+    "        region = region.permute(0, 2, 1, 3).reshape(-1, win_h * win_w)",
+    "        apart = (region.unsqueeze(1) - region.unsqueeze(2)) != 0",
+    "        return torch.zeros_like(apart, dtype=like.dtype).masked_fill(apart, -100.0)",
+))
+
+
+def _window_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
+    _, _, channels = _channels_last("window_attention", inputs[0])
+    heads, window, shift = attrs["num_heads"], attrs["window_size"], attrs["shift"]
+    if heads < 1 or channels % heads:
+        raise OpError(f"window_attention: {heads} heads do not divide the {channels} channels",
+                      attr="num_heads", expected=f"a divisor of {channels}", found=str(heads))
+    if window < 1:
+        raise OpError("window_attention: the window must be 1 or more", attr="window_size",
+                      found=str(window))
+    if not 0 <= shift < window:
+        raise OpError(f"window_attention: the shift must be below the window ({window})",
+                      attr="shift", expected=f"0 ≤ shift < {window} (Swin: window // 2)",
+                      found=str(shift))
+    for name in ("attention_dropout", "dropout"):
+        if not 0.0 <= attrs[name] <= 1.0:
+            raise OpError(f"window_attention: {name} must be between 0 and 1", attr=name,
+                          found=str(attrs[name]))
+    return {**attrs, "dim": channels}
+
+
+def _window_counts(attrs: Attrs, inputs: Sequence[Shape]) -> tuple[int, int, int]:
+    """Windows per sample (of the padded map), tokens per window, channels."""
+    height, width, channels = _channels_last("window_attention", inputs[0])
+    window = attrs["window_size"]
+    return math.ceil(height / window) * math.ceil(width / window), window * window, channels
+
+
+def _window_macs(attrs: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+    windows, tokens, channels = _window_counts(attrs, inputs)
+    # per window: the query, key, value and output projections, then Q Kᵀ and its sum of V
+    return windows * (4 * tokens * channels * channels + 2 * tokens * tokens * channels)
+
+
+def _window_construct(op: Op, attrs: Attrs, inputs: Sequence[Shape]) -> Construct:
+    kwargs = tuple((name, attrs[name]) for name in ("attention_dropout", "dropout")
+                   if attrs[name])
+    return Construct("ShiftedWindowAttention",
+                     (attrs["dim"], attrs["window_size"], attrs["shift"], attrs["num_heads"]),
+                     kwargs, arg_names=("dim", "window_size", "shift", "num_heads"))
+
+
+WINDOW_ATTENTION_OP = register(Op(
+    name="window_attention",
+    role=Role.ATTENTION,
+    doc="Multi-head self-attention within square windows of a channels-last map [N, H, W, C], "
+        "the windows shifted by `shift` (Swin Transformer; torchvision's "
+        "ShiftedWindowAttention, whose keys it has); the map is padded to whole windows.",
+    attrs=(
+        Attr("num_heads", INT, REQUIRED, "attention heads; divides the channels"),
+        Attr("window_size", INT, 7, "the side of a window, in tokens"),
+        Attr("shift", INT, 0, "how far the windows are shifted (0, or window_size // 2)"),
+        Attr("attention_dropout", FLOAT, 0.0, "dropout on the attention weights"),
+        Attr("dropout", FLOAT, 0.0, "dropout after the output projection"),
+        Attr("dim", INT, None, "channels (inferred)", inferred=True),
+    ),
+    infer=_window_infer,
+    shape=same_shape,
+    params=lambda attrs, inputs: 4 * attrs["dim"] ** 2 + 4 * attrs["dim"]
+    + (2 * attrs["window_size"] - 1) ** 2 * attrs["num_heads"],
+    buffers=lambda attrs, inputs: attrs["window_size"] ** 4,
+    macs=_window_macs,
+    flops=lambda attrs, inputs, output: 2 * _window_macs(attrs, inputs, output)
+    + 5 * numel(output),
+    window=everything,
+    module=_window_construct,
+    shape_rule="unchanged",
+    macs_rule="per window of T tokens: 4 T C² for the projections and 2 T² C for the scores and "
+              "their sum, over the windows of the padded map",
+    flops_rule="2 per MAC, and the biases, softmax and shift: about 5 per output element",
+    window_rule="global: the shifted windows of successive blocks reach the whole map",
+    key=lambda attrs: f"{attrs['num_heads']} heads, {attrs['window_size']}x"
+                      f"{attrs['window_size']}" + (f" /{attrs['shift']}" if attrs["shift"] else ""),
+    torch=("torchvision.models.swin_transformer.ShiftedWindowAttention",),
+    helper=WINDOW_ATTENTION,
+))
+
+
+# ------------------------------------------------------------------ patch merging
+
+PATCH_MERGING = Helper("PatchMerging", (
+    "class PatchMerging(nn.Module):",
+    '    """Halve the height and width of [N, H, W, C] (padded to even): the four vectors of each',
+    '    2x2 patch joined, normalised and projected to 2C (Swin Transformer)."""',
+    "",
+    "    def __init__(self, dim: int) -> None:",
+    "        super().__init__()",
+    "        self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)",
+    "        self.norm = nn.LayerNorm(4 * dim)",
+    "",
+    "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
+    "        height, width = x.shape[-3], x.shape[-2]",
+    "        x = nn.functional.pad(x, (0, 0, 0, width % 2, 0, height % 2))",
+    "        x = torch.cat(",
+    "            [",
+    "                x[..., 0::2, 0::2, :],",
+    "                x[..., 1::2, 0::2, :],",
+    "                x[..., 0::2, 1::2, :],",
+    "                x[..., 1::2, 1::2, :],",
+    "            ],",
+    "            -1,",
+    "        )",
+    "        return self.reduction(self.norm(x))",
+))
+
+
+def _merging_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
+    return {**attrs, "dim": _channels_last("patch_merging", inputs[0])[2]}
+
+
+def _merging_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
+    height, width, channels = _channels_last("patch_merging", inputs[0])
+    return (inputs[0][0], math.ceil(height / 2), math.ceil(width / 2), 2 * channels)
+
+
+PATCH_MERGING_OP = register(Op(
+    name="patch_merging",
+    role=Role.RESHAPE,
+    doc="Halve the height and width of a channels-last map [N, H, W, C] (padded to even): each "
+        "2x2 patch's four vectors joined, layer-normalised and projected to 2C without bias "
+        "(Swin Transformer; torchvision's PatchMerging, whose keys it has).",
+    attrs=(Attr("dim", INT, None, "channels (inferred)", inferred=True),),
+    infer=_merging_infer,
+    shape=_merging_shape,
+    params=lambda attrs, inputs: 8 * attrs["dim"] * attrs["dim"] + 8 * attrs["dim"],
+    macs=lambda attrs, inputs, output: numel(output) * 4 * attrs["dim"],
+    flops=lambda attrs, inputs, output: 2 * numel(output) * 4 * attrs["dim"]
+    + 7 * numel(output) * 2,
+    window=everything,
+    module=lambda op, attrs, inputs: Construct("PatchMerging", (attrs["dim"],),
+                                               arg_names=("dim",)),
+    shape_rule="[N, H, W, C] → [N, ⌈H/2⌉, ⌈W/2⌉, 2C]",
+    macs_rule="4C per output element (the projection of each joined patch)",
+    flops_rule="2 per MAC, and the layer norm of the joined patch",
+    window_rule="global: its output has the map's layout halved, channels last",
+    torch=("torchvision.models.swin_transformer.PatchMerging",),
+    helper=PATCH_MERGING,
+))
