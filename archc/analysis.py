@@ -239,6 +239,8 @@ def _peak(network: Network, storage: dict[int, int], size: dict[int, int]) -> tu
     keep |= {storage[n] for _, n in network.outputs}
     last: dict[int, int] = {}
     for node in network.nodes():
+        if node.id in network.training_only:  # not computed in an inference
+            continue
         use = max(network.consumers(node.id), default=node.id)
         last[storage[node.id]] = max(last.get(storage[node.id], use), use)
     frees: dict[int, list[int]] = {}
@@ -248,7 +250,7 @@ def _peak(network: Network, storage: dict[int, int], size: dict[int, int]) -> tu
     live = sum(size[storage[i]] for i in network.inputs.values())
     peak, where = live, None
     for node in network.nodes():
-        if node.is_input:
+        if node.is_input or node.id in network.training_only:
             continue
         if storage[node.id] == node.id:
             live += size[node.id]
@@ -290,9 +292,12 @@ def analyse(network: Network, dtype: str = "float32") -> Analysis:
     inputs = sum(nodes[i].bytes for i in network.inputs.values())
     computed = [c for c in nodes.values() if not network.node(c.id).is_input]
     activations = sum(c.bytes for c in computed if c.allocates)
+    # an inference runs what the outputs need; what only the training outputs need (an
+    # auxiliary classifier) has weights and is stored for backward, but costs no MACs there
+    inferred = [c for c in computed if c.id not in network.training_only]
     totals = Totals(
         params=sum(c.params for c in computed), buffers=sum(c.buffers for c in computed),
-        macs=sum(c.macs for c in computed), flops=sum(c.flops for c in computed),
+        macs=sum(c.macs for c in inferred), flops=sum(c.flops for c in inferred),
         inputs=inputs, activations=activations, peak=peak, peak_node=where,
         training=inputs + activations,
     )

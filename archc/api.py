@@ -367,6 +367,18 @@ def min_input(net: Network, spec: SpecLike, inputs: InputShapes = None,
     from archc.report import min_input_data
 
     tree = load(spec, limits)
+    inference = _inference(tree, net) if block is None else None
+    if inference is not None:  # the floor of eval, and the training outputs' own beside it
+        at = network(inference, inputs, block, limits, **params)
+        found = min_input(at, inference, inputs, block, limits, dtype, **params)
+        training = min_input(replace(net, training_outputs=[], training_keyed=False), tree,
+                             inputs, block, limits, dtype, **params)
+        if found is not None and training is not None and \
+                training["smallest"] != found["smallest"]:
+            found["training"] = {"smallest": training["smallest"],
+                                 "failure": training["failure"],
+                                 "outputs": [name for name, _ in net.training_outputs]}
+        return found
     sizes = {name: [d for d in net.node(i).shape[1:] if isinstance(d, int)]  # known dims
              for name, i in net.inputs.items()}
     reference = analysis.reference_input(net)
@@ -381,10 +393,33 @@ def min_input(net: Network, spec: SpecLike, inputs: InputShapes = None,
         return resized(net, {searched: shape}, limits, memo)
 
     if net.sizes_read:  # its structure may change with the size: elaborate at each one
-        found = analysis.min_input(net, elaborate_at, dtype)
+        searched_found = analysis.min_input(net, elaborate_at, dtype)
     else:
-        found = analysis.min_input(net, computed_at, dtype, elaborate=elaborate_at)
-    return min_input_data(found) if found else None
+        searched_found = analysis.min_input(net, computed_at, dtype, elaborate=elaborate_at)
+    return min_input_data(searched_found) if searched_found else None
+
+
+def _inference(tree: ast.Spec, net: Network) -> ast.Spec | None:
+    """The spec without the network's entries that only its training outputs need (an
+    auxiliary classifier), which an inference never runs: what `min_input` searches for the
+    eval floor. None when nothing is training-only, or when some of it is inside an entry
+    that also computes outputs (the search then holds the whole network to every size)."""
+    only = net.training_only
+    if not only:
+        return None
+    kept, dropped = [], set()
+    for entry in tree.body.entries:
+        name = entry.name if isinstance(entry, ast.Named) else None
+        nodes = set(net.members.get((name,), ())) if name else set()
+        nodes |= {n.id for n in net.nodes() if name and n.name == name and not n.scope}
+        if nodes and nodes <= only:
+            dropped |= nodes
+            continue
+        kept.append(entry)
+    if dropped != only:
+        return None
+    return replace(tree, body=replace(tree.body, entries=tuple(kept)), training_outputs=(),
+                   training_output_keys=())
 
 
 def shapes(spec: SpecLike, inputs: InputShapes = None, depth: int | None = None,

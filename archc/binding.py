@@ -51,10 +51,12 @@ class Signature:
         return signature
 
     @classmethod
-    def of_block(cls, block: ast.BlockDef) -> Signature:
+    def of_block(cls, block: ast.BlockDef, tensors: tuple[str, ...] = ()) -> Signature:
+        """A block's parameters; those given tensors (`skip=@enc3`) are bound apart."""
         names = ", ".join(p.name for p in block.params)
         return cls(f"block {block.name}", f"{block.name}({names})",
-                   tuple(Slot(p.name) for p in block.params), "parameter")
+                   tuple(Slot(p.name) for p in block.params if p.name not in tensors),
+                   "parameter")
 
     def slot(self, name: str) -> Slot | None:
         return self.by_name.get(name)
@@ -98,7 +100,7 @@ def bind(signature: Signature, args: Sequence[ast.Argument],
     slots = signature.positional_slots
     variadic = signature.variadic
     if variadic is not None and len(positional) > 1:
-        bound.values[variadic.name] = tuple(evaluate(a.value) for a in positional)
+        bound.values[variadic.name] = tuple(evaluate(_expr(a)) for a in positional)
         bound.spans[variadic.name] = _joined(positional[0].span, positional[-1].span)
         positional = []  # a variadic's expressions are not kept: codegen writes its values
     if len(positional) > len(slots):
@@ -122,10 +124,17 @@ def bind(signature: Signature, args: Sequence[ast.Argument],
     return bound
 
 
+def _expr(arg: ast.Argument) -> Expr:
+    """An argument's expression: a tensor argument (`skip=@enc3`) is never bound here, its
+    block takes it apart, and an op refuses it before binding."""
+    assert not isinstance(arg.value, ast.Ref), arg.span
+    return arg.value
+
+
 def _give(bound: Bound, name: str, arg: ast.Argument, evaluate: Callable[[Expr], Any]) -> None:
-    bound.values[name] = evaluate(arg.value)
+    bound.values[name] = evaluate(_expr(arg))
     bound.spans[name] = arg.span
-    bound.sources[name] = arg.value
+    bound.sources[name] = _expr(arg)
 
 
 def _check_order(args: Sequence[ast.Argument]) -> None:

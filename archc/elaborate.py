@@ -96,9 +96,20 @@ class _Names:
 
     entries: dict[str, list[tuple[Path, int]]] = field(default_factory=dict)
     input: int | None = None
+    # the named entries inside the named block calls of this table, each with how many steps
+    # of its path are inside the call: a reference reaches them only through the call's name
+    # (`@backbone.layer3`), never by their own name alone
+    within: dict[str, list[tuple[Path, int, int]]] = field(default_factory=dict)
 
     def define(self, qualified: Path, node: int) -> None:
         self.entries.setdefault(qualified[-1], []).append((qualified, node))
+
+    def export(self, inner: _Names, at: Path) -> None:
+        """Make the names of a block call's own table reachable through its path `at`."""
+        for table in (inner.entries, inner.within):
+            for key, found in table.items():
+                mine = self.within.setdefault(key, [])
+                mine.extend(((*at, *item[0]), item[1], len(item[0])) for item in found)
 
 
 @dataclass
@@ -210,9 +221,13 @@ class Elaborator:
     def shape(self, node: int) -> Shape:
         return self.node_list[node].shape
 
-    def name_entry(self, ctx: _Context, node: int) -> None:
+    def name_entry(self, ctx: _Context, node: int, module: Path | None = None) -> None:
         if ctx.name is not None:
             ctx.names.define((*ctx.prefix, ctx.name), node)
+        elif module is not None and ctx.prefix and module[-1].isdigit():
+            # a numbered child of a named entry is reached by its number (`@backbone.4`, as
+            # torch numbers the children of an nn.Sequential); alone, a number is no name
+            ctx.names.define((*ctx.prefix, module[-1]), node)
 
     # -- entries
     def entry(self, entry: ast.Entry, x: int, ctx: _Context) -> int:
@@ -314,16 +329,26 @@ class Elaborator:
             (qualified, node)
             for qualified, node in ctx.names.entries.get(ref.path[-1], [])
             if qualified[len(qualified) - len(ref.path):] == ref.path
+        ] + [
+            (qualified, node)
+            for qualified, node, inside in ctx.names.within.get(ref.path[-1], [])
+            if len(ref.path) > inside and qualified[len(qualified) - len(ref.path):] == ref.path
         ]
         text = "@" + ".".join(ref.path)
         if not candidates:
             known = sorted({".".join(q) for entries in ctx.names.entries.values()
-                            for q, _ in entries} | set(ctx.names.entries))
+                            for q, _ in entries} | set(ctx.names.entries)
+                           | {".".join(q) for within in ctx.names.within.values()
+                              for q, _, _ in within})
+            notes = ["a reference names an earlier entry in the same block (or the network), "
+                     "or one inside an earlier named block call through its name "
+                     "(@backbone.layer3)"] if known else ["no entry before this one has a name"]
+            if len(ref.path) == 1 and ref.path[0] in ctx.env and ref.path[0] not in self.globals:
+                notes = [f"'{ref.path[0]}' is a parameter of this block given a value; a tensor "
+                         f"argument is passed as {ref.path[0]}=@name"]
             raise self._fail(ArchcError(
                 f"undefined reference {text}", ref.span,
-                suggestions=suggest(".".join(ref.path), known),
-                notes=["a reference names an earlier entry in the same block (or the network)"]
-                if known else ["no entry before this one has a name"]), ctx)
+                suggestions=suggest(".".join(ref.path), known), notes=notes), ctx)
         if len(candidates) > 1:
             options = ", ".join("@" + ".".join(q) for q, _ in candidates)
             raise self._fail(ArchcError(f"ambiguous reference {text}", ref.span,
@@ -351,12 +376,19 @@ class Elaborator:
         outputs = [self.entry(branch, x, inner) for branch in entry.branches]
         op = OPS[entry.op]
         with self.located(ctx, entry.span):
-            given = self.bind_op(op, entry.args, ctx, self.shape(x), entry.span).values
+            bound = self.bind_op(op, entry.args, ctx, self.shape(x), entry.span)
+            given = bound.values
             shapes = [self.shape(o) for o in outputs]
             attrs = dict(op.infer(given, shapes))
             shape = op.shape(attrs, shapes)
+        # as for a call: the written expression of a scalar attribute stands for it in code
+        # (`window_departition(x, like, self.size, self.grid)` in a block's forward)
+        sources = {key: expr for key, expr in bound.sources.items()
+                   if same(attrs.get(key), given.get(key))
+                   and isinstance(attrs.get(key), (int, float, str))
+                   } if len(ctx.frames) == ctx.scope.frames else {}
         node = self.add_node(entry.op, attrs, outputs, shape, entry.span, ctx.child(name=name),
-                             None, given=given)
+                             None, sources=sources, given=given)
         if name is not None:
             ctx.names.define((*ctx.prefix, name), node)
         return node
@@ -454,6 +486,13 @@ class Elaborator:
                 suggestions=[] if merge else suggest_op(entry.name, [*OPS, *self.blocks]),
                 expected="{" + entry.name + ": [branch, branch, ...]}" if merge else None), ctx)
         op = OPS[entry.name]
+        tensor = next((a for a in entry.args if isinstance(a.value, ast.Ref)), None)
+        if tensor is not None:
+            raise self._fail(ArchcError(
+                f"{entry.name} takes no tensor argument: only a block's call does", tensor.span,
+                expected=f"{tensor.name}=<a value>",
+                notes=["to combine tensors, use a merge (concat, add, resize, ...) with "
+                       "the reference as a branch"]), ctx)
         shapes = [self.shape(x)]
         bound = Bound()
         try:
@@ -497,7 +536,7 @@ class Elaborator:
                              weights=weights, sources=sources, given=bound.values)
         if module is not None:
             self.add_module(Module(module, "op", entry.span, node=node))
-        self.name_entry(ctx, node)
+        self.name_entry(ctx, node, module)
         return node
 
     # -- arguments
@@ -598,12 +637,15 @@ class Elaborator:
             raise self._fail(ArchcError("blocks nest too deeply", call.span,
                                         expected=f"at most {self.limits.max_depth} levels"),
                              ctx)
-        bound = self.bind_block(block, call, x, ctx)
+        tensors = self.tensor_arguments(block, call, ctx)
+        bound = self.bind_block(block, call, x, ctx, tensors)
         args = bound.values
         rendered = ", ".join(short_value(v) for v in args.values())
         frame = Frame(f"{block.name}({rendered})", call.span)
         env = {**self.globals, **args}
         names = _Names(input=x)
+        for param, node in tensors.items():  # `@skip` in the body is the caller's value
+            names.define((param,), node)
         if block.inline:
             inner = ctx.child(env=env, names=names, prefix=(), frames=(*ctx.frames, frame),
                               blocks=(*ctx.blocks, block.name))
@@ -614,25 +656,57 @@ class Elaborator:
             path = ctx.scope.claim(ctx.name, call.span)
         self.add_module(Module(path, "block", call.span, block=block.name, args=args,
                                sources=bound.sources if len(ctx.frames) == ctx.scope.frames
-                               else {}))
+                               else {}, tensors=tensors))
         inner = ctx.child(env=env, names=names, prefix=(), scope=_Scope(path, len(ctx.frames) + 1),
                           frames=(*ctx.frames, frame), blocks=(*ctx.blocks, block.name))
         out = self.entry(block.body, x, inner)
         if out == x:  # a block that passes its input through still computes a value of its own
             out = self.add_node("identity", {}, [x], self.shape(x), call.span, inner, None,
                                 given={})
-        self.name_entry(ctx, out)
+        self.name_entry(ctx, out, path)
+        if ctx.name is not None:
+            ctx.names.export(names, (*ctx.prefix, ctx.name))
         return out
 
+    def tensor_arguments(self, block: ast.BlockDef, call: ast.Call,
+                         ctx: _Context) -> dict[str, int]:
+        """A block call's tensor arguments (`skip=@enc3`), each a parameter of the block
+        without a default, resolved in the caller: parameter → node."""
+        tensors: dict[str, int] = {}
+        declared = {p.name: p for p in block.params}
+        for arg in call.args:
+            if not isinstance(arg.value, ast.Ref):
+                continue
+            assert arg.name is not None  # the grammar has no positional tensor argument
+            param = declared.get(arg.name)
+            if param is None:
+                raise self._fail(ArchcError(
+                    f"block {block.name} has no parameter '{arg.name}'", arg.span,
+                    expected=", ".join(declared) or "no parameters",
+                    suggestions=suggest(arg.name, declared)), ctx)
+            if param.default is not None:
+                raise self._fail(ArchcError(
+                    f"'{arg.name}' of block {block.name} has a default, so it is a value: a "
+                    "tensor argument is a parameter without one", arg.span,
+                    expected=f"{arg.name}=<a value>",
+                    found=f"{arg.name}=@{'.'.join(arg.value.path)}"), ctx)
+            tensors[arg.name] = self.resolve(arg.value, ctx)
+        return tensors
+
     def bind_block(self, block: ast.BlockDef, call: ast.Call, x: int,
-                   ctx: _Context) -> Bound:
+                   ctx: _Context, tensors: Mapping[str, int] | None = None) -> Bound:
         """A block call's arguments bound, in the block's parameter order; a default is
-        evaluated over the spec's parameters and the block's parameters before it."""
-        signature = Signature.of_block(block)
+        evaluated over the spec's parameters and the block's parameters before it. The
+        tensor arguments are not values: they are bound apart (`tensor_arguments`)."""
+        tensors = tensors or {}
+        signature = Signature.of_block(block, tuple(tensors))
+        values_args = [a for a in call.args if not isinstance(a.value, ast.Ref)]
         with self.framed(ctx):
-            bound = bind(signature, call.args, self.evaluator(ctx.env, self.shape(x)))
+            bound = bind(signature, values_args, self.evaluator(ctx.env, self.shape(x)))
         values: dict[str, Any] = {}
         for param in block.params:
+            if param.name in tensors:
+                continue
             if param.name in bound.values:
                 values[param.name] = bound.values[param.name]
             elif param.default is not None:
@@ -678,6 +752,9 @@ class Elaborator:
                         self.resolve(ref, ctx)) for i, ref in enumerate(spec.outputs)]
         else:
             outputs = [("output", out)]
+        training = [(spec.training_output_keys[i] if spec.training_output_keys
+                     else ref.path[-1], self.resolve(ref, ctx))
+                    for i, ref in enumerate(spec.training_outputs)]
         blocks = {b.name: BlockInfo([p.name for p in b.params], b.doc, {
             p.name: constant for p in b.params
             if p.default is not None and (constant := _constant(p.default)) is not _NOT_CONSTANT
@@ -686,7 +763,7 @@ class Elaborator:
             for b in spec.blocks}
         network = Network(spec.name, spec.doc, self.node_list, self.modules, inputs, outputs,
                           dict(self.globals), blocks, parameter_uses(spec), self.sizes_read,
-                          bool(spec.output_keys))
+                          bool(spec.output_keys), training, bool(spec.training_output_keys))
         return verify(readable(network))
 
     def declare_inputs(self, ctx: _Context,
@@ -735,7 +812,8 @@ def readable(network: Network) -> Network:
     renames: dict[Path, Path] = {}
     for path, module in network.modules.items():
         if module.kind == "op" or not any(c.isdigit() for c in module.children) \
-                or network.sequential(path) or network.listed(path) is not None:
+                or network.sequential(path) or network.listed(path) is not None \
+                or network.run(path) is not None or network.parallel(path):
             continue
         taken = set(module.children)
         names: dict[str, str] = {}  # this module's children: old name → new
@@ -852,7 +930,8 @@ def resized(network: Network, inputs: Mapping[str, Sequence[int]],
             memo[key] = nodes[index], weights
     return Network(network.name, network.doc, nodes, network.modules, network.inputs,
                    network.outputs, network.params, network.blocks, network.parameter_uses,
-                   network.sizes_read, network.keyed)
+                   network.sizes_read, network.keyed, network.training_outputs,
+                   network.training_keyed)
 
 
 def parameter_uses(spec: ast.Spec) -> dict[str, tuple[ast.Expr, ...]]:

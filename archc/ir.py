@@ -111,6 +111,8 @@ class Module:
     sources: dict[str, Expr] = field(default_factory=dict)  # block argument -> its expression
     # the repeats and ifs elaborated directly in this module, in order
     control: list[Loop | Choice] = field(default_factory=list)
+    # a block's tensor arguments: parameter → the caller's node it was given (`skip=@enc3`)
+    tensors: dict[str, int] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -121,7 +123,7 @@ class Module:
 class BlockInfo:
     """What backends need of a block definition to write a class a person would write."""
 
-    params: list[str]
+    params: list[str]  # its parameters of values (not its tensor arguments)
     doc: str | None
     defaults: dict[str, Any]  # parameters whose default is a plain value
     # parameters whose default is an expression (of `in` or the parameters before them)
@@ -178,6 +180,10 @@ class Network:
     # the network returns its outputs as a dict keyed by their names (torchvision's
     # segmentation models: {"out": ..., "aux": ...}), not as a tensor or a tuple
     keyed: bool = False
+    # what forward returns while training, when that differs (Inception-v3's auxiliary
+    # logits): (name, node id) in order, and whether it is a dict; see `training_only`
+    training_outputs: list[tuple[str, int]] = field(default_factory=list)
+    training_keyed: bool = False
     consumer_lists: list[list[int]] = field(default_factory=list, init=False, repr=False)
     boundaries: dict[tuple[int, ...], Boundary] = field(default_factory=dict, init=False,
                                                        repr=False, compare=False)
@@ -231,7 +237,26 @@ class Network:
 
     @cached_property
     def output_ids(self) -> frozenset[int]:
-        return frozenset(n for _, n in self.outputs)
+        """The nodes forward returns, in eval or in training."""
+        return frozenset(n for _, n in (*self.outputs, *self.training_outputs))
+
+    @cached_property
+    def training_only(self) -> frozenset[int]:
+        """The nodes only the training outputs need: forward computes them only while
+        training, and an inference (MACs, FLOPs, peak memory) does not."""
+        if not self.training_outputs:
+            return frozenset()
+
+        def needed(outputs: list[tuple[str, int]]) -> set[int]:
+            found, stack = set(), [n for _, n in outputs]
+            while stack:
+                node = stack.pop()
+                if node not in found:
+                    found.add(node)
+                    stack.extend(self.node_list[node].inputs)
+            return found
+
+        return frozenset(needed(self.training_outputs) - needed(self.outputs))
 
     def boundary(self, nodes: Sequence[int]) -> Boundary:
         """The boundary of a set of nodes (asked many times of the same modules by codegen and
@@ -307,6 +332,73 @@ class Network:
                 return False
             current = unit.gives[0]
         return current == whole.gives[0]
+
+    def run(self, path: Path) -> int | None:
+        """For a block or a named sequence that is no chain but whose numbered children are
+        applied one after the other from its input, its functional nodes all after them and
+        reading their outputs or its input: the number of those children. It is an
+        nn.Sequential with a forward that loops over its children (torchvision's
+        ASPPPooling, which resizes the result to its input; a segmentation backbone, which
+        also gives the output of an earlier child). None for any other module."""
+        known = self.by_path.get(("run", path))
+        if known is None:
+            known = self.by_path[("run", path)] = self._run(path)
+        return known if known != -1 else None
+
+    def _run(self, path: Path) -> int:
+        module = self.modules[path]
+        if module.kind not in ("block", "container") or self.is_chain(path):
+            return -1
+        # its repeats and ifs make children (a loop of functions after them is no chain's)
+        if any(not all(c.children) if isinstance(c, Loop) else not c.children
+               for c in module.control):
+            return -1
+        whole = self.module_boundary(path)
+        if len(whole.reads) != 1:
+            return -1
+        current, count = whole.reads[0], 0
+        units = self.units(path)
+        for key, nodes in units:
+            if key.startswith("\0"):
+                break
+            if key != str(count) or self._called((*path, key)):
+                return -1
+            unit = self.boundary(nodes)
+            if unit.reads != (current,) or len(unit.gives) != 1:
+                return -1
+            current, count = unit.gives[0], count + 1
+        rest = units[count:]
+        if not count or any(not key.startswith("\0") for key, _ in rest):
+            return -1
+        return count
+
+    def parallel(self, path: Path) -> bool:
+        """Whether a named merge applies each of its numbered children to its input and
+        joins their outputs in order, by an op with a form over a list (`Op.gather`): an
+        nn.ModuleList whose forward joins what each child gives (DeepLab's ASPP `convs`)."""
+        known = self.by_path.get(("parallel", path))
+        if known is None:
+            known = self.by_path[("parallel", path)] = self._parallel(path)
+        return known
+
+    def _parallel(self, path: Path) -> bool:
+        if self.modules[path].kind != "container":
+            return False
+        whole = self.module_boundary(path)
+        units = self.units(path)
+        if len(whole.reads) != 1 or len(units) < 2 or not units[-1][0].startswith("\0"):
+            return False
+        merge = self.node_list[units[-1][1][0]]
+        if len(units[-1][1]) != 1 or OPS[merge.op].gather is None or whole.gives != (merge.id,):
+            return False
+        outputs = []
+        for index, (key, nodes) in enumerate(units[:-1]):
+            unit = self.boundary(nodes)
+            if key != str(index) or self._called((*path, key)) or unit.reads != whole.reads \
+                    or len(unit.gives) != 1:
+                return False
+            outputs.append(unit.gives[0])
+        return list(merge.inputs) == outputs
 
     def sequential(self, path: Path) -> bool:
         """Whether a module is written as an nn.Sequential: a chain, and for the network
@@ -419,6 +511,6 @@ def verify(network: Network, shapes: bool = False) -> Network:
         op = OPS[node.op]
         given = [network.node(i).shape for i in node.inputs]
         assert op.shape(node.attrs, given) == node.shape, f"shape of node {node.id} drifted"
-    for _, node_id in network.outputs:
+    for _, node_id in (*network.outputs, *network.training_outputs):
         assert 0 <= node_id < len(network.node_list)
     return network

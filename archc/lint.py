@@ -40,7 +40,7 @@ def _warning(message: str, node: Node, notes: list[str]) -> ArchcError:
 
 def _unused(network: Network) -> list[ArchcError]:
     """A computed value that nothing reads and that is not an output: a dead side path."""
-    outputs = {n for _, n in network.outputs}
+    outputs = network.output_ids
     warnings = []
     for node in network.nodes():
         if node.is_input or network.consumers(node.id) or node.id in outputs:

@@ -97,6 +97,10 @@ def shape_report(network: Network, depth: int | None = None, dtype: str = "float
         "inputs": {name: _json_shape(network.node(i).shape) for name, i in network.inputs.items()},
         "outputs": [_json_shape(network.node(i).shape) for _, i in network.outputs],
         "output_names": [name for name, _ in network.outputs],
+        **({"training_outputs": [_json_shape(network.node(i).shape)
+                                 for _, i in network.training_outputs],
+            "training_output_names": [name for name, _ in network.training_outputs]}
+           if network.training_outputs else {}),
         "parameters": network.params,
         "layers": _rows(network, analysis, depth),
     }
@@ -144,6 +148,7 @@ def _function_row(network: Network, analysis: Analysis, node_id: int) -> dict[st
         "flops": cost.flops,
         "memory": cost.bytes,
         **_field_data(cost.field),
+        **({"training_only": True} if node_id in network.training_only else {}),
     }
 
 
@@ -164,6 +169,8 @@ def _module_row(network: Network, analysis: Analysis, path: Path) -> dict[str, A
         "flops": totals.flops,
         "memory": out.bytes,
         **_field_data(out.field),
+        **({"training_only": True} if network.training_only.issuperset(totals.nodes)
+           and network.training_only else {}),
     }
 
 
@@ -218,8 +225,9 @@ _HEADERS = {"op": "op", "shape": "output shape", "params": "params", "macs": "MA
 
 
 def _cell(row: dict[str, Any], column: str) -> str:
-    if column == "op":
-        return str(row.get("label", row["op"]))
+    if column == "op":  # what runs only while training is said so: its MACs are not in the total
+        label = str(row.get("label", row["op"]))
+        return f"{label} (training)" if row.get("training_only") else label
     if column == "shape":
         return _shape(row["shape"])
     if column == "params":
@@ -339,6 +347,8 @@ def render_table(report: dict[str, Any], out: Terminal,
 def _totals(report: dict[str, Any], out: Terminal) -> None:
     """The lines under the table: outputs, parameters, MACs, FLOPs, memory."""
     outputs = ", ".join(_shape(o) for o in report["outputs"])
+    if "training_outputs" in report:
+        outputs += " (training: " + ", ".join(_shape(o) for o in report["training_outputs"]) + ")"
     memory = report["memory"]
     out.print(f"output {outputs}   params {report['params']:,} ({human(report['params'])})"
               f"   buffers {report['buffers']:,}")
@@ -354,6 +364,12 @@ def render_min_input(data: dict[str, Any], out: Terminal) -> None:
     if data["failure"]:
         line += f"; one smaller fails: {data['failure']}"
     out.print(line)
+    if data.get("training"):  # an auxiliary head that needs more than inference does
+        training = data["training"]
+        needs = "×".join(map(str, training["smallest"])) if training["smallest"] else "none found"
+        out.print(f"  while training, the outputs {', '.join(training['outputs'])} need "
+                  f"{needs}" + (f"; one smaller fails: {training['failure']}"
+                                if training["failure"] else ""))
     dims = data["dims"]
     groups: dict[tuple[str, str, str], list[str]] = {}
     for name, d in dims.items():

@@ -4,6 +4,7 @@ called)."""
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import warnings
@@ -48,6 +49,10 @@ def input_for(path: Path) -> list[int] | None:
         # the meta device makes cheap (S3D's last pool needs 13 frames of 209x209)
         (declared,) = archc.load(path).inputs
         if len(declared.dims) == 4:
+            return [int(d) for d in archc.network(path).node(0).shape[1:]]
+        try:
+            archc.network(path, inputs=SMALL_INPUT)
+        except archc.ArchcError:  # Inception-v3's auxiliary head needs its 299x299
             return [int(d) for d in archc.network(path).node(0).shape[1:]]
         return SMALL_INPUT
     if is_twin(path):  # at its own input (a seed's pools may need it), on the meta device
@@ -159,20 +164,37 @@ def textbook_macs(module: nn.Module, args: tuple[Any, ...], output: Any) -> int:
         tokens = args[0].numel() // embed
         # query, key, value and output projections; the scores Q Kᵀ and their sum over V
         return 4 * tokens * embed * embed + 2 * tokens * length * embed
-    if type(module).__name__ == "ShiftedWindowAttention":  # Swin's, over [N, H, W, C]
-        # its projections are nn.Linear modules, counted by their own hooks: here the scores
-        # Q Kᵀ and their sum over V, in each window of the map padded to whole windows
-        _, height, width, channels = args[0].shape
+    if type(module).__name__ in ("ShiftedWindowAttention", "ShiftedWindowAttentionV2"):
+        # Swin's, over [N, H, W, C]. Its modules (the projections, V2's bias MLP) are counted
+        # by their own hooks: here the scores Q Kᵀ and their sum over V, in each window of the
+        # map padded to whole windows, and V2's query, key and value projection, which it
+        # computes with the weights (its key has no bias), not by calling its nn.Linear
+        batch, height, width, channels = args[0].shape
         side_h, side_w = module.window_size
         windows = -(-height // side_h) * -(-width // side_w)
-        return 2 * windows * (side_h * side_w) ** 2 * channels
+        tokens = windows * side_h * side_w
+        scores = 2 * windows * (side_h * side_w) ** 2 * channels
+        if type(module).__name__ == "ShiftedWindowAttentionV2":
+            scores += tokens * channels * 3 * channels
+        return batch * scores
+    if type(module).__name__ == "RelativePositionalMultiHeadAttention":  # MaxViT's
+        # over partitions [N, G, P, C]: its projections are nn.Linear modules, counted by their
+        # own hooks; here the scores Q Kᵀ and their sum over V within each partition
+        batch, groups, tokens, channels = args[0].shape
+        return batch * groups * 2 * tokens * tokens * channels
     return 0
 
 
-def measured_macs(model: nn.Module, inputs: Sequence[torch.Tensor]) -> dict[str, int]:
+def measured_macs(model: nn.Module, inputs: Sequence[torch.Tensor],
+                  training: bool = False) -> dict[str, int]:
     """Each module's MACs (its own and its submodules'), by name ('' is the whole model),
-    from forward hooks on one call of `model` in eval mode (meta tensors will do)."""
+    from forward hooks on one call of `model` in eval mode (meta tensors will do). With
+    `training`, of a copy in training mode, on the inputs twice over (a batch norm trains on
+    two values or more), per sample: what runs only while training is counted too."""
     import torch
+
+    if training:
+        model, inputs = copy.deepcopy(model).train(), [torch.cat([x, x]) for x in inputs]
 
     calls: list[tuple[str, int]] = []
     handles = [module.register_forward_hook(
@@ -180,12 +202,12 @@ def measured_macs(model: nn.Module, inputs: Sequence[torch.Tensor]) -> dict[str,
         for name, module in model.named_modules()]
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        model.eval()(*inputs)
+        (model if training else model.eval())(*inputs)
     for handle in handles:
         handle.remove()
     totals = dict.fromkeys((name for name, _ in model.named_modules()), 0)
     for name, macs in calls:
         parts = name.split(".") if name else []
         for owner in {".".join(parts[:depth]) for depth in range(len(parts) + 1)}:
-            totals[owner] += macs
+            totals[owner] += macs // 2 if training else macs
     return totals

@@ -190,6 +190,11 @@ def test_no_size_below_the_floor_is_valid_and_the_search_from_it_finds_the_same(
     expected = min_input(net, lambda shape: resized(net, {reference[0]: shape}))
     assert expected is not None
     data = archc.api.min_input(net, tree)
+    assert data is not None
+    if net.training_outputs:  # the whole graph's floor is the training outputs' (the eval
+        # floor by hand: test_training_only_heads_count_weights_but_not_inference_macs)
+        assert data["training"]["smallest"] == archc.report.min_input_data(expected)["smallest"]
+        return
     # the same answer; the failure below it is elaboration's own message, not the graph's
     assert data == archc.report.min_input_data(expected) | {
         "elaborations": data["elaborations"], "sizes": data["sizes"],
@@ -270,6 +275,8 @@ def test_params_and_macs_equal_the_built_module(path: Path) -> None:
     inputs = [torch.empty(1, *network.node(i).shape[1:], device="meta")
               for i in network.inputs.values()]
     macs = measured_macs(model, inputs)
+    # what runs only while training (an auxiliary head) is measured there; no inference has it
+    trained = measured_macs(model, inputs, training=True) if network.training_outputs else {}
     assert analysis.totals.params == count(model.parameters()) > 0
     assert analysis.totals.buffers == count(model.buffers())
     assert analysis.totals.macs == macs[""] > 0
@@ -285,7 +292,9 @@ def test_params_and_macs_equal_the_built_module(path: Path) -> None:
                 continue
             module = model.get_submodule(name)
             assert cost.params == count(module.parameters()), path_
-            assert cost.macs == macs[name], path_
+            only = network.training_only.issuperset(cost.nodes)
+            assert cost.macs == (trained if only else macs)[name], path_
+            assert not only or macs[name] == 0, path_
             checked += cost.macs > 0
     assert checked > 0
 
@@ -528,10 +537,9 @@ def test_networks_without_spatial_input_have_no_field() -> None:
 def test_only_conv_and_linear_ops_count_macs() -> None:
     # MACs as the papers count them: multiply-accumulates of weighted layers (attention's
     # projections and its score products), nothing else
-    assert {op.name for op in OPS.values() if op.macs_rule} == {"conv", "conv_transpose",
-                                                                  "linear", "attention",
-                                                                  "window_attention",
-                                                                  "patch_merging"}
+    assert {op.name for op in OPS.values() if op.macs_rule} == {
+        "conv", "conv_transpose", "linear", "attention", "window_attention", "patch_merging",
+        "window_attention_v2", "patch_merging_v2", "relative_attention", "matmul"}
 
 
 def test_report_rows_and_totals() -> None:
@@ -598,3 +606,26 @@ def test_windows_kept_by_input_shapes_are_the_windows(path: Path) -> None:
         at = resized(net, {"x": [3, size, size]})
         assert list(strided(at, memo)) == list(strided(at)), size
     assert memo
+
+
+def test_training_only_heads_count_weights_but_not_inference_macs() -> None:
+    """examples/constructs/auxiliary_head.yaml by hand: the auxiliary head's weights are the
+    model's, its MACs are no inference's; eval is valid from 4x4 (two 2x2 pools) and the
+    head's 5x5 convolution needs an 8x8 map while training, so 20x20 at least (19 pools to
+    9, then 4)."""
+    path = ROOT / "examples" / "constructs" / "auxiliary_head.yaml"
+    data = archc.shapes(path, with_min_input=True)
+    conv = {"stem": 16 * 3 * 9 * 32 * 32, "middle": 32 * 16 * 9 * 16 * 16,
+            "head": 64 * 32 * 9 * 8 * 8 + 64 * 10, "aux": 8 * 32 * 25 * 4 * 4 + 8 * 10}
+    assert data["macs"] == conv["stem"] + conv["middle"] + conv["head"]
+    rows = {row["path"]: row for row in data["layers"]}
+    assert rows["aux"]["macs"] == conv["aux"] and rows["aux"]["training_only"]
+    assert "training_only" not in rows["head"]
+    aux_weights = 8 * 32 * 25 + 8 + 8 * 10 + 10
+    assert rows["aux"]["params"] == aux_weights
+    assert data["params"] == count(archc.build(path).parameters())
+    assert data["training_output_names"] == ["head", "aux"]
+    found = data["min_input"]
+    assert found["smallest"] == [3, 4, 4]
+    assert found["training"]["smallest"] == [3, 20, 20]
+    assert "kernel larger than the padded input" in found["training"]["failure"]

@@ -392,3 +392,52 @@ def test_a_long_list_is_not_keyed() -> None:
     assert not elaborator.applied and not elaborator.bound  # not remembered, and correct:
     assert [n.attrs["out_channels"] for n in archc.network(spec).nodes() if n.op == "conv"] \
         == [4, 4, 4]
+
+
+UNET = Path(__file__).parent.parent / "examples" / "constructs" / "unet.yaml"
+
+
+def test_a_block_takes_the_caller_s_tensors_as_arguments() -> None:
+    """U-Net's decoder as one block given the encoder's output (skip=@enc2): one class whose
+    forward takes the tensor by the parameter's name; the oracle is the decoder written in
+    torch over the built model's own modules."""
+    import torch
+
+    network = archc.network(UNET)
+    up2 = network.modules[("up2",)]
+    assert set(up2.tensors) == {"skip"}
+    assert network.node(up2.tensors["skip"]).scope[:1] == ("enc2",)  # the output of enc2
+    text = archc.source(UNET)
+    assert text.count("class Up(nn.Module):") == 1
+    assert "def forward(self, skip: torch.Tensor, x: torch.Tensor)" in text
+    model = archc.build(UNET).eval()
+    with torch.no_grad():
+        for tensor in model.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(torch.rand_like(tensor) + 0.5 if tensor.dim() == 1
+                             else torch.randn_like(tensor) * 0.3)
+        x = torch.randn(2, 1, 32, 32)
+        enc1 = model.enc1(x)
+        enc2 = model.enc2(enc1)
+        enc3 = model.enc3(enc2)
+
+        def up(block: torch.nn.Module, skip: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            return block.conv(torch.cat([skip, block.upsample(y)], dim=1))
+
+        want = model.head(up(model.up1, enc1, up(model.up2, enc2, enc3)))
+        assert want.abs().mean() > 0.1
+        torch.testing.assert_close(model(x), want)
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    ("up(32, skp=@enc2)", "block up has no parameter 'skp'"),
+    ("up(32)", "block up is missing its argument 'skip'"),
+    ("up(32, 7)", "'skip' is a parameter of this block given a value"),
+    ("conv(8, 3, skip=@enc2)", "conv takes no tensor argument"),
+    ("up(32, skip=@nothere)", "undefined reference @nothere"),
+])
+def test_tensor_arguments_are_refused_where_they_cannot_go(call: str, message: str) -> None:
+    text = UNET.read_text().replace("up(32, skip=@enc2)", call)
+    with pytest.raises(archc.ArchcError) as caught:
+        archc.network(text)
+    assert message in caught.value.render()

@@ -7,6 +7,7 @@ file with torchvision's outputs."""
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import sys
 from pathlib import Path
@@ -59,6 +60,11 @@ def test_spec_builds_runs_and_matches_static_shapes(path: Path, tmp_path: Path) 
     ]
     with torch.no_grad():
         outputs = as_tuple(model(*inputs))
+        if network.training_outputs:  # and what runs only while training, in a copy (its
+            # batch norms' statistics change) on the inputs twice over (they train on two)
+            trained = as_tuple(copy.deepcopy(model).train()(*(torch.cat([x, x]) for x in inputs)))
+            assert [tuple(o.shape[1:]) for o in trained] == [
+                tuple(network.node(n).shape[1:]) for _, n in network.training_outputs]
     for hook in hooks:
         hook.remove()
     for output in [] if meta else outputs:  # of normal scale, and not constant: the

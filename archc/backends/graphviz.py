@@ -214,7 +214,7 @@ class Diagram:
         inside_before, inside_after = set(previous), set(nodes_b)
         if list(network.boundary(nodes_b).reads) != [network.boundary(previous).output]:
             return False
-        outputs = {n for _, n in network.outputs}
+        outputs = network.output_ids
         return not any(n in outputs for n in previous) and all(
             c in inside_before or c in inside_after
             for n in previous for c in network.consumers(n))
@@ -333,6 +333,9 @@ class Diagram:
         for name, _ in network.outputs:
             self._add(f"output/{name}", (), None, [f"<B>{_text(name)}</B>"], [], dict(TERMINAL),
                       [])
+        for name, _ in self.training_outputs():  # returned while training only: dashed
+            self._add(f"output/{name}", (), None, [f"<B>{_text(name)}</B>", "training"], [],
+                      {**TERMINAL, "style": "filled,dashed", "fillcolor": "#707070"}, [])
         self.wires = self._wires()
         self.splits: dict[int, tuple[str, Path]] = {}  # tensor → (split point, its cluster)
         taken: set[str] = set()  # the split points' names (a set: residual nets have thousands)
@@ -471,13 +474,20 @@ class Diagram:
                 wire = readers.setdefault(tensor, [])
                 if target not in wire:
                     wire.append(target)
-        for name, node_id in network.outputs:
+        for name, node_id in (*network.outputs, *self.training_outputs()):
             readers.setdefault(self.resolve(node_id), []).append(f"output/{name}")
         wires = []
         for tensor in sorted(readers):
             wires.append((tensor, self.rep[tensor], readers[tensor]))
             self.drawn[self.rep[tensor]].tensor = None
         return wires
+
+    def training_outputs(self) -> list[tuple[str, int]]:
+        """The training outputs that are not outputs too (Inception-v3's AuxLogits)."""
+        eval_outputs = {n for _, n in self.network.outputs}
+        names = {name for name, _ in self.network.outputs}
+        return [(name, n) for name, n in self.network.training_outputs
+                if n not in eval_outputs and name not in names]
 
     def _repeated(self, source: int, target: int) -> bool:
         """An edge a ×N run draws once: inside a later instance, or from one to the next."""

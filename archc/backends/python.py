@@ -458,9 +458,15 @@ RESERVED = {"self", "nn", "torch", "OrderedDict", "with_weights", "initialized",
 BUILTINS = frozenset(dir(builtins))
 
 
+# the functions and classes a generated file may define for its ops (`window_partition`)
+HELPER_NAMES = frozenset(helper.name for op in OPS.values() if op.helper is not None
+                         for helper in (*op.helper.needs, op.helper))
+
+
 def _unshadowed(name: str) -> str:
-    """A local variable's name that leaves Python's builtins visible (PEP 8's trailing _)."""
-    return f"{name}_" if name in BUILTINS else name
+    """A local variable's name that leaves Python's builtins and the file's helpers visible
+    (PEP 8's trailing _)."""
+    return f"{name}_" if name in BUILTINS or name in HELPER_NAMES else name
 
 
 def sum_code(codes: Sequence[Python]) -> Python:
@@ -516,6 +522,11 @@ class Schedule:
         return self.last_use.get(self.canonical.get(value, value), -1)
 
 
+# the condition of what forward computes and returns only while training; TorchScript reads
+# `not torch.jit.is_scripting()` as a constant and compiles only the other path
+TRAINING = "self.training and not torch.jit.is_scripting()"
+
+
 @dataclass
 class ForwardNames:
     """The variables of a forward being written: each value's name (an alias's: its
@@ -539,6 +550,8 @@ class ClassInstance:
     chain: bool  # a plain chain: the class subclasses nn.Sequential
     in_channels: int | None
     listed: bool = False  # one loop over its children: the class subclasses nn.ModuleList
+    # children applied to its input, their outputs joined: an nn.ModuleList with a forward
+    parallel: bool = False
     side: bool | None = None  # which branch of its class's switch (an if) it took
     init: Template | None = None
     # its forward's body, or how to write it: only the instances whose forward their class
@@ -618,8 +631,12 @@ class Generator:
                 in_channels = shape[1] if len(shape) > 1 and is_static(shape[1]) else None
             family = module.block or (module.name if module.kind == "container"
                                       else self.network.name)
-            chain = module.kind in ("block", "root") and self.network.sequential(module.path)
-            self.instances[path] = ClassInstance(module, family, chain, in_channels)
+            sequential = module.kind in ("block", "root") and self.network.sequential(
+                module.path)
+            chain = sequential or self.network.run(module.path) is not None
+            instance = ClassInstance(module, family, chain, in_channels)
+            instance.parallel = self.network.parallel(module.path)
+            self.instances[path] = instance
 
     # -- constructor expressions
     def child_expression(self, path: Path, template: Template, owner: str) -> None:
@@ -666,8 +683,9 @@ class Generator:
             present = {name for name, _ in kwargs} | {name for name, _ in construct.tensors} \
                 | set(construct.arg_names)
             table = op.attr_table
-            kwargs += tuple((name, node.attrs[name]) for name in node.sources
-                            if name not in present
+            renamed = dict(construct.renamed)
+            kwargs += tuple((renamed.get(name, name), node.attrs[name]) for name in node.sources
+                            if renamed.get(name, name) not in present
                             and not (name in table and table[name].keyword_only))
         if len(kwargs) > 1:  # in the op's order of attributes (renamed ones last)
             order = op.attr_order
@@ -925,13 +943,20 @@ class Generator:
                 self.child_expression((*module.path, child), init, child)
                 init.text(")")
             init.text("]))")
-        elif instance.chain:
-            init.text("super().__init__(")
+        elif instance.chain or instance.parallel:  # nn.Sequential(a, b), nn.ModuleList([a, b])
+            inner = indent + ("        " if instance.parallel else "    ")
+            init.text("super().__init__(" + (indent + "    [" if instance.parallel else ""))
             for child in module.children:
-                init.text(indent + "    ")
+                init.text(inner)
                 self.child_expression((*module.path, child), init, child)
                 init.text(",")
-            init.text(indent + ")")
+            init.text((indent + "    ]" if instance.parallel else "") + indent + ")")
+            if instance.parallel:
+                instance.written = self.parallel_forward(module)
+                instance.flow = ("parallel", tuple(instance.forward))
+            elif self.network.run(module.path) is not None:
+                instance.written = functools.partial(self.run_forward, module)
+                instance.flow = ("run", tuple(instance.forward))
         else:
             init.text("super().__init__()")
             switches = [c for c in own if isinstance(c, Choice) and not c.depth
@@ -1073,6 +1098,55 @@ class Generator:
         return LoopPart(count, start, merged(bodies), merged(updates), loop.var, names, indent,
                         uses)
 
+    def run_forward(self, module: Module) -> list[str]:
+        """The forward of an nn.Sequential that does more than apply its children (`run`):
+        a loop over them, the values read from earlier children kept as it passes them, and
+        the statements of its functional nodes after it."""
+        path = module.path
+        count = self.network.run(path)
+        assert count is not None
+        self.forward_module = module
+        units = self.units(module)
+        reads, gives = self.io(module)
+        outputs = [self.network.boundary(nodes).gives[0] for _, nodes in units[:count]]
+        rest = units[count:]
+        rest_io = [self.network.boundary(nodes) for _, nodes in rest]
+        read_later = {*gives, *(r for unit in rest_io for r in unit.reads)}
+        running = "out" if reads[0] in read_later else "x"
+        state = ForwardNames({reads[0]: "x"})
+        state.taken |= {"out", "layer", "index"}
+        lines = [f"{running} = x"] if running != "x" else []
+        taps: list[tuple[int, str]] = []
+        for index, value in enumerate(outputs[:-1]):
+            if value in read_later:  # TorchScript needs it defined before the loop
+                name = self._fresh(f"x{index}", state.taken)  # x after child `index`
+                taps.append((index, name))
+                state.names[value] = name
+                lines.append(f"{name} = {running}")
+        lines.append("for index, layer in enumerate(self):" if taps else "for layer in self:")
+        lines.append(f"    {running} = layer({running})")
+        for index, name in taps:
+            lines += [f"    if index == {index}:", f"        {name} = {running}"]
+        state.names[outputs[-1]] = running
+        state.holder = {name: node for node, name in state.names.items()}
+        schedule = self.schedule(rest, rest_io, gives)
+        lines += self.statements(rest, rest_io, schedule, state)
+        returned = ", ".join(state.names[g] for g in gives)
+        if rest and len(gives) == 1 and lines[-1].startswith(f"{returned} = "):
+            lines[-1] = "return " + lines[-1][len(returned) + 3:]
+        else:
+            lines.append(f"return {returned}")
+        return lines
+
+    def parallel_forward(self, module: Module) -> list[str]:
+        """The forward of an nn.ModuleList whose children all read its input (`parallel`):
+        their outputs, joined by the merge's form over a list."""
+        units = self.units(module)
+        merge = self.network.node(units[-1][1][0])
+        gather = OPS[merge.op].gather
+        assert gather is not None
+        return [f"return {gather(merge.attrs, '[branch(x) for branch in self]')}"]
+
     def list_forward(self, module: Module, loop: Loop) -> list[str]:
         """`for layer in self:` and one iteration's statements, which every iteration shares."""
         units = self.units(module)
@@ -1181,6 +1255,8 @@ class Generator:
         the parameters read are recorded in `kept` for __init__ to store."""
         op = OPS[node.op]
         assert op.function is not None
+        if op.helper is not None and op.module is None:  # its function calls the helper
+            self.helpers.add(op.name)  # (MaxViT's window_partition), defined in the file
         if module is None or module.kind != "block" or not node.sources:
             return op.function(node.attrs, args)
         kept = self.kept.setdefault(module.path, {})
@@ -1218,18 +1294,46 @@ class Generator:
         reads, gives = self.io(module)
         state = ForwardNames(dict(zip(reads, self.argument_names(module), strict=True)))
         unit_io = [self.network.boundary(nodes) for _, nodes in units]
-        schedule = self.schedule(units, unit_io, gives)
+        training = self.network.training_outputs if not module.path else []
+        schedule = self.schedule(units, unit_io, (*gives, *(n for _, n in training)))
         lines = self.statements(units, unit_io, schedule, state)
+        if training:
+            returned = self.returned(training, self.network.training_keyed, state)
+            lines = [*self.while_training(units, lines), f"if {TRAINING}:",
+                     f"    return {returned}"]
         returned = ", ".join(state.names[g] for g in gives)
         if not module.path and self.network.keyed:  # {"out": out, "aux": aux}: keys are names
-            returned = "{" + ", ".join(f'"{key}": {state.names[g]}' for (key, _), g in zip(
-                self.network.outputs, gives, strict=True)) + "}"
-            lines.append(f"return {returned}")
-        elif lines and len(gives) == 1 and lines[-1].startswith(f"{returned} = "):
+            lines.append("return " + self.returned(self.network.outputs, True, state))
+        elif (lines and len(gives) == 1 and lines[-1].startswith(f"{returned} = ")
+              and not training):
             lines[-1] = "return " + lines[-1][len(returned) + 3:]
         else:
             lines.append(f"return {returned}")
         return lines
+
+    @staticmethod
+    def returned(outputs: list[tuple[str, int]], keyed: bool, state: ForwardNames) -> str:
+        """What a return statement returns: the outputs' variables, or a dict of them
+        (`{"out": out, "aux": aux}`, the keys being the outputs' names)."""
+        if keyed:
+            return "{" + ", ".join(f'"{key}": {state.names[n]}' for key, n in outputs) + "}"
+        return ", ".join(state.names[n] for _, n in outputs)
+
+    def while_training(self, units: list[tuple[str, list[int]]], lines: list[str]) -> list[str]:
+        """The network's statements with those only the training outputs need under `if
+        self.training and not torch.jit.is_scripting():`, a run of them under one `if`.
+        TorchScript compiles the eval path only (the condition is static there), so a
+        scripted or exported model returns the outputs whatever its mode."""
+        only = self.network.training_only
+        guarded_lines: list[str] = []
+        inside = False
+        for line, unit in zip(lines, self.line_units, strict=True):
+            guarded = all(n in only for n in units[unit][1])
+            if guarded and not inside:
+                guarded_lines.append(f"if {TRAINING}:")
+            inside = guarded
+            guarded_lines.append(("    " if guarded else "") + line)
+        return guarded_lines
 
     def schedule(self, units: list[tuple[str, list[int]]], unit_io: list[Boundary],
                  gives: tuple[int, ...]) -> Schedule:
@@ -1262,8 +1366,10 @@ class Generator:
     def statements(self, units: list[tuple[str, list[int]]], unit_io: list[Boundary],
                    schedule: Schedule, state: ForwardNames) -> list[str]:
         """One `targets = expression` line per statement, naming the values it gives; an
-        alias makes no line, its expression standing in wherever its value is read."""
+        alias makes no line, its expression standing in wherever its value is read.
+        `line_units` then holds the unit each line is of."""
         lines = []
+        self.line_units: list[int] = []
         for index, ((key, nodes), unit) in enumerate(zip(units, unit_io, strict=True)):
             accumulated = self.accumulated(key, nodes, state)
             if accumulated is not None:  # `bn3 += x`: the sum is written into its first term
@@ -1271,6 +1377,7 @@ class Generator:
                 state.holder[held] = unit.gives[0]
                 state.names[unit.gives[0]] = held
                 lines.append(line)
+                self.line_units.append(index)
                 continue
             expression = self.unit_expression(key, nodes, unit.reads, state.names)
             if unit.gives and unit.gives[0] in schedule.canonical:
@@ -1284,6 +1391,7 @@ class Generator:
                 state.names[value] = name
                 targets.append(name)
             lines.append(f"{', '.join(targets)} = {expression}")
+            self.line_units.append(index)
         return lines
 
     def accumulated(self, key: str, nodes: list[int],
@@ -1338,7 +1446,9 @@ class Generator:
                 if held is None or schedule.last(held) <= here:
                     return running
         node = self.network.node(value)
-        hint = node.name or (key if identifier(key) else node.op)
+        # a child module's value is named after the child (`aux_logits = self.AuxLogits(x)`),
+        # a functional node's after its entry or op
+        hint = key if identifier(key) else node.name or node.op
         return self._fresh(_unshadowed(hint), state.taken)
 
     def io(self, module: Module) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -1353,6 +1463,10 @@ class Generator:
         if len(reads) == 1:
             return ["x"]
         taken = {"self", "torch", "nn"}
+        if module.tensors:  # a block's input and its tensor arguments, named as the block does
+            given = {node: param for param, node in module.tensors.items()}
+            taken |= set(given.values())
+            return [given.get(r) or self._fresh("x", taken) for r in reads]
         return [self._fresh(self.value_name(r), taken) for r in reads]
 
     def value_name(self, node_id: int) -> str:
@@ -1610,6 +1724,8 @@ class Generator:
             return ""  # no instance sets these children
         body = self.render(choice.body, codes, running)
         indent = choice.indent
+        if not body.strip() and not choice.children:  # a branch of functions only (a permute)
+            return ""
         if not choice.conditional(codes):
             return body.replace(indent + "    ", indent)
         test = self.render(choice.test, codes, running)
@@ -1711,8 +1827,8 @@ class Generator:
                     body: str, forward: list[str], doc: str | None) -> list[str]:
         """The class's source: its docstring, its __init__ and, unless it is an
         nn.Sequential, its forward."""
-        base = "nn.Sequential" if first.chain else "nn.ModuleList" if first.listed \
-            else "nn.Module"
+        base = "nn.Sequential" if first.chain else "nn.ModuleList" \
+            if first.listed or first.parallel else "nn.Module"
         lines = [f"class {class_name}({base}):"]
         if doc:
             lines += [*docstring(doc, "    "), ""]
@@ -1730,6 +1846,13 @@ class Generator:
                 "tuple[" + ", ".join(["torch.Tensor"] * count) + "]")
             if not first.module.path and self.network.keyed:
                 returns = "dict[str, torch.Tensor]"
+            if not first.module.path and self.network.training_outputs:
+                training = self.network.training_outputs
+                also = "dict[str, torch.Tensor]" if self.network.training_keyed else \
+                    "torch.Tensor" if len(training) == 1 else \
+                    "tuple[" + ", ".join(["torch.Tensor"] * len(training)) + "]"
+                if also != returns:
+                    returns = f"{returns} | {also}"
             code += ["", f"    def forward(self, {arguments}) -> {returns}:"]
             code += ["        " + line for line in forward]
         return lines + fit(code)  # statements too long for a line broken inside brackets
@@ -1899,8 +2022,9 @@ class Generator:
             lines += ["from collections import OrderedDict", ""]
         body = [line for class_lines in classes for line in class_lines]
         # once each, in the registry's order: ops may share one (the held ops' `parameter`)
-        helpers = list(dict.fromkeys(op.helper for name, op in OPS.items()
-                                     if name in self.helpers and op.helper))
+        helpers = list(dict.fromkeys(helper for name, op in OPS.items()
+                                     if name in self.helpers and op.helper
+                                     for helper in (*op.helper.needs, op.helper)))
         uses_torch = self.uses_weights or self.uses_init or bool(helpers) or any(
             "torch." in line for line in body)
         lines += [*(["import torch"] if uses_torch else []), "from torch import nn"]

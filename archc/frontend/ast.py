@@ -53,10 +53,12 @@ from archc.expr.nodes import (
 
 @dataclass(frozen=True, eq=False)
 class Argument(Node):
-    """One argument of a layer or block call; `name` is None for a positional one."""
+    """One argument of a layer or block call; `name` is None for a positional one. A keyword
+    argument of a block call may be a reference (`skip=@enc3`): an output of the caller that
+    the block's body reads as `@skip`."""
 
     name: str | None
-    value: Expr
+    value: Expr | Ref
     span: Span = field(compare=False)
 
 
@@ -194,6 +196,11 @@ class Spec(Node):
     # the keys of a dict output (`outputs: {out: classifier, aux: aux_classifier}`), one per
     # output; empty when the network returns its outputs as a tensor or a tuple
     output_keys: tuple[str, ...] = ()
+    # what forward returns instead while the module is training (Inception-v3's
+    # `(logits, aux_logits)`), with its keys when it is a dict; empty when training returns
+    # the outputs. What only these need is computed only in training
+    training_outputs: tuple[Ref, ...] = ()
+    training_output_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)

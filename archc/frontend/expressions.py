@@ -33,7 +33,8 @@ from archc.limits import MAX_TOKENS
 
 KEYWORDS = frozenset({"if", "else", "and", "or", "not", "in", "true", "false", "none"})
 # the words of the text form, for "did you mean" on a look-alike
-WORDS = KEYWORDS | {"network", "block", "inline", "doc", "input", "outputs", "repeat", "concat",
+WORDS = KEYWORDS | {"network", "block", "inline", "doc", "input", "outputs", "training",
+                             "repeat", "concat",
                     "add", "mul", "True", "False", "None"}
 # (line, column) in a parsed string → (line, column) in its file, for strings whose characters
 # are not where a plain shift puts them (YAML block scalars: indentation removed, lines folded)
@@ -197,6 +198,11 @@ class _Lower(Transformer[Token, Any]):
 
     @v_args(tree=True)
     def keyword(self, tree: Any) -> ast.Argument:
+        return ast.Argument(str(tree.children[0]), tree.children[1], self._span(tree))
+
+    @v_args(tree=True)
+    def tensor_keyword(self, tree: Any) -> ast.Argument:
+        """`skip=@enc3`: a block call handing the block an output of the caller."""
         return ast.Argument(str(tree.children[0]), tree.children[1], self._span(tree))
 
     @v_args(tree=True)
@@ -500,6 +506,8 @@ def _hints(found: str, expected: set[str], text: str, what: str, line: str) -> l
         hints.append("hint: this '}' closes nothing, or a statement before it is unfinished")
     if token in ("{", "}") and what != "spec":
         hints.append("hint: lists are written with [ ] in expressions")
+    if token == "@" and "RPAR" in expected:  # `up(32, @enc2)`
+        hints.append("hint: a block takes a tensor by keyword, name=@entry (skip=@enc2)")
     return hints
 
 

@@ -143,6 +143,7 @@ def merged(spec: ast.Spec, bases: Sequence[tuple[ast.Import, ast.Spec]]) -> ast.
         having = _one(bases, "an input", lambda s: bool(s.inputs), lambda s: s.inputs)
         inputs = having.inputs if having is not None else ()
     body, outputs, keys = spec.body, spec.outputs, spec.output_keys
+    training, training_keys = spec.training_outputs, spec.training_output_keys
     if not body.entries:
         having = _one(bases, "layers", lambda s: bool(s.body.entries), lambda s: s.body)
         if having is None:
@@ -151,13 +152,16 @@ def merged(spec: ast.Spec, bases: Sequence[tuple[ast.Import, ast.Spec]]) -> ast.
         body = having.body
         outputs, keys = (spec.outputs, spec.output_keys) if spec.outputs else (
             having.outputs, having.output_keys)
+        if not spec.outputs and not training:  # the network's outputs come with its layers
+            training, training_keys = having.training_outputs, having.training_output_keys
     read: list[Source] = []
     for _, base in bases:
         for source in (*base.read, base.span.source):
             if source is not None and all(source.path != s.path for s in read):
                 read.append(source)
     return replace(spec, params=tuple(params), inputs=inputs, blocks=tuple(blocks), body=body,
-                   outputs=outputs, output_keys=keys, read=tuple(read))
+                   outputs=outputs, output_keys=keys, training_outputs=training,
+                   training_output_keys=training_keys, read=tuple(read))
 
 
 def _declarations(spec: ast.Spec, bases: Sequence[tuple[ast.Import, ast.Spec]], what: str,

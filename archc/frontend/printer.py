@@ -30,8 +30,13 @@ WIDTH = 100
 
 
 def arguments(args: Sequence[ast.Argument]) -> str:
-    return ", ".join(expression(a.value) if a.name is None else f"{a.name}={expression(a.value)}"
+    return ", ".join(value_text(a.value) if a.name is None else f"{a.name}={value_text(a.value)}"
                      for a in args)
+
+
+def value_text(value: ast.Expr | ast.Ref) -> str:
+    """An argument's value: an expression, or a tensor argument's reference (`@enc3`)."""
+    return "@" + ".".join(value.path) if isinstance(value, ast.Ref) else expression(value)
 
 
 def call(entry: ast.Call) -> str:
@@ -177,10 +182,14 @@ class TextPrinter(_Printer):
             self.emit(0, "")
         for entry in spec.body.entries:
             self.statement(1, entry)
-        if spec.outputs:
-            self.emit(1, "outputs " + ", ".join(
-                (f"{spec.output_keys[i]}: " if spec.output_keys else "") + ".".join(o.path)
-                for i, o in enumerate(spec.outputs)))
+        for word, outputs, keys in (("outputs", spec.outputs, spec.output_keys),
+                                    ("training outputs", spec.training_outputs,
+                                     spec.training_output_keys)):
+            if outputs:
+                self.emit_comments(1, outputs[0].span.line)
+                self.emit(1, f"{word} " + ", ".join(
+                    (f"{keys[i]}: " if keys else "") + ".".join(o.path)
+                    for i, o in enumerate(outputs)))
         for comment in self.comments.rest():
             self.emit(1, comment)
         self.emit(0, "}")
@@ -434,13 +443,18 @@ class YamlPrinter(_Printer):
             self.emit(0, "layers:")
         for entry in spec.body.entries:
             self.item(2, entry)
-        if spec.outputs and spec.output_keys:
-            self.emit(0, "outputs: {" + ", ".join(
-                f"{key}: {yaml_scalar('.'.join(o.path), flow=True)}"
-                for key, o in zip(spec.output_keys, spec.outputs, strict=True)) + "}")
-        elif spec.outputs:
-            self.emit(0, "outputs: [" + ", ".join(
-                yaml_scalar(".".join(o.path), flow=True) for o in spec.outputs) + "]")
+        for word, outputs, keys in (("outputs", spec.outputs, spec.output_keys),
+                                    ("training_outputs", spec.training_outputs,
+                                     spec.training_output_keys)):
+            if outputs:
+                self.emit_comments(0, outputs[0].span.line)
+            if outputs and keys:
+                self.emit(0, f"{word}: {{" + ", ".join(
+                    f"{key}: {yaml_scalar('.'.join(o.path), flow=True)}"
+                    for key, o in zip(keys, outputs, strict=True)) + "}")
+            elif outputs:
+                self.emit(0, f"{word}: [" + ", ".join(
+                    yaml_scalar(".".join(o.path), flow=True) for o in outputs) + "]")
         for comment in self.comments.rest():
             self.emit(0, comment)
         return "\n".join(align(line, self.comments.mark) for line in self.lines) + "\n"

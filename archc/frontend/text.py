@@ -41,6 +41,8 @@ class _LowerText(_Lower):
         blocks: list[ast.BlockDef] = []
         outputs: tuple[ast.Ref, ...] = ()
         output_keys: tuple[str, ...] = ()
+        training: tuple[ast.Ref, ...] = ()
+        training_keys: tuple[str, ...] = ()
         body: list[ast.Entry] = []
         imports: list[ast.Import] = []
         for item in rest:
@@ -52,6 +54,8 @@ class _LowerText(_Lower):
                 inputs.append(item)
             elif isinstance(item, ast.BlockDef):
                 blocks.append(item)
+            elif isinstance(item, _Outputs) and item.training:
+                training, training_keys = item.refs, item.keys
             elif isinstance(item, _Outputs):
                 outputs, output_keys = item.refs, item.keys
             else:
@@ -67,7 +71,8 @@ class _LowerText(_Lower):
             sequence = ast.Sequence((), span)
         comments = ast.scan_comments(self.source.text, yaml=False) if self.source else ()
         return ast.Spec(str(name), doc, params, tuple(inputs), tuple(blocks), sequence, outputs,
-                        span, comments, tuple(imports), output_keys=output_keys)
+                        span, comments, tuple(imports), output_keys=output_keys,
+                        training_outputs=training, training_output_keys=training_keys)
 
     def spec_import(self, children: list[Token]) -> ast.Import:
         token = children[0]
@@ -148,6 +153,12 @@ class _LowerText(_Lower):
             return _Outputs(tuple(r for _, r, _ in keyed), tuple(keys))
         return _Outputs(tuple(c for c in children if isinstance(c, ast.Ref)))
 
+    def training_outputs(self, children: list[ast.Ref | tuple[str, ast.Ref, Any]]) -> _Outputs:
+        """`training outputs logits, aux_logits`: what forward returns while training."""
+        found = self.outputs(children)
+        found.training = True
+        return found
+
     def keyed_output(self, children: list[Any]) -> tuple[str, ast.Ref, Any]:
         key, ref = children
         return str(key), ref, key
@@ -218,6 +229,7 @@ class _Outputs:
     def __init__(self, refs: tuple[ast.Ref, ...], keys: tuple[str, ...] = ()) -> None:
         self.refs = refs
         self.keys = keys
+        self.training = False
 
 
 def parse_text(text: str, path: str = "<string>") -> ast.Spec:

@@ -33,6 +33,7 @@ from archc.ops import MERGES  # YAML spells a merge as a key: the registry says 
 
 TOP_LEVEL_KEYS = (
     "archc", "name", "doc", "import", "params", "input", "inputs", "blocks", "layers", "outputs",
+    "training_outputs",
 )
 BLOCK_KEYS = ("params", "body", "inline", "doc")
 WORDS = (*TOP_LEVEL_KEYS, *BLOCK_KEYS, *MERGES, "repeat", "as", "if", "then", "else")
@@ -609,24 +610,27 @@ class _Reader:
                 body = ast.Sequence((body,), body.span)
         else:  # the network of the spec it imports
             body = ast.Sequence((), self.span(root))
-        outputs: tuple[ast.Ref, ...] = ()
-        output_keys: tuple[str, ...] = ()
-        if "outputs" in keys:
-            outputs_node = keys["outputs"][1]
-            if isinstance(outputs_node, yaml.MappingNode):  # a dict: {out: classifier, ...}
-                pairs = [(self.identifier(k, "an output's key"), self.output(v))
-                         for k, v in outputs_node.value]
-                if len({k for k, _ in pairs}) != len(pairs):
-                    raise self.error("an output's key is given twice", outputs_node,
-                                     expected="each key once")
-                output_keys = tuple(k for k, _ in pairs)
-                outputs = tuple(ref for _, ref in pairs)
-            else:
-                items = outputs_node.value if isinstance(outputs_node, yaml.SequenceNode) \
-                    else [outputs_node]
-                outputs = tuple(self.output(item) for item in items)
+        outputs, output_keys = self.outputs(keys["outputs"][1]) if "outputs" in keys \
+            else ((), ())
+        training, training_keys = self.outputs(keys["training_outputs"][1]) \
+            if "training_outputs" in keys else ((), ())
         return ast.Spec(name, doc, params, self.inputs(keys), tuple(blocks), body, outputs,
-                        self.span(root), self.comments, imports, output_keys=output_keys)
+                        self.span(root), self.comments, imports, output_keys=output_keys,
+                        training_outputs=training, training_output_keys=training_keys)
+
+    def outputs(self, node: yaml.Node) -> tuple[tuple[ast.Ref, ...], tuple[str, ...]]:
+        """`outputs` (or `training_outputs`): a name, a list of names (a tuple), or a
+        mapping of keys to names (a dict: `{out: classifier, aux: aux_classifier}`), with its
+        keys."""
+        if isinstance(node, yaml.MappingNode):
+            pairs = [(self.identifier(k, "an output's key"), self.output(v))
+                     for k, v in node.value]
+            if len({k for k, _ in pairs}) != len(pairs):
+                raise self.error("an output's key is given twice", node,
+                                 expected="each key once")
+            return tuple(ref for _, ref in pairs), tuple(k for k, _ in pairs)
+        items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        return tuple(self.output(item) for item in items), ()
 
     def imports(self, node: yaml.Node) -> tuple[ast.Import, ...]:
         """`import: file.yaml`, or a list of files."""

@@ -109,3 +109,35 @@ _activation("log_softmax", "nn.LogSoftmax", "log of softmax along dim", 5,
             Attr("dim", INT, -1, "the dimension that sums to 1"), infer=_check_dim,
             window=_along_dim, window_rule=SOFTMAX_WINDOW,
             flops_rule="5 per element (max, subtract, exp, sum, subtract the log-sum)")
+
+
+def _prelu_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
+    count, x = attrs["num_parameters"], inputs[0]
+    if count < 1:
+        raise OpError("prelu: num_parameters must be 1 or more", attr="num_parameters",
+                      found=str(count))
+    if count != 1 and (len(x) < 2 or x[1] != count):
+        raise OpError(f"prelu: {count} slopes need {count} channels (dim 1)",
+                      attr="num_parameters", expected="1, or the channels (dim 1)",
+                      found=format_shape(x))
+    return attrs
+
+
+PRELU = register(Op(
+    name="prelu",
+    role=Role.ACTIVATION,
+    doc="x if x ≥ 0 else a·x, with a learned slope a, one for all channels or one per channel "
+        "(nn.PReLU).",
+    attrs=(Attr("num_parameters", INT, 1, "slopes: 1, or one per channel"),
+           # nn.PReLU's `init` (archc's `init` names a weight-initialisation scheme)
+           Attr("value", FLOAT32, 0.25, "the slopes' first value")),
+    infer=_prelu_infer,
+    shape=same_shape,
+    params=lambda attrs, inputs: attrs["num_parameters"],
+    module=lambda op, attrs, inputs: standard_construct("nn.PReLU", attrs, op, positional=(),
+                                                        rename={"value": "init"}),
+    shape_rule="unchanged; num_parameters is 1 or the channels",
+    flops=per_element(2),
+    flops_rule="2 per element",
+    torch=("nn.PReLU", "F.prelu"),
+))

@@ -67,6 +67,7 @@ CONCAT = register(Op(
     attrs=(Attr("dim", INT, 1, "the dim to join on"),),
     shape=concat_shape,
     function=lambda attrs, args: f"torch.cat([{', '.join(args)}], dim={attrs['dim']})",
+    gather=lambda attrs, items: f"torch.cat({items}, dim={attrs['dim']})",
     arity=None,
     shape_rule="sizes add up along dim; every other dim must agree",
     flops_rule="0 (a copy)",
@@ -184,4 +185,47 @@ RESIZE = register(Op(
     # PyTorch spells it F.interpolate, as upsample (a size or a scale of its own): the
     # importer maps that function to upsample, whose name "did you mean" suggests
     spelled_by="upsample",
+))
+
+
+def matmul_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
+    if len(inputs) != 2:
+        raise OpError(f"matmul takes two branches, found {len(inputs)}",
+                      expected="matmul: [left, right]")
+    a, b = inputs
+    if len(a) < 3 or len(b) < 3:
+        raise OpError("matmul multiplies matrices of batches: both branches [N, ..., rows, "
+                      "columns]", found=_describe(inputs))
+    inner_a = a[-1]
+    inner_b = b[-2]
+    if inner_a != inner_b:
+        raise OpError(f"matmul: the left's columns ({inner_a}) are not the right's rows "
+                      f"({inner_b})", found=_describe(inputs),
+                      expected="[..., n, k] and [..., k, m]",
+                      notes=["for q kᵀ, permute the key's last two dims first"])
+    leading = broadcast("matmul", [a[:-2], b[:-2]], exact=False)
+    return (*leading, a[-2], b[-1])
+
+
+def _matmul_macs(attrs: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+    return numel(output) * int(inputs[0][-1])  # type: ignore[arg-type]
+
+
+MATMUL = register(Op(
+    name="matmul",
+    role=Role.MERGE,
+    doc="Matrix product of the two branches over their last two dims, the dims before them "
+        "broadcast (torch.matmul): attention's scores and their sum over the values, by hand.",
+    attrs=(),
+    shape=matmul_shape,
+    function=lambda attrs, args: f"torch.matmul({args[0]}, {args[1]})",
+    arity=None,
+    macs=_matmul_macs,
+    flops=lambda attrs, inputs, output: 2 * _matmul_macs(attrs, inputs, output),
+    shape_rule="[..., n, k] and [..., k, m] → [..., n, m], the leading dims broadcast",
+    macs_rule="output elements × k",
+    flops_rule="2 per MAC",
+    window=lambda attrs, inputs: GLOBAL,
+    window_rule="global: a product mixes whole rows and columns",
+    torch=("torch.matmul", "Tensor.matmul", "torch.bmm", "torch.mm"),
 ))

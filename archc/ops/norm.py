@@ -13,6 +13,7 @@ from archc.ops.registry import (
     INT,
     OPTIONAL_FLOAT,
     OPTIONAL_SIZE,
+    REQUIRED,
     Attr,
     Attrs,
     Count,
@@ -247,4 +248,78 @@ GROUPNORM = register(Op(
     flops_rule=f"{NORM_FLOPS}, plus 2 with affine",
     window_rule=NORM_WINDOW,
     torch=("nn.GroupNorm", "F.group_norm"),
+))
+
+
+def instancenorm_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
+    x = inputs[0]
+    if len(x) not in (3, 4, 5):
+        raise OpError("instancenorm expects [N, C, L], [N, C, H, W] or [N, C, D, H, W]",
+                      expected="a feature map (statistics per sample and channel)",
+                      found=format_shape(x))
+    if attrs["eps"] <= 0:
+        raise OpError("instancenorm: eps must be positive", attr="eps", expected="eps > 0",
+                      found=str(attrs["eps"]))
+    return {**attrs, "num_features": channels("instancenorm", x)}
+
+
+INSTANCENORM = register(Op(
+    name="instancenorm",
+    role=Role.NORMALISER,
+    doc="Instance normalisation: each sample's channels normalised over their own positions "
+        "(InstanceNorm1d/2d/3d by rank, as style transfer uses); num_features inferred.",
+    attrs=(
+        Attr("eps", FLOAT, 1e-5, "added to the variance"),
+        Attr("momentum", OPTIONAL_FLOAT, 0.1, "running-statistics momentum"),
+        Attr("affine", BOOL, False, "learnable scale and shift"),
+        Attr("track_running_stats", BOOL, False, "keep running mean and variance"),
+        Attr("num_features", INT, None, "channels (inferred)", inferred=True,
+             from_input=CHANNELS),
+    ),
+    infer=instancenorm_infer,
+    shape=same_shape,
+    params=lambda attrs, inputs: 2 * channels("instancenorm", inputs[0])
+    if attrs["affine"] else 0,
+    buffers=lambda attrs, inputs: 2 * channels("instancenorm", inputs[0]) + 1
+    if attrs["track_running_stats"] else 0,
+    module=lambda op, attrs, inputs: standard_construct(
+        f"nn.InstanceNorm{len(inputs[0]) - 2}d", attrs, op, positional=("num_features",)),
+    shape_rule="unchanged; C = dim 1",
+    flops=_normalise_flops(2),
+    flops_rule=f"{NORM_FLOPS}, plus 2 with affine",
+    window_rule=NORM_WINDOW,
+    torch=(*by_rank("nn.InstanceNorm{}d", "nn.LazyInstanceNorm{}d"), "F.instance_norm"),
+))
+
+
+def _lrn_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
+    if len(inputs[0]) < 3:
+        raise OpError("local_response_norm expects [N, C, ...] with a spatial dim",
+                      expected="a feature map", found=format_shape(inputs[0]))
+    if attrs["size"] < 1:
+        raise OpError("local_response_norm: size must be 1 or more", attr="size",
+                      found=str(attrs["size"]))
+    return attrs
+
+
+LOCAL_RESPONSE_NORM = register(Op(
+    name="local_response_norm",
+    role=Role.NORMALISER,
+    doc="Local response normalisation across `size` neighbouring channels: x / (k + α/n · Σ "
+        "x²)^β (AlexNet's; nn.LocalResponseNorm).",
+    attrs=(
+        Attr("size", INT, REQUIRED, "the neighbouring channels summed over"),
+        Attr("alpha", FLOAT, 1e-4, "the scale α"),
+        Attr("beta", FLOAT, 0.75, "the exponent β"),
+        Attr("k", FLOAT, 1.0, "the additive k"),
+    ),
+    infer=_lrn_infer,
+    shape=same_shape,
+    module=lambda op, attrs, inputs: standard_construct(
+        "nn.LocalResponseNorm", attrs, op, positional=("size",)),
+    shape_rule="unchanged",
+    flops=lambda attrs, inputs, output: (attrs["size"] + 4) * numel(output),
+    flops_rule="size + 4 per element (the window's squares and sum, scale, power, divide)",
+    window_rule="pointwise over positions (the window is across channels)",
+    torch=("nn.LocalResponseNorm", "F.local_response_norm"),
 ))

@@ -271,13 +271,17 @@ class Construct:
     tensors: tuple[tuple[str, Any], ...] = ()
     arg_names: tuple[str, ...] = ()  # the attribute each positional argument comes from
     init: str | tuple[Any, ...] | None = None
+    # attribute → keyword where PyTorch names it otherwise (PReLU's `init` is archc's `value`)
+    renamed: tuple[tuple[str, str], ...] = ()
 
 
 class Helper(NamedTuple):
-    """A class generated source defines for an op: its name and its lines (no indent)."""
+    """A class generated source defines for an op: its name and its lines (no indent), and
+    the helpers it is written over (a base class), defined before it."""
 
     name: str
     lines: tuple[str, ...]
+    needs: tuple[Helper, ...] = ()
 
 
 # the weights of the ops a module holds as a parameter (an op's `held`: ConvNeXt's layer scale,
@@ -448,6 +452,9 @@ class Op:
     # a merge's in-place form over its argument names, the result in the first (`a += b`):
     # generated forwards use it where the first argument is a writable output read only here
     accumulate: Callable[[Attrs, Sequence[str]], str | None] | None = None
+    # a merge's form over one list of its branches' outputs (`torch.cat(branches, dim=1)`):
+    # a named merge of numbered children is then an nn.ModuleList whose forward joins them
+    gather: Callable[[Attrs, str], str] | None = None
     # a bias added just before this op is undone by it (batch norm subtracts the mean and
     # adds its own shift): the lint pass warns about the wasted parameters
     cancels_bias: Callable[[Attrs], bool] = never
@@ -767,4 +774,5 @@ def standard_construct(
             kwargs.append((rename.get(attr.name, attr.name), value))
     scheme = attrs.get("init", DEFAULT_INIT)
     return Construct(callee, args, tuple(kwargs), arg_names=tuple(positional),
-                     init=None if scheme == DEFAULT_INIT else scheme)
+                     init=None if scheme == DEFAULT_INIT else scheme,
+                     renamed=tuple(sorted(rename.items())))

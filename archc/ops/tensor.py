@@ -706,3 +706,184 @@ UPSAMPLE = register(Op(
     torch=("nn.Upsample", "nn.UpsamplingNearest2d", "nn.UpsamplingBilinear2d", "F.interpolate",
            "F.upsample"),
 ))
+
+
+# ------------------------------------------------------------------ pad, pixel shuffle, roll, scale
+
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def _pad_amounts(attrs: Attrs, x: Shape) -> list[tuple[int, int]]:
+    """(before, after) per dim of x, from F.pad's flat list (the last dim first)."""
+    padding = attrs["padding"]
+    padding = [padding] * 2 if isinstance(padding, int) else list(padding)
+    if not padding or len(padding) % 2:
+        raise OpError("pad: padding is pairs (left, right) from the last dim backwards",
+                      attr="padding", expected="[left, right] or [left, right, top, bottom]",
+                      found=str(attrs["padding"]))
+    if len(padding) // 2 > len(x) - 1:
+        raise OpError(f"pad: {len(padding) // 2} dims padded, but {format_shape(x)} has "
+                      f"{len(x) - 1} beside the batch", attr="padding",
+                      found=str(attrs["padding"]))
+    amounts = [(0, 0)] * len(x)
+    for index in range(len(padding) // 2):
+        amounts[len(x) - 1 - index] = (padding[2 * index], padding[2 * index + 1])
+    return amounts
+
+
+def pad_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
+    x = inputs[0]
+    amounts = _pad_amounts(attrs, x)
+    mode = attrs["mode"]
+    if mode != "constant":
+        if len(x) < 3 or any(amounts[d] != (0, 0) for d in range(2)):
+            raise OpError(f"pad: mode '{mode}' pads a feature map's spatial dims only",
+                          attr="padding", expected="padding of the dims after the channels",
+                          found=format_shape(x))
+        if any(a < 0 for pair in amounts for a in pair):
+            raise OpError(f"pad: mode '{mode}' cannot crop (negative padding)",
+                          attr="padding", found=str(attrs["padding"]))
+    out = list(x)
+    for dim, (before, after) in enumerate(amounts):
+        if (before, after) == (0, 0):
+            continue
+        size = known("pad", x, dim, "a padded dim")
+        if mode == "reflect" and (before >= size or after >= size):
+            raise OpError(f"pad: reflect padding must be below the size it reflects ({size})",
+                          attr="padding", found=str(attrs["padding"]))
+        if mode == "circular" and max(before, after) > size:
+            raise OpError(f"pad: circular padding must be at most the size it wraps ({size})",
+                          attr="padding", found=str(attrs["padding"]))
+        grown = size + before + after
+        if grown < 1:
+            raise OpError("pad: the padding crops a dim to nothing", attr="padding",
+                          found=f"{format_shape(x)} → size {grown} in dim {dim}")
+        out[dim] = grown
+    return tuple(out)
+
+
+def _pad_window(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
+    amounts = _pad_amounts(attrs, inputs[0])
+    if attrs["mode"] == "circular" and any(amounts[2:]):
+        return GLOBAL  # wraps around: a position reads the far edge
+    return tuple(Window(1, 1, before) for before, _ in amounts[2:])
+
+
+def _pad_code(attrs: Attrs, args: Sequence[str]) -> str:
+    padding = attrs["padding"]
+    flat = (padding, padding) if isinstance(padding, int) else tuple(padding)
+    extra = f', mode="{attrs["mode"]}"' if attrs["mode"] != "constant" else ""
+    extra += f", value={attrs['value']}" if attrs["value"] else ""
+    return f"nn.functional.pad({args[0]}, {flat}{extra})"
+
+
+PAD = register(Op(
+    name="pad",
+    role=Role.RESHAPE,
+    doc="Pad (or, with negative amounts, crop) the last dims: F.pad's (left, right, top, "
+        "bottom, ...) list, the last dim first; constant, reflect, replicate or circular.",
+    attrs=(Attr("padding", INTS, REQUIRED, "(left, right) pairs from the last dim backwards"),
+           Attr("mode", STR, "constant", "how the border is filled", choices=_PAD_MODES),
+           Attr("value", FLOAT, 0.0, "the fill of constant padding")),
+    shape=pad_shape,
+    function=_pad_code,
+    shape_rule="each padded dim grows by its left and right amounts",
+    flops_rule="0 (a copy)",
+    window=_pad_window,
+    window_rule="pointwise, shifted by the padding before it; global for circular",
+    torch=("F.pad", "nn.ZeroPad2d", "nn.ConstantPad2d", "nn.ReflectionPad2d",
+           "nn.ReplicationPad2d", "nn.CircularPad2d"),
+))
+
+
+def pixel_shuffle_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
+    x, factor = inputs[0], attrs["upscale_factor"]
+    if len(x) != 4:
+        raise OpError("pixel_shuffle rearranges a feature map [N, C·r², H, W]",
+                      expected="[N, C, H, W]", found=format_shape(x))
+    if factor < 1:
+        raise OpError("pixel_shuffle: upscale_factor must be 1 or more",
+                      attr="upscale_factor", found=str(factor))
+    c = channels("pixel_shuffle", x)
+    if c % (factor * factor):
+        raise OpError(f"pixel_shuffle: {c} channels are no multiple of {factor}² = "
+                      f"{factor * factor}", attr="upscale_factor",
+                      expected=f"channels divisible by {factor * factor}", found=format_shape(x))
+    h, w = known_spatial("pixel_shuffle", x)
+    return (x[0], c // (factor * factor), h * factor, w * factor)
+
+
+PIXEL_SHUFFLE = register(Op(
+    name="pixel_shuffle",
+    role=Role.RESIZE,
+    doc="Move channels into space: [N, C·r², H, W] → [N, C, H·r, W·r] (sub-pixel "
+        "convolution's upsampling; nn.PixelShuffle).",
+    attrs=(Attr("upscale_factor", INT, REQUIRED, "r: each dim grows r times"),),
+    shape=pixel_shuffle_shape,
+    module=lambda op, attrs, inputs: standard_construct(
+        "nn.PixelShuffle", attrs, op, positional=("upscale_factor",)),
+    shape_rule="[N, C·r², H, W] → [N, C, H·r, W·r]",
+    flops_rule="0 (a copy of the input, reordered)",
+    window=lambda attrs, inputs: (Window(1, Fraction(1, attrs["upscale_factor"])),) * 2,
+    window_rule="output position o reads input o / r",
+    torch=("nn.PixelShuffle", "F.pixel_shuffle", "torch.pixel_shuffle"),
+))
+
+
+def _roll_dims(attrs: Attrs, x: Shape) -> tuple[list[int], list[int]]:
+    shifts, dims = attrs["shifts"], attrs["dims"]
+    shifts = [shifts] if isinstance(shifts, int) else list(shifts)
+    dims = [dims] if isinstance(dims, int) else list(dims)
+    if len(shifts) != len(dims) or not dims:
+        raise OpError("roll: one shift per dim", attr="shifts",
+                      expected=f"{len(dims)} shifts", found=str(attrs["shifts"]))
+    rank = len(x)
+    for dim in dims:
+        if not -rank <= dim < rank:
+            raise OpError(f"roll: dim {dim} is out of range for {format_shape(x)}", attr="dims",
+                          expected=f"{-rank} ≤ dim < {rank}", found=str(dim))
+        if dim % rank == 0:
+            raise OpError("roll: the batch dimension cannot be rolled", attr="dims",
+                          expected="dims ≥ 1", found=str(dim))
+    normalised = [d % rank for d in dims]
+    if len(set(normalised)) != len(normalised):
+        raise OpError("roll: a dim is named twice", attr="dims", found=str(attrs["dims"]))
+    return shifts, normalised
+
+
+def roll_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
+    _roll_dims(attrs, inputs[0])
+    return inputs[0]
+
+
+ROLL = register(Op(
+    name="roll",
+    role=Role.RESHAPE,
+    doc="Shift elements along dims, wrapping around (torch.roll; Swin's cyclic shift).",
+    attrs=(Attr("shifts", INTS, REQUIRED, "how far, per dim"),
+           Attr("dims", INTS, REQUIRED, "which dims (the batch counts as dim 0)")),
+    shape=roll_shape,
+    function=lambda attrs, args: f"torch.roll({args[0]}, {attrs['shifts']}, {attrs['dims']})",
+    shape_rule="unchanged",
+    flops_rule="0 (a copy of the input, reordered)",
+    window=lambda attrs, inputs: GLOBAL if any(
+        d >= 2 for d in _roll_dims(attrs, inputs[0])[1]) else None,
+    window_rule="pointwise, unless a spatial dim is rolled: then a position reads the far edge",
+    torch=("torch.roll", "Tensor.roll"),
+))
+
+
+SCALE_OP = register(Op(
+    name="scale",
+    role=Role.SCALE,
+    doc="Multiply by a constant factor (attention's 1/√d written by hand, a residual's "
+        "scale); no weights.",
+    attrs=(Attr("factor", FLOAT, REQUIRED, "the factor"),),
+    shape=same_shape,
+    function=lambda attrs, args: f"{args[0]} * {attrs['factor']}",
+    shape_rule="unchanged",
+    flops=per_element(1),
+    flops_rule="1 per element",
+    # PyTorch spells it x * factor, torch.mul by a number: `mul` (of tensors) owns that name
+    spelled_by="mul",
+))

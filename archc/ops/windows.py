@@ -47,11 +47,13 @@ def _channels_last(op: str, x: Shape) -> tuple[int, int, int]:
 
 # ------------------------------------------------------------------ shifted window attention
 
-WINDOW_ATTENTION = Helper("ShiftedWindowAttention", (
-    "class ShiftedWindowAttention(nn.Module):",
+# the attention both versions share: windows, their shift and its mask, the heads; the scores
+# and the bias per relative position are each version's own
+WINDOW_ATTENTION_BASE = Helper("WindowAttention", (
+    "class WindowAttention(nn.Module):",
     '    """Multi-head self-attention within windows of [N, H, W, C], padded to whole windows and',
     "    shifted by shift_size (where the shifted windows wrap around, tokens that were apart do",
-    "    not attend to each other), with a learned bias per relative position (Swin",
+    "    not attend to each other), with a bias per relative position of two tokens (Swin",
     '    Transformer; torchvision\'s attribute names)."""',
     "",
     "    def __init__(",
@@ -71,18 +73,24 @@ WINDOW_ATTENTION = Helper("ShiftedWindowAttention", (
     "        self.dropout = dropout",
     "        self.qkv = nn.Linear(dim, dim * 3)",
     "        self.proj = nn.Linear(dim, dim)",
+    "        # for each pair of a window's tokens, the index of their offset",
     "        height, width = window_size, window_size",
-    "        self.relative_position_bias_table = nn.Parameter(",
-    "            torch.zeros((2 * height - 1) * (2 * width - 1), num_heads)",
-    "        )",
-    "        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)",
-    "        # for each pair of a window's tokens, the row of the table for their offset",
     "        rows = torch.arange(height).repeat_interleave(width)",
     "        cols = torch.arange(width).repeat(height)",
     "        offset_rows = rows[:, None] - rows[None, :] + height - 1",
     "        offset_cols = cols[:, None] - cols[None, :] + width - 1",
     "        index = offset_rows * (2 * width - 1) + offset_cols",
     '        self.register_buffer("relative_position_index", index.flatten())',
+    "",
+    "    def project(self, x: torch.Tensor) -> torch.Tensor:",
+    "        return self.qkv(x)",
+    "",
+    "    def scores(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:",
+    "        return (q * q.shape[-1] ** -0.5).matmul(k.transpose(-2, -1))",
+    "",
+    "    def position_bias(self) -> torch.Tensor:",
+    '        """[1, heads, tokens, tokens]: the bias of each pair of a window\'s tokens."""',
+    "        raise NotImplementedError",
     "",
     "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
     "        batch, height, width, channels = x.shape",
@@ -100,11 +108,9 @@ WINDOW_ATTENTION = Helper("ShiftedWindowAttention", (
     "        windows, tokens, head = rows * cols, win_h * win_w, channels // self.num_heads",
     "        x = x.view(batch, rows, win_h, cols, win_w, channels).permute(0, 1, 3, 2, 4, 5)",
     "        x = x.reshape(batch * windows, tokens, channels)",
-    "        qkv = self.qkv(x).reshape(batch * windows, tokens, 3, self.num_heads, head)",
+    "        qkv = self.project(x).reshape(batch * windows, tokens, 3, self.num_heads, head)",
     "        qkv = qkv.permute(2, 0, 3, 1, 4)",
-    "        attn = (qkv[0] * head**-0.5).matmul(qkv[1].transpose(-2, -1))",
-    "        bias = self.relative_position_bias_table[self.relative_position_index]",
-    "        attn = attn + bias.view(tokens, tokens, -1).permute(2, 0, 1).unsqueeze(0)",
+    "        attn = self.scores(qkv[0], qkv[1]) + self.position_bias()",
     "        if shifted:",
     "            mask = self.mask(x, full_h, full_w, shift_h, shift_w)",
     "            attn = attn.view(batch, windows, self.num_heads, tokens, tokens)",
@@ -145,6 +151,85 @@ WINDOW_ATTENTION = Helper("ShiftedWindowAttention", (
     "        return torch.zeros_like(apart, dtype=like.dtype).masked_fill(apart, -100.0)",
 ))
 
+WINDOW_ATTENTION = Helper("ShiftedWindowAttention", (
+    "class ShiftedWindowAttention(WindowAttention):",
+    '    """Window attention with scaled dot products and a learned table of biases, one row',
+    '    per relative position (Swin Transformer)."""',
+    "",
+    "    def __init__(",
+    "        self,",
+    "        dim: int,",
+    "        window_size: int,",
+    "        shift_size: int,",
+    "        num_heads: int,",
+    "        attention_dropout: float = 0.0,",
+    "        dropout: float = 0.0,",
+    "    ) -> None:",
+    "        super().__init__(dim, window_size, shift_size, num_heads, attention_dropout, dropout)",
+    "        self.relative_position_bias_table = nn.Parameter(",
+    "            torch.zeros((2 * window_size - 1) ** 2, num_heads)",
+    "        )",
+    "        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)",
+    "",
+    "    def position_bias(self) -> torch.Tensor:",
+    "        tokens = self.window_size[0] * self.window_size[1]",
+    "        bias = self.relative_position_bias_table[self.relative_position_index]",
+    "        return bias.view(tokens, tokens, -1).permute(2, 0, 1).unsqueeze(0)",
+), needs=(WINDOW_ATTENTION_BASE,))
+
+WINDOW_ATTENTION_V2 = Helper("ShiftedWindowAttentionV2", (
+    "class ShiftedWindowAttentionV2(WindowAttention):",
+    '    """Window attention with scaled cosine scores (a learned temperature per head, at most',
+    "    100) and biases that a small MLP computes from log-spaced relative coordinates (Swin",
+    '    Transformer V2); the keys have no bias."""',
+    "",
+    "    def __init__(",
+    "        self,",
+    "        dim: int,",
+    "        window_size: int,",
+    "        shift_size: int,",
+    "        num_heads: int,",
+    "        attention_dropout: float = 0.0,",
+    "        dropout: float = 0.0,",
+    "    ) -> None:",
+    "        super().__init__(dim, window_size, shift_size, num_heads, attention_dropout, dropout)",
+    "        self.logit_scale = nn.Parameter(torch.full((num_heads, 1, 1), 10.0).log())",
+    "        self.cpb_mlp = nn.Sequential(",
+    "            nn.Linear(2, 512),",
+    "            nn.ReLU(inplace=True),",
+    "            nn.Linear(512, num_heads, bias=False),",
+    "        )",
+    "        with torch.no_grad():",
+    "            self.qkv.bias[dim : 2 * dim].zero_()",
+    "        # each relative offset of two tokens, scaled to [-8, 8] and log-spaced:",
+    "        # sign(d) * log2(1 + |d|) / 3",
+    "        steps = torch.arange(-(window_size - 1), window_size, dtype=torch.float32)",
+    "        offsets = steps / max(window_size - 1, 1) * 8",
+    '        grid = torch.stack(torch.meshgrid(offsets, offsets, indexing="ij"), dim=-1)',
+    "        table = grid.sign() * torch.log2(grid.abs() + 1) / 3",
+    '        self.register_buffer("relative_coords_table", table.unsqueeze(0))',
+    "",
+    "    def project(self, x: torch.Tensor) -> torch.Tensor:",
+    "        bias = self.qkv.bias",
+    "        assert bias is not None",
+    "        dim = bias.shape[0] // 3",
+    "        key = torch.zeros_like(bias[dim : 2 * dim])",
+    "        bias = torch.cat([bias[:dim], key, bias[2 * dim :]])",
+    "        return nn.functional.linear(x, self.qkv.weight, bias)",
+    "",
+    "    def scores(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:",
+    "        cosine = nn.functional.normalize(q, dim=-1).matmul(",
+    "            nn.functional.normalize(k, dim=-1).transpose(-2, -1)",
+    "        )",
+    "        return cosine * self.logit_scale.clamp(max=4.605170185988092).exp()  # log(100)",
+    "",
+    "    def position_bias(self) -> torch.Tensor:",
+    "        tokens = self.window_size[0] * self.window_size[1]",
+    "        table = self.cpb_mlp(self.relative_coords_table).view(-1, self.num_heads)",
+    "        bias = table[self.relative_position_index].view(tokens, tokens, -1)",
+    "        return 16 * torch.sigmoid(bias.permute(2, 0, 1).unsqueeze(0))",
+), needs=(WINDOW_ATTENTION_BASE,))
+
 
 def _window_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
     _, _, channels = _channels_last("window_attention", inputs[0])
@@ -182,9 +267,20 @@ def _window_macs(attrs: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
 def _window_construct(op: Op, attrs: Attrs, inputs: Sequence[Shape]) -> Construct:
     kwargs = tuple((name, attrs[name]) for name in ("attention_dropout", "dropout")
                    if attrs[name])
-    return Construct("ShiftedWindowAttention",
+    assert op.helper is not None
+    return Construct(op.helper.name,
                      (attrs["dim"], attrs["window_size"], attrs["shift"], attrs["num_heads"]),
                      kwargs, arg_names=("dim", "window_size", "shift", "num_heads"))
+
+
+WINDOW_ATTRS = (
+    Attr("num_heads", INT, REQUIRED, "attention heads; divides the channels"),
+    Attr("window_size", INT, 7, "the side of a window, in tokens"),
+    Attr("shift", INT, 0, "how far the windows are shifted (0, or window_size // 2)"),
+    Attr("attention_dropout", FLOAT, 0.0, "dropout on the attention weights"),
+    Attr("dropout", FLOAT, 0.0, "dropout after the output projection"),
+    Attr("dim", INT, None, "channels (inferred)", inferred=True),
+)
 
 
 WINDOW_ATTENTION_OP = register(Op(
@@ -193,14 +289,7 @@ WINDOW_ATTENTION_OP = register(Op(
     doc="Multi-head self-attention within square windows of a channels-last map [N, H, W, C], "
         "the windows shifted by `shift` (Swin Transformer; torchvision's "
         "ShiftedWindowAttention, whose keys it has); the map is padded to whole windows.",
-    attrs=(
-        Attr("num_heads", INT, REQUIRED, "attention heads; divides the channels"),
-        Attr("window_size", INT, 7, "the side of a window, in tokens"),
-        Attr("shift", INT, 0, "how far the windows are shifted (0, or window_size // 2)"),
-        Attr("attention_dropout", FLOAT, 0.0, "dropout on the attention weights"),
-        Attr("dropout", FLOAT, 0.0, "dropout after the output projection"),
-        Attr("dim", INT, None, "channels (inferred)", inferred=True),
-    ),
+    attrs=WINDOW_ATTRS,
     infer=_window_infer,
     shape=same_shape,
     params=lambda attrs, inputs: 4 * attrs["dim"] ** 2 + 4 * attrs["dim"]
@@ -220,6 +309,48 @@ WINDOW_ATTENTION_OP = register(Op(
                       f"{attrs['window_size']}" + (f" /{attrs['shift']}" if attrs["shift"] else ""),
     torch=("torchvision.models.swin_transformer.ShiftedWindowAttention",),
     helper=WINDOW_ATTENTION,
+))
+
+
+# the continuous position bias: an MLP of 512 hidden units from each of the (2W - 1)² relative
+# offsets of a window to a bias per head
+CPB_HIDDEN = 512
+
+
+def _cpb_macs(attrs: Attrs) -> int:
+    window, heads = int(attrs["window_size"]), int(attrs["num_heads"])
+    return (2 * window - 1) ** 2 * CPB_HIDDEN * (2 + heads)
+
+
+WINDOW_ATTENTION_V2_OP = register(Op(
+    name="window_attention_v2",
+    role=Role.ATTENTION,
+    doc="Swin Transformer V2's window attention over a channels-last map [N, H, W, C]: as "
+        "window_attention, but scaled cosine scores with a learned temperature per head, and "
+        "biases computed by a small MLP from log-spaced relative coordinates (torchvision's "
+        "ShiftedWindowAttentionV2, whose keys it has).",
+    attrs=WINDOW_ATTRS,
+    infer=_window_infer,
+    shape=same_shape,
+    params=lambda attrs, inputs: 4 * attrs["dim"] ** 2 + 4 * attrs["dim"] + attrs["num_heads"]
+    + CPB_HIDDEN * 3 + CPB_HIDDEN * attrs["num_heads"],
+    buffers=lambda attrs, inputs: attrs["window_size"] ** 4
+    + 2 * (2 * attrs["window_size"] - 1) ** 2,
+    macs=lambda attrs, inputs, output: _window_macs(attrs, inputs, output) + _cpb_macs(attrs),
+    flops=lambda attrs, inputs, output: 2 * (_window_macs(attrs, inputs, output)
+                                             + _cpb_macs(attrs)) + 7 * numel(output),
+    window=everything,
+    module=_window_construct,
+    shape_rule="unchanged",
+    macs_rule="as window_attention, and the bias MLP once per call: (2W - 1)² · 512 · (2 + "
+              "heads)",
+    flops_rule="2 per MAC, and the normalisation, biases, softmax and shift: about 7 per "
+               "output element",
+    window_rule="global: the shifted windows of successive blocks reach the whole map",
+    key=lambda attrs: f"{attrs['num_heads']} heads, {attrs['window_size']}x"
+                      f"{attrs['window_size']}" + (f" /{attrs['shift']}" if attrs["shift"] else ""),
+    torch=("torchvision.models.swin_transformer.ShiftedWindowAttentionV2",),
+    helper=WINDOW_ATTENTION_V2,
 ))
 
 
@@ -282,4 +413,55 @@ PATCH_MERGING_OP = register(Op(
     window_rule="global: its output has the map's layout halved, channels last",
     torch=("torchvision.models.swin_transformer.PatchMerging",),
     helper=PATCH_MERGING,
+))
+
+
+PATCH_MERGING_V2 = Helper("PatchMergingV2", (
+    "class PatchMergingV2(nn.Module):",
+    '    """Halve the height and width of [N, H, W, C] (padded to even): the four vectors of each',
+    '    2x2 patch joined, projected to 2C, then normalised (Swin Transformer V2)."""',
+    "",
+    "    def __init__(self, dim: int) -> None:",
+    "        super().__init__()",
+    "        self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)",
+    "        self.norm = nn.LayerNorm(2 * dim)",
+    "",
+    "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
+    "        height, width = x.shape[-3], x.shape[-2]",
+    "        x = nn.functional.pad(x, (0, 0, 0, width % 2, 0, height % 2))",
+    "        x = torch.cat(",
+    "            [",
+    "                x[..., 0::2, 0::2, :],",
+    "                x[..., 1::2, 0::2, :],",
+    "                x[..., 0::2, 1::2, :],",
+    "                x[..., 1::2, 1::2, :],",
+    "            ],",
+    "            -1,",
+    "        )",
+    "        return self.norm(self.reduction(x))",
+))
+
+
+PATCH_MERGING_V2_OP = register(Op(
+    name="patch_merging_v2",
+    role=Role.RESHAPE,
+    doc="Swin Transformer V2's patch merging over a channels-last map [N, H, W, C]: as "
+        "patch_merging, but the projection to 2C comes first and the layer norm after it "
+        "(torchvision's PatchMergingV2, whose keys it has).",
+    attrs=(Attr("dim", INT, None, "channels (inferred)", inferred=True),),
+    infer=_merging_infer,
+    shape=_merging_shape,
+    params=lambda attrs, inputs: 8 * attrs["dim"] * attrs["dim"] + 4 * attrs["dim"],
+    macs=lambda attrs, inputs, output: numel(output) * 4 * attrs["dim"],
+    flops=lambda attrs, inputs, output: 2 * numel(output) * 4 * attrs["dim"]
+    + 7 * numel(output),
+    window=everything,
+    module=lambda op, attrs, inputs: Construct("PatchMergingV2", (attrs["dim"],),
+                                               arg_names=("dim",)),
+    shape_rule="[N, H, W, C] → [N, ⌈H/2⌉, ⌈W/2⌉, 2C]",
+    macs_rule="4C per output element (the projection of each joined patch)",
+    flops_rule="2 per MAC, and the layer norm of the projection",
+    window_rule="global: its output has the map's layout halved, channels last",
+    torch=("torchvision.models.swin_transformer.PatchMergingV2",),
+    helper=PATCH_MERGING_V2,
 ))

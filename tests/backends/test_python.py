@@ -225,3 +225,58 @@ def test_a_value_read_again_is_never_written_into() -> None:
     with torch.no_grad():
         c = model.c(x)
         torch.testing.assert_close(model(x), (c + x) + c)
+
+
+AUXILIARY = ROOT / "examples" / "constructs" / "auxiliary_head.yaml"
+
+
+def test_training_outputs_are_computed_and_returned_while_training_only(
+        tmp_path: Path) -> None:
+    """The auxiliary head runs in training mode only, and forward then returns both logits;
+    the oracle is the same computation written in torch by hand, and the written file, the
+    scripted model and the exported program agree with the eval path."""
+    import warnings
+
+    import torch
+
+    torch.manual_seed(0)
+    model = archc.build(AUXILIARY)
+    with torch.no_grad():
+        for tensor in model.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(torch.randn_like(tensor) * 0.3 + (1.0 if tensor.dim() == 1 else 0))
+    x = torch.randn(2, 3, 32, 32)
+
+    def by_hand(training: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        model.train(training)  # the batch norms as in that mode
+        middle = model.middle(model.stem(x))
+        return model.head(middle), model.aux(middle)
+
+    with torch.no_grad():
+        eval_out = model.eval()(x)
+        head, _ = by_hand(False)
+        assert isinstance(eval_out, torch.Tensor)
+        torch.testing.assert_close(eval_out, head)
+        assert eval_out.abs().mean() > 0.1  # outputs of order 1: a comparison that can fail
+        reference = by_hand(True)
+        model.train()
+        training = model(x)
+    assert isinstance(training, tuple) and len(training) == 2
+    for ours, theirs in zip(training, reference, strict=True):
+        torch.testing.assert_close(ours, theirs)
+    text = archc.source(AUXILIARY)
+    assert "if self.training and not torch.jit.is_scripting():\n            aux = self.aux(" \
+        in text
+    assert "-> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:" in text
+    # TorchScript compiles the eval path only: the scripted model returns the head's logits
+    # (whatever its mode; training updated the batch norms' statistics, so eval again)
+    model.eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scripted = torch.jit.script(model)
+    with torch.no_grad():
+        eval_out = model(x)
+        torch.testing.assert_close(scripted(x), eval_out)
+        exported = torch.export.export(model, (x,))
+        torch.testing.assert_close(exported.module()(x), eval_out)
+        assert scripted.train()(x).shape == eval_out.shape

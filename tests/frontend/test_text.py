@@ -247,15 +247,20 @@ def params() -> st.SearchStrategy[tuple[ast.Param, ...]]:
 
 
 specs = st.builds(
-    lambda name, doc, ps, dims, blocks, body, outputs: ast.Spec(
+    lambda name, doc, ps, dims, blocks, body, outputs, training: ast.Spec(
         name, doc, ps, (ast.InputDecl("x", tuple(dims), S),), tuple(blocks),
-        ast.Sequence(tuple(body), S), outputs[0], S, output_keys=outputs[1]),
+        ast.Sequence(tuple(body), S), outputs[0], S, output_keys=outputs[1],
+        training_outputs=training[0], training_output_keys=training[1]),
     names, st.none() | strings, params(), st.lists(expressions(), min_size=1, max_size=3),
     st.dictionaries(names, st.tuples(params(), entries(), st.booleans(), st.none() | strings),
                     max_size=2).map(lambda d: [ast.BlockDef(k, v[0], v[1], v[2], v[3], S)
                                                for k, v in d.items()]),
     st.lists(entries(), min_size=1, max_size=3),
     # outputs: a tuple of names, or a dict (keys and the names they return)
+    st.lists(names.map(lambda n: ast.Ref((n,), S)), max_size=2).map(lambda r: (tuple(r), ()))
+    | st.dictionaries(names, names, min_size=1, max_size=2).map(
+        lambda d: (tuple(ast.Ref((v,), S) for v in d.values()), tuple(d))),
+    # training outputs, likewise
     st.lists(names.map(lambda n: ast.Ref((n,), S)), max_size=2).map(lambda r: (tuple(r), ()))
     | st.dictionaries(names, names, min_size=1, max_size=2).map(
         lambda d: (tuple(ast.Ref((v,), S) for v in d.values()), tuple(d))),
@@ -394,6 +399,25 @@ def test_keyed_outputs_are_a_dict_in_both_spellings() -> None:
     assert list(result) == ["out", "aux"] and result["out"].shape == (1, 4, 16, 16)
     assert "-> dict[str, torch.Tensor]:" in archc.source(text)
     assert 'return {"out": ' in archc.source(text)
+
+
+def test_training_outputs_in_both_spellings() -> None:
+    text = """network net {
+  input [3, 16, 16]
+
+  stem: conv(8, 3, padding=1)
+  aux: { adaptive_avgpool(1); flatten; linear(2) }
+  @stem
+  head: { adaptive_avgpool(1); flatten; linear(4) }
+  outputs head
+  training outputs head, aux
+}
+"""
+    spec = parse_text(text)
+    assert [o.path for o in spec.training_outputs] == [("head",), ("aux",)]
+    yaml_text = print_yaml(spec)
+    assert "outputs: [head]\ntraining_outputs: [head, aux]\n" in yaml_text
+    assert archc.load(yaml_text) == spec and print_text(spec) == text
 
 
 @pytest.mark.parametrize(("outputs", "message"), [

@@ -457,6 +457,48 @@ CASES: dict[str, list[Case]] = {
     ],
     "patch_merging": [((8, 8, 6), "patch_merging"), ((7, 5, 4), "patch_merging"),
                       ((1, 1, 2), "patch_merging")],
+    "window_attention_v2": [
+        ((16, 16, 12), "window_attention_v2(3, 8)"),
+        ((9, 12, 12), "window_attention_v2(3, 8, shift=4)"),
+        ((5, 6, 8), "window_attention_v2(2, 4, shift=2, attention_dropout=0.1, dropout=0.1)"),
+    ],
+    "prelu": [(C1, "prelu"), (C2, "prelu(3)"), (C3, "prelu(2, value=0.1)")],
+    "instancenorm": [(C1, "instancenorm"), (C2, "instancenorm(affine=true)"),
+                     (C3, "instancenorm(track_running_stats=true, momentum=0.2)")],
+    "local_response_norm": [(C1, "local_response_norm(2)"), (C2, "local_response_norm(3)"),
+                            (C3, "local_response_norm(5, alpha=0.001, beta=0.5, k=2.0)")],
+    "pad": [(C1, "pad([1, 2])"), (C2, "pad([1, 1, 2, 0], mode='reflect')"),
+            (C2, "pad([-1, -1, 1, 1], value=0.5)"), (C2, "pad([2, 2, 2, 2], mode='circular')"),
+            (C3, "pad([1, 1, 1, 1, 1, 1], mode='replicate')"), (C1, "pad([0, 0, 1, 1])")],
+    "pixel_shuffle": [((8, 4, 4), "pixel_shuffle(2)"), ((9, 3, 5), "pixel_shuffle(3)"),
+                      ((4, 1, 1), "pixel_shuffle(1)")],
+    "roll": [(C1, "roll(3, 2)"), (C2, "roll([2, -1], [2, 3])"), (C3, "roll(1, -1)")],
+    "scale": [(C1, "scale(0.5)"), (C2, "scale(-2.0)"), (C3, "scale(0.125)")],
+    "matmul": [
+        ((5, 8), {"matmul": ["identity", "permute(0, 2, 1)"]}),
+        ((2, 3, 4), {"matmul": ["identity", "permute(0, 1, 3, 2)"]}),
+        ((6, 8), {"matmul": ["identity", "permute(0, 2, 1); linear(2)"]}),
+        ((2, 3, 4, 5), {"matmul": ["identity", "permute(0, 1, 2, 4, 3)"]}),
+    ],
+    "window_partition": [
+        ((6, 28, 14), "window_partition(7)"),
+        ((6, 28, 14), "window_partition(7, grid=true)"),
+        ((4, 6, 9), "window_partition(3)"),
+    ],
+    "window_departition": [
+        ((6, 28, 14), {"window_departition": ["window_partition(7)", "identity"], "size": "7"}),
+        ((6, 28, 14), {"window_departition": ["window_partition(7, grid=true)", "identity"],
+                       "size": "7", "grid": "true"}),
+        ((4, 6, 9), {"window_departition": ["window_partition(3); relu", "identity"],
+                     "size": "3"}),
+    ],
+    "relative_attention": [
+        ((5, 49, 64), "relative_attention(32, 7)"),
+        ((2, 4, 12), "relative_attention(4, 2)"),
+        ((4, 8, 8), "window_partition(2); relative_attention(2, 2)"),
+    ],
+    "patch_merging_v2": [((8, 8, 6), "patch_merging_v2"), ((7, 5, 4), "patch_merging_v2"),
+                         ((1, 1, 2), "patch_merging_v2")],
     "resize": [
         ((3, 8, 8), {"resize": ["conv(4, 3, stride=2, padding=1)", "identity"]}),
         ((3, 8, 8), {"resize": ["maxpool(2)", "identity"], "mode": "'nearest'"}),
@@ -514,7 +556,9 @@ def test_op_static_matches_torch(op: str, input_shape: tuple[int, ...], layers: 
     assert op in ops_in(built.network), f"the configuration does not use {op}"
 
 
-ONLY_CHW = {"dropout2d", "layernorm2d", "resize", "window_attention", "patch_merging"}
+ONLY_CHW = {"dropout2d", "layernorm2d", "resize", "window_attention", "patch_merging",
+            "window_attention_v2", "patch_merging_v2", "window_partition", "window_departition",
+            "relative_attention", "pixel_shuffle"}
 # (the last two: [H, W, C], channels last)
 ONLY_TOKENS = {"attention", "class_token", "position_embedding"}  # accepts [L, E] only
 
@@ -898,6 +942,24 @@ ERRORS: list[tuple[str, tuple[int, ...], Any, str]] = [
      "the shift must be below the window"),
     ("window_attention rank", (7, 8), "window_attention(2)", "channels-last feature maps"),
     ("patch_merging rank", (7, 8), "patch_merging", "channels-last feature maps"),
+    ("window_attention_v2 heads", (8, 8, 8), "window_attention_v2(3, 8)", "3 heads do not divide"),
+    ("patch_merging_v2 rank", (7, 8), "patch_merging_v2", "channels-last feature maps"),
+    ("prelu channels", (4, 5, 5), "prelu(3)", "3 slopes need 3 channels"),
+    ("pad reflect", (3, 4, 4), "pad([4, 0], mode='reflect')",
+     "reflect padding must be below the size it reflects (4)"),
+    ("pad pairs", (3, 4, 4), "pad([1, 1, 1])", "padding is pairs"),
+    ("pad crop", (3, 4, 4), "pad([-2, -2])", "crops a dim to nothing"),
+    ("pixel_shuffle channels", (6, 4, 4), "pixel_shuffle(2)", "6 channels are no multiple of"),
+    ("roll batch", (3, 4), "roll(1, 0)", "batch dimension cannot be rolled"),
+    ("roll shifts", (3, 4), "roll([1, 2], 1)", "one shift per dim"),
+    ("matmul inner", (5, 8), {"matmul": ["identity", "identity"]},
+     "the left's columns (8) are not the right's rows (5)"),
+    ("window_partition tiles", (4, 14, 10), "window_partition(7)",
+     "7x7 partitions do not tile a 14x10 map"),
+    ("relative_attention tokens", (3, 10, 8), "relative_attention(4, 3)",
+     "partitions of 10 tokens are not 3x3"),
+    ("relative_attention heads", (3, 9, 8), "relative_attention(3, 3)",
+     "heads of 3 channels do not divide"),
     ("resize branch", (3, 8, 8), {"resize": ["identity"]}, "resize has one branch"),
     ("resize branches", (3, 8, 8), {"resize": ["identity", "identity", "identity"]},
      "resize takes two branches"),
@@ -1246,3 +1308,26 @@ def test_mean_averages_as_torch_does(shape: tuple[int, ...], layer: str, dims: t
     model = archc.build(spec_text(shape, layer))
     x = torch.randn(2, *shape)
     torch.testing.assert_close(model(x), x.mean(dim=dims, keepdim=keep))
+
+
+def test_attention_written_by_hand_is_scaled_dot_product_attention() -> None:
+    """linear, permute, matmul, scale and softmax are enough to write attention by hand; the
+    oracle is torch's scaled_dot_product_attention over the spec's own projections."""
+    spec = {
+        "name": "by_hand", "input": [5, 8],
+        "layers": [{"q": "linear(8, bias=false)"}, "@x", {"k": "linear(8, bias=false)"}, "@x",
+                   {"v": "linear(8, bias=false)"}, {"matmul": ["@q", "@k; permute(0, 2, 1)"]},
+                   "scale(8 ** -0.5)", "softmax(-1)", {"out": {"matmul": ["identity", "@v"]}}],
+    }
+    import yaml
+
+    text = yaml.safe_dump(spec, sort_keys=False)
+    model = archc.build(text).eval()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_(0.0, 0.5)
+        x = torch.randn(3, 5, 8)
+        want = F.scaled_dot_product_attention(model.q(x), model.k(x), model.v(x))
+        assert want.abs().mean() > 0.1
+        torch.testing.assert_close(model(x), want)
+    assert archc.network(text).output_shapes()[0][1:] == (5, 8)

@@ -37,7 +37,8 @@ def test_register_refuses_a_role_that_is_no_role() -> None:
 
 
 def test_merges_are_the_ops_of_the_merge_role_and_take_any_number_of_branches() -> None:
-    assert MERGES == ("concat", "add", "mul", "resize")  # resize refuses all but two
+    # (resize, matmul and window_departition refuse all but two)
+    assert MERGES == ("concat", "add", "mul", "resize", "matmul", "window_departition")
     assert all((op.arity is None) == (op.name in MERGES) for op in OPS.values())
 
 

@@ -896,10 +896,15 @@ TOTALS: dict[str, Tally] = {}
 # in ConvNeXt against torchvision; ViT's pieces (attention, class_token, position_embedding,
 # select) against the attention formula and hand-computed cases in test_ops.py, and in ViT;
 # resize against F.interpolate and mean against torch.mean there; Swin's window_attention
-# and patch_merging against torchvision's modules in tests/test_torchvision.py
+# and patch_merging (both versions), MaxViT's partitions and relative attention against
+# torchvision's modules in tests/test_torchvision.py; prelu, instancenorm, local_response_norm,
+# pad, pixel_shuffle, roll, scale and matmul against torch in their cases in test_ops.py
 NO_EDGES_YET = {"slice", "stochastic_depth", "layernorm2d", "layer_scale", "attention",
                 "class_token", "position_embedding", "select", "resize", "mean",
-                "window_attention", "patch_merging"}
+                "window_attention", "patch_merging", "window_attention_v2", "patch_merging_v2",
+                "window_partition", "window_departition", "relative_attention", "prelu",
+                "instancenorm", "local_response_norm", "pad", "pixel_shuffle", "roll", "scale",
+                "matmul"}
 
 
 @pytest.mark.parametrize("op", sorted(set(OPS) - NO_EDGES_YET))
