@@ -450,6 +450,9 @@ def ops(name: str | None, fmt: str) -> None:
     op = OPS[name]
     console.print(f"[bold]{escape(op.signature())}[/bold]\n{escape(op.doc)}\n"
                   f"shape: {escape(op.shape_rule)}")
+    if not op.attrs:  # (matmul, sigmoid, identity): nothing to set
+        console.print("no arguments")
+        return
     table = Table(show_edge=False, header_style="bold")
     for column in ("argument", "default", "meaning"):
         table.add_column(column)

@@ -177,6 +177,14 @@ def textbook_macs(module: nn.Module, args: tuple[Any, ...], output: Any) -> int:
         if type(module).__name__ == "ShiftedWindowAttentionV2":
             scores += tokens * channels * 3 * channels
         return batch * scores
+    if type(module).__name__ == "ShiftedWindowAttention3d":  # Video Swin's, [N, T, H, W, C]
+        # as Swin's: the scores and their sum in each window, the window cut to the clip
+        batch, *size, channels = args[0].shape
+        windows, tokens = 1, 1
+        for side, window in zip(size, module.window_size, strict=True):
+            cut = min(side, window)
+            windows, tokens = windows * -(-side // cut), tokens * cut
+        return batch * 2 * windows * tokens * tokens * channels
     if type(module).__name__ == "RelativePositionalMultiHeadAttention":  # MaxViT's
         # over partitions [N, G, P, C]: its projections are nn.Linear modules, counted by their
         # own hooks; here the scores Q Kᵀ and their sum over V within each partition

@@ -539,7 +539,8 @@ def test_only_conv_and_linear_ops_count_macs() -> None:
     # projections and its score products), nothing else
     assert {op.name for op in OPS.values() if op.macs_rule} == {
         "conv", "conv_transpose", "linear", "attention", "window_attention", "patch_merging",
-        "window_attention_v2", "patch_merging_v2", "relative_attention", "matmul"}
+        "window_attention_v2", "patch_merging_v2", "relative_attention", "matmul",
+        "window_attention_3d"}
 
 
 def test_report_rows_and_totals() -> None:

@@ -47,6 +47,19 @@ def bn_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
     return {**attrs, "num_features": found}
 
 
+def statistics_attrs(per_batch: bool) -> tuple[Attr, ...]:
+    """The attributes of batch and instance norm (torch's _NormBase): each keeps running
+    statistics and an affine by default only when it normalises over the batch."""
+    return (
+        Attr("eps", FLOAT, 1e-5, "added to the variance"),
+        Attr("momentum", OPTIONAL_FLOAT, 0.1, "running-statistics momentum"),
+        Attr("affine", BOOL, per_batch, "learnable scale and shift"),
+        Attr("track_running_stats", BOOL, per_batch, "keep running mean and variance"),
+        Attr("num_features", INT, None, "channels (inferred)", inferred=True,
+             from_input=CHANNELS),
+    )
+
+
 STATISTICS = 5  # per element: mean (add), centre (sub), variance (mul, add), scale (mul)
 
 
@@ -82,15 +95,7 @@ BN = register(Op(
     role=Role.NORMALISER,
     cancels_bias=lambda attrs: bool(attrs.get("affine", True)),
     doc="Batch normalisation over channels (BatchNorm1d/2d/3d by rank); num_features inferred.",
-    attrs=(
-        Attr("eps", FLOAT, 1e-5, "added to the variance"),
-        Attr("momentum", OPTIONAL_FLOAT, 0.1, "running-statistics momentum"),
-        Attr("affine", BOOL, True, "learnable scale and shift"),
-        Attr("track_running_stats", BOOL, True, "keep running mean and variance"),
-        Attr("num_features", INT, None, "channels (inferred)", inferred=True,
-             from_input=CHANNELS),
-        init_attr(),
-    ),
+    attrs=(*statistics_attrs(per_batch=True), init_attr()),
     infer=bn_infer,
     shape=same_shape,
     params=lambda attrs, inputs: 2 * channels("bn", inputs[0]) if attrs["affine"] else 0,
@@ -268,14 +273,7 @@ INSTANCENORM = register(Op(
     role=Role.NORMALISER,
     doc="Instance normalisation: each sample's channels normalised over their own positions "
         "(InstanceNorm1d/2d/3d by rank, as style transfer uses); num_features inferred.",
-    attrs=(
-        Attr("eps", FLOAT, 1e-5, "added to the variance"),
-        Attr("momentum", OPTIONAL_FLOAT, 0.1, "running-statistics momentum"),
-        Attr("affine", BOOL, False, "learnable scale and shift"),
-        Attr("track_running_stats", BOOL, False, "keep running mean and variance"),
-        Attr("num_features", INT, None, "channels (inferred)", inferred=True,
-             from_input=CHANNELS),
-    ),
+    attrs=statistics_attrs(per_batch=False),
     infer=instancenorm_infer,
     shape=same_shape,
     params=lambda attrs, inputs: 2 * channels("instancenorm", inputs[0])

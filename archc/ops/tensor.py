@@ -735,6 +735,10 @@ def pad_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
     x = inputs[0]
     amounts = _pad_amounts(attrs, x)
     mode = attrs["mode"]
+    if mode != "constant" and attrs["value"]:
+        raise OpError(f"pad: mode '{mode}' takes no value (only constant padding fills)",
+                      attr="value", expected="value=0 or mode='constant'",
+                      found=f"value={attrs['value']}")
     if mode != "constant":
         if len(x) < 3 or any(amounts[d] != (0, 0) for d in range(2)):
             raise OpError(f"pad: mode '{mode}' pads a feature map's spatial dims only",

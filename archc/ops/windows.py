@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from archc.ops.registry import (
     FLOAT,
     INT,
+    INTS,
     REQUIRED,
     Attr,
     Attrs,
@@ -354,7 +355,234 @@ WINDOW_ATTENTION_V2_OP = register(Op(
 ))
 
 
+# ------------------------------------------------------------------ 3-D (video) window attention
+
+WINDOW_ATTENTION_3D = Helper("ShiftedWindowAttention3d", (
+    "class ShiftedWindowAttention3d(nn.Module):",
+    '    """Multi-head self-attention within windows of frames x rows x columns of',
+    "    [N, T, H, W, C], padded to whole windows and shifted by shift_size (Video Swin",
+    "    Transformer); where the clip is no longer than the window along a dim, the window is",
+    "    cut to it and not shifted there. A learned bias per relative position (torchvision's",
+    '    attribute names)."""',
+    "",
+    "    def __init__(",
+    "        self,",
+    "        dim: int,",
+    "        window_size: list[int],",
+    "        shift_size: list[int],",
+    "        num_heads: int,",
+    "        attention_dropout: float = 0.0,",
+    "        dropout: float = 0.0,",
+    "    ) -> None:",
+    "        super().__init__()",
+    "        self.window_size = window_size",
+    "        self.shift_size = shift_size",
+    "        self.num_heads = num_heads",
+    "        self.attention_dropout = attention_dropout",
+    "        self.dropout = dropout",
+    "        self.qkv = nn.Linear(dim, dim * 3)",
+    "        self.proj = nn.Linear(dim, dim)",
+    "        depth, height, width = window_size",
+    "        self.relative_position_bias_table = nn.Parameter(",
+    "            torch.zeros((2 * depth - 1) * (2 * height - 1) * (2 * width - 1), num_heads)",
+    "        )",
+    "        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)",
+    "        # for each pair of a window's tokens, the row of the table for their offset",
+    "        frames = torch.arange(depth).repeat_interleave(height * width)",
+    "        rows = torch.arange(height).repeat_interleave(width).repeat(depth)",
+    "        cols = torch.arange(width).repeat(depth * height)",
+    "        offset_frames = frames[:, None] - frames[None, :] + depth - 1",
+    "        offset_rows = rows[:, None] - rows[None, :] + height - 1",
+    "        offset_cols = cols[:, None] - cols[None, :] + width - 1",
+    "        index = offset_frames * (2 * height - 1) + offset_rows",
+    "        index = index * (2 * width - 1) + offset_cols",
+    '        self.register_buffer("relative_position_index", index)',
+    "",
+    "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
+    "        batch, frames, height, width, channels = x.shape",
+    "        size = [frames, height, width]",
+    "        # a window no shorter than the clip along a dim is the clip there, unshifted",
+    "        win = [min(self.window_size[i], size[i]) for i in range(3)]",
+    "        shift = [self.shift_size[i] if size[i] > self.window_size[i] else 0 "
+    "for i in range(3)]",
+    "        pad = [(win[i] - size[i] % win[i]) % win[i] for i in range(3)]",
+    "        x = nn.functional.pad(x, (0, 0, 0, pad[2], 0, pad[1], 0, pad[0]))",
+    "        full = [size[i] + pad[i] for i in range(3)]",
+    "        shifted = shift[0] + shift[1] + shift[2] > 0",
+    "        if shifted:",
+    "            x = torch.roll(x, shifts=(-shift[0], -shift[1], -shift[2]), dims=(1, 2, 3))",
+    "        grid = [full[i] // win[i] for i in range(3)]",
+    "        windows, tokens = grid[0] * grid[1] * grid[2], win[0] * win[1] * win[2]",
+    "        head = channels // self.num_heads",
+    "        x = x.view(batch, grid[0], win[0], grid[1], win[1], grid[2], win[2], channels)",
+    "        x = x.permute(0, 1, 3, 5, 2, 4, 6, 7).reshape(batch * windows, tokens, channels)",
+    "        qkv = self.qkv(x).reshape(batch * windows, tokens, 3, self.num_heads, head)",
+    "        qkv = qkv.permute(2, 0, 3, 1, 4)",
+    "        attn = (qkv[0] * head**-0.5).matmul(qkv[1].transpose(-2, -1))",
+    "        # the table's rows for the window as cut, as torchvision takes them",
+    "        index = self.relative_position_index[:tokens, :tokens].flatten()",
+    "        bias = self.relative_position_bias_table[index].view(tokens, tokens, -1)",
+    "        attn = attn + bias.permute(2, 0, 1).unsqueeze(0)",
+    "        if shifted:",
+    "            mask = self.mask(x, full, win, shift)",
+    "            attn = attn.view(batch, windows, self.num_heads, tokens, tokens)",
+    "            attn = (attn + mask.unsqueeze(1).unsqueeze(0)).view("
+    "-1, self.num_heads, tokens, tokens)",
+    "        attn = nn.functional.softmax(attn, dim=-1)",
+    "        attn = nn.functional.dropout(attn, p=self.attention_dropout, training=self.training)",
+    "        x = attn.matmul(qkv[2]).transpose(1, 2).reshape(batch * windows, tokens, channels)",
+    "        x = nn.functional.dropout(self.proj(x), p=self.dropout, training=self.training)",
+    "        x = x.view(batch, grid[0], grid[1], grid[2], win[0], win[1], win[2], channels)",
+    "        x = x.permute(0, 1, 4, 2, 5, 3, 6, 7)",
+    "        x = x.reshape(batch, full[0], full[1], full[2], channels)",
+    "        if shifted:",
+    "            x = torch.roll(x, shifts=(shift[0], shift[1], shift[2]), dims=(1, 2, 3))",
+    "        return x[:, :frames, :height, :width, :].contiguous()",
+    "",
+    "    def mask(",
+    "        self, like: torch.Tensor, full: list[int], win: list[int], shift: list[int]",
+    "    ) -> torch.Tensor:",
+    '        """Per window, -100 between two tokens of regions the shift brought together."""',
+    "        region = like.new_zeros((full[0], full[1], full[2]))",
+    "        cuts: list[list[tuple[int, int]]] = []",
+    "        for i in range(3):",
+    "            edge, inner = full[i] - win[i], full[i] - shift[i]",
+    "            cuts.append([(0, edge), (edge, inner), (inner, full[i])])",
+    "        label = 0",
+    "        for front, back in cuts[0]:",
+    "            for top, bottom in cuts[1]:",
+    "                for left, right in cuts[2]:",
+    "                    region[front:back, top:bottom, left:right] = label",
+    "                    label += 1",
+    "        region = region.view(",
+    "            full[0] // win[0], win[0], full[1] // win[1], win[1], full[2] // win[2], win[2]",
+    "        )",
+    "        region = region.permute(0, 2, 4, 1, 3, 5).reshape(-1, win[0] * win[1] * win[2])",
+    "        apart = (region.unsqueeze(1) - region.unsqueeze(2)) != 0",
+    "        return torch.zeros_like(apart, dtype=like.dtype).masked_fill(apart, -100.0)",
+))
+
+
+def _clip(op: str, x: Shape) -> tuple[int, int, int, int]:
+    """A channels-last clip's frames, height, width and channels, each a number."""
+    if len(x) != 5:
+        raise OpError(f"{op} works on channels-last clips [N, T, H, W, C] (permute(0, 2, 3, 4, "
+                      "1) makes one of [N, C, T, H, W])", expected="[N, T, H, W, C]",
+                      found=format_shape(x))
+    return (known(op, x, 1, "its frames"), known(op, x, 2, "its height"),
+            known(op, x, 3, "its width"), known(op, x, 4, "its channels (last)"))
+
+
+def _three(value: object, what: str) -> list[int]:
+    items = [value] * 3 if isinstance(value, int) else list(value)  # type: ignore[call-overload]
+    if len(items) != 3:
+        raise OpError(f"window_attention_3d: {what} has one size per dim (frames, rows, "
+                      "columns)", attr=what, expected="[T, H, W]", found=str(value))
+    return [int(v) for v in items]
+
+
+def _window3d_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
+    *_, channels = _clip("window_attention_3d", inputs[0])
+    heads = attrs["num_heads"]
+    window = _three(attrs["window_size"], "window_size")
+    shift = _three(attrs["shift"], "shift")
+    if heads < 1 or channels % heads:
+        raise OpError(f"window_attention_3d: {heads} heads do not divide the {channels} "
+                      "channels", attr="num_heads", expected=f"a divisor of {channels}",
+                      found=str(heads))
+    if min(window) < 1:
+        raise OpError("window_attention_3d: the window must be 1 or more along each dim",
+                      attr="window_size", found=str(window))
+    if any(not 0 <= s < w for s, w in zip(shift, window, strict=True)):
+        raise OpError(f"window_attention_3d: the shift must be below the window ({window})",
+                      attr="shift", expected="0 ≤ shift < window along each dim (a half)",
+                      found=str(shift))
+    for name in ("attention_dropout", "dropout"):
+        if not 0.0 <= attrs[name] <= 1.0:
+            raise OpError(f"window_attention_3d: {name} must be between 0 and 1", attr=name,
+                          found=str(attrs[name]))
+    return {**attrs, "window_size": window, "shift": shift, "dim": channels}
+
+
+def _window3d_counts(attrs: Attrs, inputs: Sequence[Shape]) -> tuple[int, int, int]:
+    """Windows per sample (of the padded clip, the window cut to it), tokens, channels."""
+    *size, channels = _clip("window_attention_3d", inputs[0])
+    windows, tokens = 1, 1
+    for side, window in zip(size, attrs["window_size"], strict=True):
+        cut = min(side, window)
+        windows *= math.ceil(side / cut)
+        tokens *= cut
+    return windows, tokens, channels
+
+
+def _window3d_macs(attrs: Attrs, inputs: Sequence[Shape], output: Shape) -> int:
+    windows, tokens, channels = _window3d_counts(attrs, inputs)
+    return windows * (4 * tokens * channels * channels + 2 * tokens * tokens * channels)
+
+
+WINDOW_ATTENTION_3D_OP = register(Op(
+    name="window_attention_3d",
+    role=Role.ATTENTION,
+    doc="Multi-head self-attention within windows of frames x rows x columns of a channels-last "
+        "clip [N, T, H, W, C], shifted by `shift` (Video Swin Transformer; torchvision's "
+        "ShiftedWindowAttention3d, whose keys it has); the clip is padded to whole windows, and "
+        "a window longer than the clip along a dim is cut to it.",
+    attrs=(
+        Attr("num_heads", INT, REQUIRED, "attention heads; divides the channels"),
+        Attr("window_size", INTS, [8, 7, 7], "the window's frames, rows and columns"),
+        Attr("shift", INTS, 0, "how far the windows are shifted along each dim"),
+        Attr("attention_dropout", FLOAT, 0.0, "dropout on the attention weights"),
+        Attr("dropout", FLOAT, 0.0, "dropout after the output projection"),
+        Attr("dim", INT, None, "channels (inferred)", inferred=True),
+    ),
+    infer=_window3d_infer,
+    shape=same_shape,
+    params=lambda attrs, inputs: 4 * attrs["dim"] ** 2 + 4 * attrs["dim"] + math.prod(
+        2 * w - 1 for w in attrs["window_size"]) * attrs["num_heads"],
+    buffers=lambda attrs, inputs: math.prod(attrs["window_size"]) ** 2,
+    macs=_window3d_macs,
+    flops=lambda attrs, inputs, output: 2 * _window3d_macs(attrs, inputs, output)
+    + 5 * numel(output),
+    window=everything,
+    module=lambda op, attrs, inputs: Construct(
+        "ShiftedWindowAttention3d",
+        (attrs["dim"], attrs["window_size"], attrs["shift"], attrs["num_heads"]),
+        tuple((name, attrs[name]) for name in ("attention_dropout", "dropout") if attrs[name]),
+        arg_names=("dim", "window_size", "shift", "num_heads")),
+    shape_rule="unchanged",
+    macs_rule="per window of T tokens (the window cut to the clip): 4 T C² for the "
+              "projections and 2 T² C for the scores and their sum, over the padded clip's "
+              "windows",
+    flops_rule="2 per MAC, and the biases, softmax and shift: about 5 per output element",
+    window_rule="global: the shifted windows of successive blocks reach the whole clip",
+    key=lambda attrs: f"{attrs['num_heads']} heads, "
+                      + "x".join(str(w) for w in attrs["window_size"])
+                      + (" /" + "x".join(str(s) for s in attrs["shift"])
+                         if any(attrs["shift"]) else ""),
+    torch=("torchvision.models.video.swin_transformer.ShiftedWindowAttention3d",),
+    helper=WINDOW_ATTENTION_3D,
+))
+
+
 # ------------------------------------------------------------------ patch merging
+
+# the step both versions of patch merging share
+JOIN_PATCHES = Helper("join_patches", (
+    "def join_patches(x: torch.Tensor) -> torch.Tensor:",
+    '    """[..., H, W, C] → [..., ⌈H/2⌉, ⌈W/2⌉, 4C]: the four vectors of each 2x2 patch joined',
+    '    (the map padded to even)."""',
+    "    height, width = x.shape[-3], x.shape[-2]",
+    "    x = nn.functional.pad(x, (0, 0, 0, width % 2, 0, height % 2))",
+    "    return torch.cat(",
+    "        [",
+    "            x[..., 0::2, 0::2, :],",
+    "            x[..., 1::2, 0::2, :],",
+    "            x[..., 0::2, 1::2, :],",
+    "            x[..., 1::2, 1::2, :],",
+    "        ],",
+    "        -1,",
+    "    )",
+))
 
 PATCH_MERGING = Helper("PatchMerging", (
     "class PatchMerging(nn.Module):",
@@ -367,28 +595,26 @@ PATCH_MERGING = Helper("PatchMerging", (
     "        self.norm = nn.LayerNorm(4 * dim)",
     "",
     "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
-    "        height, width = x.shape[-3], x.shape[-2]",
-    "        x = nn.functional.pad(x, (0, 0, 0, width % 2, 0, height % 2))",
-    "        x = torch.cat(",
-    "            [",
-    "                x[..., 0::2, 0::2, :],",
-    "                x[..., 1::2, 0::2, :],",
-    "                x[..., 0::2, 1::2, :],",
-    "                x[..., 1::2, 1::2, :],",
-    "            ],",
-    "            -1,",
-    "        )",
-    "        return self.reduction(self.norm(x))",
-))
+    "        return self.reduction(self.norm(join_patches(x)))",
+), needs=(JOIN_PATCHES,))
+
+
+def _map_or_clip(op: str, x: Shape) -> tuple[int, int, int]:
+    """The height, width and channels of a channels-last map or clip ([N, T, H, W, C]: Video
+    Swin merges each frame's patches)."""
+    if len(x) == 5:
+        return _clip(op, x)[1:]
+    return _channels_last(op, x)
 
 
 def _merging_infer(attrs: Attrs, inputs: Sequence[Shape]) -> Attrs:
-    return {**attrs, "dim": _channels_last("patch_merging", inputs[0])[2]}
+    return {**attrs, "dim": _map_or_clip("patch_merging", inputs[0])[2]}
 
 
 def _merging_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
-    height, width, channels = _channels_last("patch_merging", inputs[0])
-    return (inputs[0][0], math.ceil(height / 2), math.ceil(width / 2), 2 * channels)
+    height, width, channels = _map_or_clip("patch_merging", inputs[0])
+    x = inputs[0]
+    return (*x[:-3], math.ceil(height / 2), math.ceil(width / 2), 2 * channels)
 
 
 PATCH_MERGING_OP = register(Op(
@@ -427,19 +653,8 @@ PATCH_MERGING_V2 = Helper("PatchMergingV2", (
     "        self.norm = nn.LayerNorm(2 * dim)",
     "",
     "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
-    "        height, width = x.shape[-3], x.shape[-2]",
-    "        x = nn.functional.pad(x, (0, 0, 0, width % 2, 0, height % 2))",
-    "        x = torch.cat(",
-    "            [",
-    "                x[..., 0::2, 0::2, :],",
-    "                x[..., 1::2, 0::2, :],",
-    "                x[..., 0::2, 1::2, :],",
-    "                x[..., 1::2, 1::2, :],",
-    "            ],",
-    "            -1,",
-    "        )",
-    "        return self.norm(self.reduction(x))",
-))
+    "        return self.norm(self.reduction(join_patches(x)))",
+), needs=(JOIN_PATCHES,))
 
 
 PATCH_MERGING_V2_OP = register(Op(

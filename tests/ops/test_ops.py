@@ -456,7 +456,7 @@ CASES: dict[str, list[Case]] = {
         ((3, 8, 8), "conv(16, 2, stride=2); permute(0, 2, 3, 1); window_attention(4, 2)"),
     ],
     "patch_merging": [((8, 8, 6), "patch_merging"), ((7, 5, 4), "patch_merging"),
-                      ((1, 1, 2), "patch_merging")],
+                      ((1, 1, 2), "patch_merging"), ((3, 7, 5, 4), "patch_merging")],
     "window_attention_v2": [
         ((16, 16, 12), "window_attention_v2(3, 8)"),
         ((9, 12, 12), "window_attention_v2(3, 8, shift=4)"),
@@ -496,6 +496,11 @@ CASES: dict[str, list[Case]] = {
         ((5, 49, 64), "relative_attention(32, 7)"),
         ((2, 4, 12), "relative_attention(4, 2)"),
         ((4, 8, 8), "window_partition(2); relative_attention(2, 2)"),
+    ],
+    "window_attention_3d": [
+        ((4, 14, 14, 12), "window_attention_3d(3)"),
+        ((8, 9, 12, 12), "window_attention_3d(3, [4, 7, 7], shift=[2, 3, 3])"),
+        ((3, 5, 6, 8), "window_attention_3d(2, [2, 4, 4], shift=[1, 2, 2], dropout=0.1)"),
     ],
     "patch_merging_v2": [((8, 8, 6), "patch_merging_v2"), ((7, 5, 4), "patch_merging_v2"),
                          ((1, 1, 2), "patch_merging_v2")],
@@ -561,6 +566,7 @@ ONLY_CHW = {"dropout2d", "layernorm2d", "resize", "window_attention", "patch_mer
             "relative_attention", "pixel_shuffle"}
 # (the last two: [H, W, C], channels last)
 ONLY_TOKENS = {"attention", "class_token", "position_embedding"}  # accepts [L, E] only
+ONLY_CLIPS = {"window_attention_3d"}  # [T, H, W, C], channels last
 
 
 def test_every_input_rank_is_covered() -> None:
@@ -568,7 +574,8 @@ def test_every_input_rank_is_covered() -> None:
     and layernorm also for [F] and [T, F]."""
     for op, cases in CASES.items():
         ranks = {len(case[0]) for case in cases}
-        needed = {3} if op in ONLY_CHW else {2} if op in ONLY_TOKENS else {2, 3, 4}
+        needed = {3} if op in ONLY_CHW else {2} if op in ONLY_TOKENS else {4} \
+            if op in ONLY_CLIPS else {2, 3, 4}
         assert needed <= ranks, f"{op} lacks inputs of rank {sorted(needed - ranks)}"
     for op in ("linear", "layernorm"):
         assert {1, 2} <= {len(case[0]) for case in CASES[op]}, f"{op} lacks [F] or [T, F]"
@@ -944,10 +951,16 @@ ERRORS: list[tuple[str, tuple[int, ...], Any, str]] = [
     ("patch_merging rank", (7, 8), "patch_merging", "channels-last feature maps"),
     ("window_attention_v2 heads", (8, 8, 8), "window_attention_v2(3, 8)", "3 heads do not divide"),
     ("patch_merging_v2 rank", (7, 8), "patch_merging_v2", "channels-last feature maps"),
+    ("window_attention_3d rank", (7, 7, 8), "window_attention_3d(2)", "channels-last clips"),
+    ("window_attention_3d window", (4, 7, 7, 8), "window_attention_3d(2, [8, 7])",
+     "window_size has one size per dim"),
+    ("window_attention_3d shift", (4, 7, 7, 8), "window_attention_3d(2, shift=[4, 7, 3])",
+     "the shift must be below the window"),
     ("prelu channels", (4, 5, 5), "prelu(3)", "3 slopes need 3 channels"),
     ("pad reflect", (3, 4, 4), "pad([4, 0], mode='reflect')",
      "reflect padding must be below the size it reflects (4)"),
     ("pad pairs", (3, 4, 4), "pad([1, 1, 1])", "padding is pairs"),
+    ("pad value", (3, 4, 4), "pad(1, mode='reflect', value=1)", "takes no value"),
     ("pad crop", (3, 4, 4), "pad([-2, -2])", "crops a dim to nothing"),
     ("pixel_shuffle channels", (6, 4, 4), "pixel_shuffle(2)", "6 channels are no multiple of"),
     ("roll batch", (3, 4), "roll(1, 0)", "batch dimension cannot be rolled"),

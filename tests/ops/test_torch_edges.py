@@ -904,7 +904,7 @@ NO_EDGES_YET = {"slice", "stochastic_depth", "layernorm2d", "layer_scale", "atte
                 "window_attention", "patch_merging", "window_attention_v2", "patch_merging_v2",
                 "window_partition", "window_departition", "relative_attention", "prelu",
                 "instancenorm", "local_response_norm", "pad", "pixel_shuffle", "roll", "scale",
-                "matmul"}
+                "matmul", "window_attention_3d"}
 
 
 @pytest.mark.parametrize("op", sorted(set(OPS) - NO_EDGES_YET))
