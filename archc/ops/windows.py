@@ -617,29 +617,39 @@ def _merging_shape(attrs: Attrs, inputs: Sequence[Shape]) -> Shape:
     return (*x[:-3], math.ceil(height / 2), math.ceil(width / 2), 2 * channels)
 
 
-PATCH_MERGING_OP = register(Op(
-    name="patch_merging",
-    role=Role.RESHAPE,
-    doc="Halve the height and width of a channels-last map [N, H, W, C] (padded to even): each "
-        "2x2 patch's four vectors joined, layer-normalised and projected to 2C without bias "
-        "(Swin Transformer; torchvision's PatchMerging, whose keys it has).",
-    attrs=(Attr("dim", INT, None, "channels (inferred)", inferred=True),),
-    infer=_merging_infer,
-    shape=_merging_shape,
-    params=lambda attrs, inputs: 8 * attrs["dim"] * attrs["dim"] + 8 * attrs["dim"],
-    macs=lambda attrs, inputs, output: numel(output) * 4 * attrs["dim"],
-    flops=lambda attrs, inputs, output: 2 * numel(output) * 4 * attrs["dim"]
-    + 7 * numel(output) * 2,
-    window=everything,
-    module=lambda op, attrs, inputs: Construct("PatchMerging", (attrs["dim"],),
-                                               arg_names=("dim",)),
-    shape_rule="[N, H, W, C] → [N, ⌈H/2⌉, ⌈W/2⌉, 2C]",
-    macs_rule="4C per output element (the projection of each joined patch)",
-    flops_rule="2 per MAC, and the layer norm of the joined patch",
-    window_rule="global: its output has the map's layout halved, channels last",
-    torch=("torchvision.models.swin_transformer.PatchMerging",),
-    helper=PATCH_MERGING,
-))
+def _patch_merging(name: str, helper: Helper, doc: str, norm_first: bool) -> Op:
+    """Swin's patch merging, the layer norm over the 4C joined vectors before the projection
+    (V1) or over its 2C outputs after it (V2): the norm's width is all that differs."""
+    norm = 4 if norm_first else 2  # the normalised width, in multiples of C
+    return register(Op(
+        name=name,
+        role=Role.RESHAPE,
+        doc=doc,
+        attrs=(Attr("dim", INT, None, "channels (inferred)", inferred=True),),
+        infer=_merging_infer,
+        shape=_merging_shape,
+        params=lambda attrs, inputs: 8 * attrs["dim"] * attrs["dim"] + 2 * norm * attrs["dim"],
+        macs=lambda attrs, inputs, output: numel(output) * 4 * attrs["dim"],
+        flops=lambda attrs, inputs, output: 2 * numel(output) * 4 * attrs["dim"]
+        + 7 * numel(output) * norm // 2,
+        window=everything,
+        module=lambda op, attrs, inputs: Construct(helper.name, (attrs["dim"],),
+                                                   arg_names=("dim",)),
+        shape_rule="[N, H, W, C] → [N, ⌈H/2⌉, ⌈W/2⌉, 2C]; [N, T, H, W, C] frame by frame",
+        macs_rule="4C per output element (the projection of each joined patch)",
+        flops_rule="2 per MAC, and the layer norm of the joined patch" if norm_first
+        else "2 per MAC, and the layer norm of the projection",
+        window_rule="global: its output has the map's layout halved, channels last",
+        torch=(f"torchvision.models.swin_transformer.{helper.name}",),
+        helper=helper,
+    ))
+
+
+PATCH_MERGING_OP = _patch_merging(
+    "patch_merging", PATCH_MERGING,
+    "Halve the height and width of a channels-last map [N, H, W, C] (padded to even): each "
+    "2x2 patch's four vectors joined, layer-normalised and projected to 2C without bias "
+    "(Swin Transformer; torchvision's PatchMerging, whose keys it has).", norm_first=True)
 
 
 PATCH_MERGING_V2 = Helper("PatchMergingV2", (
@@ -657,26 +667,8 @@ PATCH_MERGING_V2 = Helper("PatchMergingV2", (
 ), needs=(JOIN_PATCHES,))
 
 
-PATCH_MERGING_V2_OP = register(Op(
-    name="patch_merging_v2",
-    role=Role.RESHAPE,
-    doc="Swin Transformer V2's patch merging over a channels-last map [N, H, W, C]: as "
-        "patch_merging, but the projection to 2C comes first and the layer norm after it "
-        "(torchvision's PatchMergingV2, whose keys it has).",
-    attrs=(Attr("dim", INT, None, "channels (inferred)", inferred=True),),
-    infer=_merging_infer,
-    shape=_merging_shape,
-    params=lambda attrs, inputs: 8 * attrs["dim"] * attrs["dim"] + 4 * attrs["dim"],
-    macs=lambda attrs, inputs, output: numel(output) * 4 * attrs["dim"],
-    flops=lambda attrs, inputs, output: 2 * numel(output) * 4 * attrs["dim"]
-    + 7 * numel(output),
-    window=everything,
-    module=lambda op, attrs, inputs: Construct("PatchMergingV2", (attrs["dim"],),
-                                               arg_names=("dim",)),
-    shape_rule="[N, H, W, C] → [N, ⌈H/2⌉, ⌈W/2⌉, 2C]",
-    macs_rule="4C per output element (the projection of each joined patch)",
-    flops_rule="2 per MAC, and the layer norm of the projection",
-    window_rule="global: its output has the map's layout halved, channels last",
-    torch=("torchvision.models.swin_transformer.PatchMergingV2",),
-    helper=PATCH_MERGING_V2,
-))
+PATCH_MERGING_V2_OP = _patch_merging(
+    "patch_merging_v2", PATCH_MERGING_V2,
+    "Swin Transformer V2's patch merging over a channels-last map [N, H, W, C]: as "
+    "patch_merging, but the projection to 2C comes first and the layer norm after it "
+    "(torchvision's PatchMergingV2, whose keys it has).", norm_first=False)
