@@ -9,7 +9,7 @@ TORCH   := torch==2.13.0
 # torchvision is a test-only reference (its CUDA ops are not used); --no-deps keeps torch pinned.
 TORCHVISION := torchvision==0.28.0
 
-.PHONY: demo test lint install docs clean bench fuzz tables zoo
+.PHONY: demo test lint install docs clean bench fuzz tables zoo artefacts
 
 $(PYTHON):
 	python3 -m venv $(VENV)
@@ -54,6 +54,12 @@ lint: $(STAMP)
 # others by keys and shapes on the meta device)
 zoo: $(STAMP)
 	$(PYTHON) -m tests.test_torchvision
+
+# every spec in specs/ through torch.export and ONNX (onnxruntime), each compared with the eager
+# module at two batch sizes: a table of what works and, where torch cannot, why (ONLY=resnet50
+# vit_b_16 picks specs)
+artefacts: $(STAMP)
+	$(PYTHON) -m tests.artefacts_zoo $(ONLY)
 
 bench: $(STAMP)
 	$(PYTHON) -m pip install -q --no-deps torchinfo==1.8.0

@@ -241,13 +241,17 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         try:
             with _signals_blocked():
                 for _ in range(100):
-                    candidate = folder / _temporary_name(target.name)
+                    # named before it is created: blocking holds signals back from this thread
+                    # only, and one that torch's threads take runs its handler here all the
+                    # same, so an interrupt may come between creating and naming. The name
+                    # holds this process's pid, so removing it never removes another's file.
+                    temporary = folder / _temporary_name(target.name)
                     try:
-                        os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
                                          0o600))
                     except FileExistsError:
+                        temporary = None
                         continue
-                    temporary = candidate
                     break
                 else:
                     raise FileExistsError(f"no free temporary name in {folder}")

@@ -295,3 +295,33 @@ def test_onnx_past_two_gigabytes_is_refused_before_writing(tmp_path: Path,
     code, _, err = run_cli("compile", str(SPEC), "-o", str(tmp_path / "m.onnx"))
     assert code == 1 and "a single ONNX file holds less than 2 GiB" in err and "pt2" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_artefacts_report_compares_outputs_and_says_why_one_fails() -> None:
+    """`make artefacts` (tests/artefacts_zoo.py): a spec whose programs equal eager is `ok`
+    for both; a mismatch, an output too small to test and a failed export are reported."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from tests.artefacts_zoo import _equal, check
+
+    assert check(MULTI_IO) == ("ok", "ok")
+    with pytest.raises(AssertionError):
+        _equal([torch.ones(3)], [torch.full((3,), 1.01)])
+    with pytest.raises(AssertionError, match="magnitude"):
+        _equal(torch.full((3,), 1e-5), torch.full((3,), 1e-5))
+    with pytest.raises(AssertionError, match="2 outputs"):
+        _equal((torch.ones(1), torch.ones(1)), torch.ones(1))
+    code, out = _report(["no_such_spec"])
+    assert code == 0 and "0 specs" in out
+
+
+def _report(names: list[str]) -> tuple[int, str]:
+    import contextlib
+    import io
+
+    from tests.artefacts_zoo import main
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = main(names)
+    return code, buffer.getvalue()
