@@ -19,7 +19,7 @@ from archc.binding import Bound, Signature, bind, missing
 from archc.cache import typed
 from archc.errors import ArchcError, Frame, Span, suggest
 from archc.expr.evaluate import Budget, Evaluator, size_of, to_value, type_name
-from archc.expr.nodes import InShape, Name, found_in, names_in
+from archc.expr.nodes import InShape, Literal, Name, found_in, names_in
 from archc.format import render_value, short_value
 from archc.frontend import ast
 from archc.ir import INPUT, BlockInfo, Choice, Loop, Module, Network, Node, Path, same, verify
@@ -356,6 +356,37 @@ class Elaborator:
                              ctx)
         return candidates[0][1]
 
+    def sized_merge(self, op: Op, entry: ast.Call, tensor: ast.Argument,
+                    ctx: _Context) -> ast.Merge:
+        """`upsample(size=@x, mode='bilinear')` as the merge its registry entry names
+        (`resize` of the input and @x): the call's other arguments, and the op's own defaults
+        where the merge has the same attribute with another default (upsample's 'nearest')."""
+        assert op.sized_by is not None
+        merge = OPS[op.sized_by[1]]
+        args = [a for a in entry.args if a is not tensor]
+        for arg in args:
+            if arg.name is None or merge.attr(arg.name) is None or isinstance(arg.value,
+                                                                             ast.Ref):
+                allowed = ", ".join(a.name for a in merge.attrs)
+                raise self._fail(ArchcError(
+                    f"{op.name}({tensor.name}=@...) takes "
+                    + (f"only {allowed} besides" if allowed else "no other argument than")
+                    + f" {tensor.name}", arg.span,
+                    expected=f"{op.name}({tensor.name}=@ref"
+                    + "".join(f", {a.name}=..." for a in merge.attrs) + ")",
+                    found=f"{arg.name}=..." if arg.name else "a positional argument",
+                    notes=[f"the size comes from the tensor {tensor.name} names"]), ctx)
+        given = {a.name for a in args}
+        for attr in merge.attrs:
+            own = op.attr(attr.name)
+            if attr.name not in given and own is not None and own.default is not None \
+                    and own.default != attr.default:
+                args.append(ast.Argument(attr.name, Literal(own.default, entry.span),
+                                         entry.span))
+        assert isinstance(tensor.value, ast.Ref)
+        return ast.Merge(merge.name, (ast.Sequence((), entry.span), tensor.value),
+                         tuple(args), entry.span)
+
     def entry_Merge(self, entry: ast.Merge, x: int, ctx: _Context) -> int:
         name = ctx.name
         if entry.op not in MERGES:  # the text form parses any `name { ... }` as a merge
@@ -487,6 +518,8 @@ class Elaborator:
                 expected="{" + entry.name + ": [branch, branch, ...]}" if merge else None), ctx)
         op = OPS[entry.name]
         tensor = next((a for a in entry.args if isinstance(a.value, ast.Ref)), None)
+        if tensor is not None and op.sized_by is not None and tensor.name == op.sized_by[0]:
+            return self.entry_Merge(self.sized_merge(op, entry, tensor, ctx), x, ctx)
         if tensor is not None:
             raise self._fail(ArchcError(
                 f"{entry.name} takes no tensor argument: only a block's call does", tensor.span,

@@ -441,3 +441,51 @@ def test_tensor_arguments_are_refused_where_they_cannot_go(call: str, message: s
     with pytest.raises(archc.ArchcError) as caught:
         archc.network(text)
     assert message in caught.value.render()
+
+
+SIZED = """input: [3, 20, 28]
+layers:
+  - stem: conv(8, 3, stride=2, padding=1)
+  - conv(4, 1)
+  - up: upsample(size=@x, mode='bilinear')
+  - final: upsample(size=@stem)
+outputs: [up, final]
+"""
+
+
+@pytest.mark.parametrize("form", ["yaml", "arch"])
+def test_upsample_to_the_size_of_a_tensor_is_interpolate_with_its_size(form: str) -> None:
+    """`upsample(size=@x)` takes the height and width of @x (torchvision's segmentation heads):
+    statically, and in the built module equal to F.interpolate by hand; upsample's own
+    defaults hold (nearest), and the text form says it too."""
+    import torch
+    import torch.nn.functional as F
+
+    from archc import api
+
+    spec = SIZED if form == "yaml" else api.print_spec(api.parse(SIZED), "arch")
+    network = archc.network(spec)
+    shapes = [network.node(i).shape for _, i in network.outputs]
+    assert shapes == [(BATCH, 4, 20, 28), (BATCH, 4, 10, 14)]
+    model = archc.build(spec, seed=0).eval()
+    x = torch.randn(2, 3, 20, 28)
+    with torch.no_grad():
+        up, out = model(x)
+        stem = model.stem(x)
+        low = model.conv(stem)
+        want = F.interpolate(low, size=(20, 28), mode="bilinear", align_corners=False)
+        assert want.abs().mean() > 0.05
+        torch.testing.assert_close(up, want)
+        torch.testing.assert_close(out, F.interpolate(want, size=(10, 14), mode="nearest"))
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    ("upsample(size=@x, scale_factor=2)", "upsample(size=@...) takes only mode, align_corners"),
+    ("upsample(scale_factor=@x)", "upsample takes no tensor argument"),
+    ("upsample(size=@nowhere)", "undefined reference @nowhere"),
+])
+def test_upsample_to_a_tensor_size_refuses_what_cannot_go_with_it(call: str, message: str) -> None:
+    text = SIZED.replace("upsample(size=@x, mode='bilinear')", call)
+    with pytest.raises(archc.ArchcError) as caught:
+        archc.network(text)
+    assert message in caught.value.render()

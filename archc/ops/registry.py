@@ -486,6 +486,9 @@ class Op:
     # the op whose PyTorch spelling this one shares, where it has none of its own (resize is
     # F.interpolate with a size read from a tensor; upsample owns that name)
     spelled_by: str | None = None
+    # (attribute, merge): the attribute may name a tensor (`upsample(size=@x)`), and the call
+    # is then that merge of its input and the tensor, given the call's other arguments
+    sized_by: tuple[str, str] | None = None
 
     def construct(self, attrs: Attrs, inputs: Sequence[Shape]) -> Construct:
         """The PyTorch constructor call this op becomes (ops that make modules)."""

@@ -684,7 +684,8 @@ def _upsample_window(attrs: Attrs, inputs: Sequence[Shape]) -> Reach:
 UPSAMPLE = register(Op(
     name="upsample",
     role=Role.RESIZE,
-    doc="Resize the spatial dims by a scale factor or to a size (nn.Upsample).",
+    doc="Resize the spatial dims by a scale factor or to a size (nn.Upsample); size=@x "
+        "takes the height and width of the tensor @x (F.interpolate, as resize).",
     attrs=(
         Attr("size", OPTIONAL_SIZE, None, "output spatial size"),
         Attr("scale_factor", SCALE, None, "multiplier for the spatial size (0 counts as none, "
@@ -697,6 +698,7 @@ UPSAMPLE = register(Op(
     module=lambda op, attrs, inputs: standard_construct("nn.Upsample", attrs, op,
                                                     positional=()),
     shape_rule="[N, C, *S] → [N, C, *size] or [N, C, ⌊S·scale_factor⌋]",
+    sized_by=("size", "resize"),  # upsample(size=@x): to the height and width of @x
     flops=_upsample_flops,
     flops_rule="per output element: nearest 0, linear 3, bilinear 9, trilinear 21, bicubic 35; "
                "area: the elements of every window (as adaptive_avgpool)",
