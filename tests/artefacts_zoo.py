@@ -37,7 +37,11 @@ def _equal(got: Any, want: Any) -> None:
         if b.is_floating_point() and b.abs().mean() < 1e-3:
             raise AssertionError(f"eager output of magnitude {b.abs().mean():.1e}: no test")
         a = a.to(b.dtype)
-        if not torch.allclose(a, b, rtol=1e-3, atol=1e-4):
+        # float32 rounding grows with depth and with the outputs' size (ResNet-101's logits
+        # reach 1e3 on random weights, and onnxruntime's kernels round otherwise than torch's):
+        # the tolerance is relative to the largest output, far below what a wrong op gives
+        scale = float(b.abs().max()) if b.is_floating_point() else 0.0
+        if not torch.allclose(a, b, rtol=1e-3, atol=1e-4 + 1e-5 * scale):
             raise AssertionError(f"outputs differ by up to {(a - b).abs().max():.2e} where "
                                  f"eager's largest is {b.abs().max():.2e}")
 
